@@ -1,0 +1,198 @@
+"""A loaded index version, ready to answer: similar items, item details, popular items, search.
+
+Opened read-only: the Annoy file and the neighbour table are memory-mapped, so every web
+process on a machine shares one copy of them in the page cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from annoy import AnnoyIndex
+
+from recommender.builder import (
+    FORMAT_VERSION,
+    INDEX_FILE,
+    ITEMS_FILE,
+    METRIC,
+    NEIGHBOURS_FILE,
+    SCORES_FILE,
+    angular_to_cosine,
+)
+from recommender.catalog import ITEM_COLUMNS
+from recommender.index_store import read_manifest
+from recommender.search import Highlight, TitleSearch
+
+MAX_K = 100
+
+
+class UnknownItem(KeyError):
+    """No item with this id in the served index."""
+
+    def __init__(self, item_id: str):
+        super().__init__(item_id)
+        self.item_id = item_id
+
+    def __str__(self) -> str:
+        return f"no item with id '{self.item_id}' in the catalog"
+
+
+class IndexLoadError(RuntimeError):
+    """An index version that is incomplete, corrupt or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    title: str
+    description: str = ""
+    categories: tuple[str, ...] = ()
+    year: int | None = None
+    attributes: dict = field(default_factory=dict)
+    interaction_count: int = 0
+
+    def as_dict(self) -> dict:
+        return {"item_id": self.item_id, "title": self.title, "description": self.description,
+                "categories": list(self.categories), "year": self.year, "attributes": self.attributes,
+                "interaction_count": self.interaction_count}
+
+
+@dataclass(frozen=True)
+class SimilarItem:
+    item: Item
+    score: float
+
+    @property
+    def item_id(self) -> str:
+        return self.item.item_id
+
+    @property
+    def title(self) -> str:
+        return self.item.title
+
+    def as_dict(self) -> dict:
+        return {"item_id": self.item.item_id, "title": self.item.title, "score": round(self.score, 4),
+                "year": self.item.year, "categories": list(self.item.categories)}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    item: Item
+    score: float
+    highlights: tuple[Highlight, ...]
+
+    def as_dict(self) -> dict:
+        return {"item_id": self.item.item_id, "title": self.item.title, "year": self.item.year,
+                "score": self.score, "highlights": [[h.text, h.matched] for h in self.highlights]}
+
+
+class SimilarItemsModel:
+    """One immutable index version; replaced whole, never modified, when a new one is published."""
+
+    def __init__(self, version_dir: str | Path):
+        self.path = Path(version_dir)
+        try:
+            self.manifest = read_manifest(self.path)
+        except RuntimeError as exc:
+            raise IndexLoadError(str(exc)) from exc
+        self.version = str(self.manifest.get("version") or self.path.name)
+        self._check_files()
+        self.items = pd.read_parquet(self.path / ITEMS_FILE)
+        self.neighbours = np.load(self.path / NEIGHBOURS_FILE, mmap_mode="r")
+        self.scores = np.load(self.path / SCORES_FILE, mmap_mode="r")
+        self.annoy = AnnoyIndex(int(self.manifest["dimensions"]), METRIC)
+        try:
+            self.annoy.load(str(self.path / INDEX_FILE), prefault=False)
+        except OSError as exc:
+            raise IndexLoadError(f"{self.version}: cannot load {INDEX_FILE}: {exc}") from exc
+        self._check_consistency()
+        self._columns()
+        self.row_of = {item_id: row for row, item_id in enumerate(self._ids)}
+        self.attribute_columns = [c for c in self.items.columns
+                                  if c not in ITEM_COLUMNS and c not in ("interaction_count", "collaborative_share")]
+        counts = self.items["interaction_count"].to_numpy()
+        self.popular_rows = np.lexsort((self.items["title"].to_numpy(), -counts))
+        self.title_search = TitleSearch(self.items["title"].tolist(), counts)
+
+    def _check_files(self) -> None:
+        if self.manifest.get("format") != FORMAT_VERSION:
+            raise IndexLoadError(f"{self.version}: unknown index format {self.manifest.get('format')!r}")
+        for name, size in self.manifest.get("files", {}).items():
+            path = self.path / name
+            if not path.is_file():
+                raise IndexLoadError(f"{self.version}: {name} is missing")
+            if path.stat().st_size != size:
+                raise IndexLoadError(f"{self.version}: {name} is {path.stat().st_size} bytes, "
+                                     f"the manifest says {size}: the file is truncated or replaced")
+
+    def _check_consistency(self) -> None:
+        expected = int(self.manifest["item_count"])
+        found = {"index": self.annoy.get_n_items(), "items table": len(self.items),
+                 "neighbour table": self.neighbours.shape[0]}
+        wrong = {name: n for name, n in found.items() if n != expected}
+        if wrong:
+            raise IndexLoadError(f"{self.version}: the manifest says {expected} items but "
+                                 + ", ".join(f"the {name} has {n}" for name, n in wrong.items()))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self.row_of
+
+    def _columns(self) -> None:
+        """Plain Python lists of the hot columns: building an Item from them is cheap per request."""
+        years = self.items["year"]
+        self._ids = self.items["item_id"].astype(str).tolist()
+        self._titles = self.items["title"].astype(str).tolist()
+        self._descriptions = self.items["description"].fillna("").astype(str).tolist()
+        self._categories = [tuple(c for c in str(v).split("|") if c) for v in self.items["categories"]]
+        self._years = [None if pd.isna(y) else int(y) for y in years]
+        self._counts = self.items["interaction_count"].astype(int).tolist()
+
+    def _item_at(self, row: int, with_attributes: bool = False) -> Item:
+        attributes = {}
+        if with_attributes and self.attribute_columns:
+            record = self.items.iloc[row]
+            attributes = {c: record[c] for c in self.attribute_columns if record[c] not in ("", None)}
+        return Item(item_id=self._ids[row], title=self._titles[row], description=self._descriptions[row],
+                    categories=self._categories[row], year=self._years[row], attributes=attributes,
+                    interaction_count=self._counts[row])
+
+    def get_item(self, item_id: str) -> Item:
+        row = self.row_of.get(str(item_id))
+        if row is None:
+            raise UnknownItem(str(item_id))
+        return self._item_at(row, with_attributes=True)
+
+    def get_similar_items(self, item_id: str, k: int = 10) -> list[SimilarItem]:
+        """The k nearest other items, most similar first; never the item itself."""
+        row = self.row_of.get(str(item_id))
+        if row is None:
+            raise UnknownItem(str(item_id))
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}")
+        if k <= self.neighbours.shape[1]:
+            rows = self.neighbours[row, :k]
+            scores = self.scores[row, :k]
+        else:
+            rows, scores = self.nearest_by_annoy(row, k)
+        return [SimilarItem(self._item_at(int(r)), float(s)) for r, s in zip(rows, scores) if r >= 0 and r != row]
+
+    def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A wider search straight from the Annoy index, for questions the table cannot answer."""
+        found, distances = self.annoy.get_nns_by_item(row, k + 1, search_k=int(self.manifest["search_k"]),
+                                                      include_distances=True)
+        pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
+        return (np.array([p[0] for p in pairs], dtype=np.int64),
+                angular_to_cosine(np.array([p[1] for p in pairs], dtype=float)))
+
+    def popular(self, n: int = 12) -> list[Item]:
+        return [self._item_at(int(r)) for r in self.popular_rows[:n]]
+
+    def search(self, query: str, limit: int = 20) -> list[SearchResult]:
+        return [SearchResult(self._item_at(hit.row), hit.score, hit.highlights)
+                for hit in self.title_search.search(query, limit)]
