@@ -22,7 +22,6 @@ run: install
 	PORT=$(PORT) $(BIN)/python -m web.launch
 
 test: install
-	$(BIN)/python -m web.launch --check-browser
 	$(BIN)/python -m pytest -q
 
 bench: install

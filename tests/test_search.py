@@ -1,0 +1,205 @@
+"""Title search: word prefixes first, one typo tolerated in long words, safe on any input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.search import MAX_QUERY_CHARS, TitleSearch
+
+
+def titles_found(titles, query, popularity=None, limit=20) -> list[str]:
+    return [titles[hit.row] for hit in TitleSearch(titles, popularity).search(query, limit)]
+
+
+def marked(hit) -> list[str]:
+    return [h.text for h in hit.highlights if h.matched]
+
+
+# -- ranking --------------------------------------------------------------------------------
+
+def test_word_prefix_finds_toy_story_first():
+    """'toy sto' is someone typing 'Toy Story': those titles rank above others that also match."""
+    titles = ["Stop Toys", "The Toy Stone", "Toy Story", "Story of a Toy", "Toy Story 2", "Toys in the Attic"]
+    found = titles_found(titles, "toy sto")
+    assert set(found[:2]) == {"Toy Story", "Toy Story 2"}
+    # every hit has a word starting with 'toy' and a word starting with 'sto'
+    for title in found:
+        words = title.lower().split()
+        assert any(w.startswith("toy") for w in words) and any(w.startswith("sto") for w in words)
+    assert "Toys in the Attic" not in found
+
+
+def test_all_terms_must_match():
+    """A multi-word query narrows: titles missing one of the words are not returned."""
+    titles = ["Night River", "Night Garden", "River Garden"]
+    assert titles_found(titles, "night river") == ["Night River"]
+
+
+def test_exact_word_before_prefix():
+    """A title with the whole typed word beats one where it is only a prefix."""
+    titles = ["Storming Heaven", "Storm Chasers"]
+    found = titles_found(titles, "storm")
+    assert found == ["Storm Chasers", "Storming Heaven"]
+
+
+def test_prefix_before_fuzzy():
+    """A prefix match ('rivers') beats a one-typo match ('rover')."""
+    titles = ["Rover Tales", "Rivers Deep"]
+    assert titles_found(titles, "river") == ["Rivers Deep", "Rover Tales"]
+
+
+def test_exact_before_fuzzy_even_when_fuzzy_is_popular():
+    """Popularity only breaks ties; it does not lift a typo match above an exact one."""
+    titles = ["Gardens", "Garden"]
+    search = TitleSearch(titles, np.array([1_000_000, 0]))
+    hits = search.search("garden")
+    assert [titles[h.row] for h in hits][0] == "Garden"
+
+
+@pytest.mark.parametrize("query", ["gardan", "gardn", "gardeen", "gadren"],
+                         ids=["substitution", "deletion", "insertion", "transposition"])
+def test_one_typo_in_long_word(query):
+    """One edit in a word of 5+ letters still finds the title, and the whole word is highlighted."""
+    titles = ["The Secret Garden", "Harbour Lights"]
+    hits = TitleSearch(titles).search(query)
+    assert [titles[h.row] for h in hits] == ["The Secret Garden"]
+    assert marked(hits[0]) == ["Garden"]
+
+
+@pytest.mark.parametrize("query", ["cty", "ctiy", "cita", "xity"])
+def test_no_typo_tolerance_for_short_words(query):
+    """Short words would match too much with a typo allowed, so 'cty' or 'xity' do not find 'City'."""
+    assert titles_found(["City Lights", "Harbour"], query) == []
+
+
+def test_two_typos_do_not_match():
+    """Two edits in a long word are too far."""
+    assert titles_found(["The Secret Garden"], "gxrdxn") == []
+
+
+def test_only_one_edit_away_counts_as_a_typo():
+    """'ardent' is two edits from 'garden' (drop the g, add a t): it is not a one-typo match."""
+    assert titles_found(["Ardent Spirits"], "garden") == []
+
+
+def test_accents_are_folded():
+    """'amelie' finds 'Amélie' and 'creme brulee' finds 'Crème Brûlée'."""
+    titles = ["Amélie", "Crème Brûlée", "America"]
+    assert titles_found(titles, "amelie") == ["Amélie"]
+    assert titles_found(titles, "creme brulee") == ["Crème Brûlée"]
+    assert titles_found(titles, "AMÉLIE") == ["Amélie"]
+
+
+def test_popularity_breaks_ties_both_ways():
+    """Equal matches of equal length are ordered by popularity, whichever comes first in the list."""
+    titles = ["Storm Alpha", "Storm Bravo"]
+    assert titles_found(titles, "storm", np.array([1, 100])) == ["Storm Bravo", "Storm Alpha"]
+    assert titles_found(titles, "storm", np.array([100, 1])) == ["Storm Alpha", "Storm Bravo"]
+
+
+def test_scores_are_non_increasing():
+    """Hits come best first."""
+    titles = [f"River {w}" for w in ("Deep", "Run", "Song")] + ["Rivers", "Rover Day", "The River"]
+    hits = TitleSearch(titles, np.arange(len(titles))).search("river")
+    scores = [h.score for h in hits]
+    assert len(hits) == len(titles)
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_limit_respected():
+    """No more hits than asked for, and the best ones."""
+    titles = [f"Night {i}" for i in range(50)]
+    search = TitleSearch(titles)
+    assert len(search.search("night", limit=7)) == 7
+    assert len(search.search("night", limit=1)) == 1
+    assert len(search.search("night", limit=100)) == 50
+
+
+def test_no_titles():
+    """An empty catalog answers with no hits."""
+    assert TitleSearch([]).search("anything") == []
+
+
+# -- highlights -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["toy sto", "story", "amel", "brul", "gardn", "TOY", "night riv"])
+def test_highlights_rebuild_title(query):
+    """Joining the highlight pieces gives back the title exactly, whatever matched."""
+    titles = ["Toy Story", "Toy Story 2: The Return!", "Amélie", "Crème Brûlée", "The Secret Garden",
+              "Night River (1999)", "  Spaced  Out  "]
+    hits = TitleSearch(titles).search(query)
+    assert hits, query
+    for hit in hits:
+        assert "".join(h.text for h in hit.highlights) == titles[hit.row]
+
+
+def test_prefix_highlight_marks_only_typed_part():
+    """Typing 'toy sto' marks 'Toy' and 'Sto', not the rest of 'Story'."""
+    titles = ["Toy Story"]
+    hit = TitleSearch(titles).search("toy sto")[0]
+    assert marked(hit) == ["Toy", "Sto"]
+    assert [h.text for h in hit.highlights if not h.matched] == [" ", "ry"]
+
+
+def test_accented_prefix_highlight_uses_original_characters():
+    """The marked piece is the title's own text ('Amél'), not the folded query ('amel')."""
+    hit = TitleSearch(["Amélie"]).search("amel")[0]
+    assert marked(hit) == ["Amél"]
+
+
+def test_every_hit_shows_what_matched():
+    """A hit found by a prefix must mark that prefix, even when folding changes the word's length
+    ('Straße' folds to 'strasse')."""
+    titles = ["Straße der Sehnsucht"]
+    hits = TitleSearch(titles).search("stra")
+    assert [titles[h.row] for h in hits] == titles
+    assert marked(hits[0]), hits[0].highlights
+
+
+def test_highlights_do_not_contain_markup():
+    """Highlights are plain text pieces; HTML in a title stays text for the template to escape."""
+    title = "<b>Bold</b> Move"
+    hit = TitleSearch([title]).search("bold")[0]
+    assert "".join(h.text for h in hit.highlights) == title
+    assert marked(hit) == ["Bold"]
+
+
+# -- hostile and odd input ------------------------------------------------------------------------
+
+HOSTILE = ["", " ", "%", '"', "'", "<script>alert(1)</script>", "x" * 10_000, "\x00", "a\x00b", "東京物語",
+           "🙂", "((((", "\\", "*?[]", "\u202e", "ـــ"]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+def test_odd_queries_return_lists(query):
+    """Any string a browser can send gives a list, never an exception."""
+    search = TitleSearch(["Script Doctor", "Tokyo Story", "東京物語", "Alert Level", "X"])
+    hits = search.search(query)
+    assert isinstance(hits, list)
+    for hit in hits:
+        assert 0 <= hit.row < 5
+
+
+def test_non_latin_query_finds_non_latin_title():
+    """Japanese titles are searchable by their own script."""
+    assert titles_found(["Tokyo Story", "東京物語"], "東京物語") == ["東京物語"]
+
+
+def test_script_query_matches_words_only():
+    """'<script>alert(1)</script>' is read as the words 'script', 'alert', '1', not as markup."""
+    titles = ["Script Alert 1", "Script Doctor"]
+    assert titles_found(titles, "<script>alert(1)</script>") == ["Script Alert 1"]
+
+
+def test_long_query_is_cut():
+    """Only the first MAX_QUERY_CHARS characters count, so a huge query is cheap and still matches."""
+    query = "night " + "x" * 10_000
+    assert len(query) > MAX_QUERY_CHARS
+    assert titles_found(["Night Train"], query) == []  # 'x...' is a term that matches nothing
+    assert titles_found(["Night Train"], "night" + " " * 10_000 + "zzz") == ["Night Train"]
+
+
+def test_control_characters_separate_words():
+    """A NUL byte inside a query acts as a space rather than gluing or breaking words."""
+    assert titles_found(["Night Train"], "night\x00train") == ["Night Train"]

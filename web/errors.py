@@ -1,0 +1,33 @@
+"""Errors answered in the form that was asked for: JSON for the API, a fragment for htmx, else a page."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+
+from recommender.model import UnknownItem
+from web.views.common import wants_fragment
+
+
+def _respond(status: int, title: str, message: str):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": message}), status
+    template = "partials/error.html" if wants_fragment() else "error.html"
+    return render_template(template, status=status, title=title, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(UnknownItem)
+    def unknown_item(error: UnknownItem):
+        return _respond(404, "Item not found", f"{error}. Search for it by title, or check the link.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if isinstance(error, NotFound) and error.description == NotFound.description:
+            return _respond(404, "Page not found", "There is no page at this address.")
+        return _respond(error.code or 500, error.name, error.description or error.name)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError):
+        app.logger.error("unhandled error on %s: %s", request.path, error.original_exception)
+        return _respond(500, "Something went wrong", "The error is logged; please try again in a moment.")

@@ -1,0 +1,104 @@
+"""The index version this web process serves, swapped for a newer one without a restart.
+
+A background thread in each process watches the store's `current` pointer (and wakes early on
+a Redis message, when Redis is there). A new version is loaded beside the old one and swapped
+in with one reference assignment: a request that already holds the old model finishes on it,
+and the old model is released when the last such request drops it. A version that fails to
+load is never swapped in; the error is kept for /readyz and /admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from recommender.index_store import IndexStore, IndexStoreError
+from recommender.model import IndexLoadError, SimilarItemsModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    version: str
+    reason: str
+    at: float
+
+
+class ModelHolder:
+    """Per-process holder of the served SimilarItemsModel."""
+
+    def __init__(self, store: IndexStore, interval: float = 0.5):
+        self.store = store
+        self.interval = interval
+        self._model: SimilarItemsModel | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_pid: int | None = None
+        self.failure: LoadFailure | None = None
+        self._failed_version: str | None = None
+
+    @property
+    def model(self) -> SimilarItemsModel | None:
+        """The served model; the first call in a process loads it and starts watching for new ones."""
+        if self._model is None:
+            self.refresh()
+        self._ensure_watcher()
+        return self._model
+
+    def refresh(self) -> bool:
+        """Load the version `current` points at if it is new; returns True when it swapped."""
+        with self._lock:
+            try:
+                wanted = self.store.current_version()
+            except IndexStoreError as exc:
+                self._record_failure("?", str(exc))
+                return False
+            if wanted is None or (self._model is not None and self._model.version == wanted):
+                return False
+            if wanted == self._failed_version:
+                return False
+            try:
+                model = SimilarItemsModel(self.store.version_path(wanted))
+            except (IndexLoadError, IndexStoreError, OSError, ValueError, KeyError) as exc:
+                self._failed_version = wanted
+                self._record_failure(wanted, str(exc))
+                log.error("index version %s not loaded, still serving %s: %s", wanted,
+                          self._model.version if self._model else "nothing", exc)
+                return False
+            self._model = model
+            self._failed_version = None
+            self.failure = None
+            log.info("pid %s now serving index version %s", os.getpid(), wanted)
+            return True
+
+    def _record_failure(self, version: str, reason: str) -> None:
+        self.failure = LoadFailure(version, reason, time.time())
+
+    def wake(self) -> None:
+        """Check now instead of at the next tick (a Redis message calls this)."""
+        self._wake.set()
+
+    def _ensure_watcher(self) -> None:
+        """Start the watcher in this process: threads do not survive gunicorn's fork."""
+        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._thread_pid = os.getpid()
+            self._thread = threading.Thread(target=self._watch, name="index-watcher", daemon=True)
+            self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.refresh()
+            except Exception:  # the watcher must outlive any one bad version; the error is logged
+                log.exception("index watcher failed to refresh")

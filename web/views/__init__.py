@@ -1,0 +1,1 @@
+"""View functions (the controllers), one blueprint per area."""

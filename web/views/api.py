@@ -1,0 +1,38 @@
+"""JSON API: the same answers as the pages, for scripts and other sites."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from web.views.common import check_item_id, parse_k, query_arg, served_model
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/items/<item_id>")
+def item(item_id: str):
+    model = served_model()
+    found = model.get_item(check_item_id(item_id))
+    response = jsonify({"item": found.as_dict(), "index_version": model.version})
+    response.headers["X-Index-Version"] = model.version
+    return response
+
+
+@bp.get("/items/<item_id>/similar")
+def similar(item_id: str):
+    model = served_model()
+    found = model.get_item(check_item_id(item_id))
+    k = parse_k(request.args.get("k"))
+    results = model.get_similar_items(found.item_id, k)
+    response = jsonify({"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results],
+                        "index_version": model.version})
+    response.headers["X-Index-Version"] = model.version
+    return response
+
+
+@bp.get("/search")
+def search():
+    model = served_model()
+    query = query_arg("q")
+    results = model.search(query, 20) if query.strip() else []
+    return jsonify({"query": query, "results": [r.as_dict() for r in results], "index_version": model.version})

@@ -1,0 +1,57 @@
+"""What every view needs: the served model, validated parameters, page-or-fragment rendering."""
+
+from __future__ import annotations
+
+from flask import current_app, g, render_template, request
+from werkzeug.exceptions import BadRequest, ServiceUnavailable
+
+from recommender.model import MAX_K, SimilarItemsModel
+from web import htmx
+
+K_CHOICES = (5, 10, 20)
+DEFAULT_K = 10
+MAX_ID_LENGTH = 200
+
+
+class NoIndexYet(ServiceUnavailable):
+    description = "No index has been built yet: run `flask --app web build-index` or start a rebuild in /admin."
+
+
+def served_model() -> SimilarItemsModel:
+    """The model this request uses from start to end, even if a newer one is swapped in meanwhile."""
+    if "model" not in g:
+        model = current_app.extensions["model_holder"].model
+        if model is None:
+            raise NoIndexYet()
+        g.model = model
+    return g.model
+
+
+def parse_k(raw: str | None, default: int = DEFAULT_K) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit() or len(raw) > 6:
+        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, got {raw[:20]!r}")
+    k = int(raw)
+    if not 1 <= k <= MAX_K:
+        raise BadRequest(f"k must be from 1 to {MAX_K}, got {k}")
+    return k
+
+
+def check_item_id(item_id: str) -> str:
+    if len(item_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in item_id):
+        raise BadRequest("item id is too long or contains control characters")
+    return item_id
+
+
+def wants_fragment() -> bool:
+    """htmx asked for a piece of a page; a history restore gets the whole page."""
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def page_or_fragment(page: str, fragment: str, **context) -> str:
+    return render_template(fragment if wants_fragment() else page, **context)
+
+
+def query_arg(name: str, max_chars: int = 200) -> str:
+    return request.args.get(name, "", type=str)[:max_chars]

@@ -1,0 +1,25 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    holder = current_app.extensions["model_holder"]
+    model = holder.model
+    body = {"ready": model is not None, "index_version": model.version if model else None}
+    if holder.failure is not None:
+        body["load_error"] = {"version": holder.failure.version, "reason": holder.failure.reason}
+    if model is None:
+        body["reason"] = "no index loaded yet"
+        return jsonify(body), 503
+    return jsonify(body)

@@ -1,0 +1,83 @@
+"""HTML pages and the HTMX fragments they are made of."""
+
+from __future__ import annotations
+
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
+
+from recommender.model import UnknownItem
+from web.forms import SimilarItemForm
+from web.views.common import (
+    DEFAULT_K,
+    K_CHOICES,
+    check_item_id,
+    page_or_fragment,
+    parse_k,
+    query_arg,
+    served_model,
+    wants_fragment,
+)
+
+bp = Blueprint("pages", __name__)
+SEARCH_LIMIT = 20
+
+
+@bp.get("/")
+def home():
+    model = served_model()
+    return render_template("search.html", popular=model.popular(12), query="", results=None,
+                           index_version=model.version)
+
+
+@bp.get("/search")
+def search():
+    query = query_arg("q")
+    model = served_model()
+    results = model.search(query, SEARCH_LIMIT) if query.strip() else None
+    return page_or_fragment("search.html", "partials/search_results.html", query=query, results=results,
+                            popular=model.popular(12) if results is None else [])
+
+
+@bp.get("/items/<item_id>")
+def item_page(item_id: str):
+    model = served_model()
+    item = model.get_item(check_item_id(item_id))
+    k = parse_k(request.args.get("k"))
+    return render_template("item.html", item=item, k=k, k_choices=K_CHOICES, index_version=model.version)
+
+
+@bp.get("/items/<item_id>/similar")
+def similar_panel(item_id: str):
+    model = served_model()
+    item = model.get_item(check_item_id(item_id))
+    k = parse_k(request.args.get("k"))
+    results = model.get_similar_items(item.item_id, k)
+    html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
+                            results=results, index_version=model.version)
+    response = make_response(html)
+    response.headers["X-Index-Version"] = model.version
+    return response
+
+
+@bp.route("/items/similar", methods=["GET", "POST"])
+def similar_item_form():
+    """The seed's form: an item id in, that item's similar items out."""
+    form = SimilarItemForm(k=DEFAULT_K)
+    if request.method == "GET" and request.args.get("item_id"):
+        return redirect(url_for("pages.item_page", item_id=request.args["item_id"]))
+    results, item, status = None, None, 200
+    model = served_model()
+    if form.validate_on_submit():
+        try:
+            item = model.get_item(form.item_id.data)
+            results = model.get_similar_items(item.item_id, form.k.data)
+        except UnknownItem as exc:
+            form.item_id.errors.append(f"{exc}: check the id, or find the item with the search box.")
+            status = 404
+    elif request.method == "POST":
+        status = 400
+    template = "partials/similar_results.html" if wants_fragment() and request.method == "POST" else "similar.html"
+    response = make_response(render_template(template, form=form, item=item, results=results,
+                                             index_version=model.version), status)
+    if results is not None:
+        response.headers["X-Index-Version"] = model.version
+    return response

@@ -1,0 +1,211 @@
+"""Rebuild jobs in Redis: asking for one (coalesced), the one-build-at-a-time lock, and status.
+
+Coalescing: a plain rebuild asked for while another plain rebuild is still waiting in the queue
+joins that waiting job instead of adding one. A job stops "waiting" when it takes the build lock,
+so clicks during a running build give exactly one extra build after it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import redis
+from celery import Celery
+from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+
+from worker import REBUILD_TASK
+
+LOCK_SECONDS = 120
+LOCK_HEARTBEAT_SECONDS = 20
+LOCK_WAIT_SECONDS = 4 * 3600
+JOBS_KEPT = 20
+FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
+
+CLEAR_IF_EQUAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class JobQueueUnavailable(RuntimeError):
+    """Redis (the broker) cannot be reached; nothing was queued."""
+
+
+@dataclass
+class JobStatus:
+    job_id: str
+    kind: str
+    state: str
+    progress: int = 0
+    stage: str = ""
+    index_version: str | None = None
+    error: str | None = None
+    requested_at: float | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def as_dict(self) -> dict:
+        return {"job_id": self.job_id, "kind": self.kind, "state": self.state, "progress": self.progress,
+                "stage": self.stage, "index_version": self.index_version, "error": self.error,
+                "requested_at": self.requested_at}
+
+
+def redis_client(url: str) -> redis.Redis:
+    """Short timeouts: an admin action must answer 'unavailable' quickly, never hang."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+
+
+class JobQueue:
+    """Requests rebuilds and reports on them; shared by the web tier (asks) and the worker (runs)."""
+
+    def __init__(self, client: redis.Redis, celery_app: Celery, prefix: str = "likewise:"):
+        self.redis = client
+        self.celery = celery_app
+        self.prefix = prefix
+        self.pending_key = prefix + "rebuild:pending"
+        self.jobs_key = prefix + "jobs"
+        self.lock_key = prefix + "build-lock"
+
+    def _job_key(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def _guard(self, action):
+        try:
+            return action()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError) as exc:
+            raise JobQueueUnavailable(f"job queue unavailable: cannot reach Redis ({exc})") from exc
+
+    # -- asking -------------------------------------------------------------------------------
+    def request_rebuild(self, reason: str = "manual") -> tuple[str, bool]:
+        """Queue a rebuild of the active catalog; returns (job id, whether it joined a waiting one)."""
+        def run():
+            job_id = str(uuid.uuid4())
+            for _ in range(3):
+                if self.redis.set(self.pending_key, job_id, nx=True, ex=LOCK_WAIT_SECONDS):
+                    self._send(job_id, "rebuild", {"reason": reason})
+                    return job_id, False
+                waiting = self.redis.get(self.pending_key)
+                if waiting:
+                    return waiting, True
+            raise JobQueueUnavailable("could not queue the rebuild: try again")
+        return self._guard(run)
+
+    def request_catalog_build(self, upload_dir: str, files: dict) -> str:
+        """Queue a build of an uploaded (already validated) catalog; never coalesced."""
+        job_id = str(uuid.uuid4())
+        self._guard(lambda: self._send(job_id, "upload", {"upload_dir": upload_dir}, files=files))
+        return job_id
+
+    def request_task(self, task: str, kind: str, kwargs: dict) -> str:
+        """Queue any other job (a rollback, say) so it shows in the job list like a rebuild."""
+        job_id = str(uuid.uuid4())
+        self._guard(lambda: self._send(job_id, kind, kwargs, task=task))
+        return job_id
+
+    def wait(self, job_id: str, seconds: float) -> JobStatus | None:
+        """Poll a job until it finishes or `seconds` pass; returns its last status."""
+        deadline = time.monotonic() + seconds
+        status = self.status(job_id)
+        while status is not None and not status.finished and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = self.status(job_id)
+        return status
+
+    def _send(self, job_id: str, kind: str, kwargs: dict, files: dict | None = None,
+              task: str = REBUILD_TASK) -> None:
+        record = {"kind": kind, "requested_at": time.time(), **{f"file:{k}": v for k, v in (files or {}).items()}}
+        pipe = self.redis.pipeline()
+        pipe.hset(self._job_key(job_id), mapping=record)
+        pipe.expire(self._job_key(job_id), 7 * 24 * 3600)
+        pipe.lpush(self.jobs_key, job_id)
+        pipe.ltrim(self.jobs_key, 0, JOBS_KEPT - 1)
+        pipe.execute()
+        try:
+            self.celery.send_task(task, task_id=job_id, kwargs=kwargs, retry=False)
+        except OperationalError:
+            self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
+            raise
+
+    # -- running (worker) ---------------------------------------------------------------------
+    def stop_waiting(self, job_id: str) -> None:
+        """The job has started building: later requests must queue a new one."""
+        self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
+
+    def build_lock(self) -> BuildLock:
+        return BuildLock(self.redis, self.lock_key)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def status(self, job_id: str) -> JobStatus | None:
+        def run():
+            record = self.redis.hgetall(self._job_key(job_id))
+            if not record:
+                return None
+            return self._status_from(job_id, record)
+        return self._guard(run)
+
+    def recent(self, n: int = 10) -> list[JobStatus]:
+        def run():
+            ids = self.redis.lrange(self.jobs_key, 0, n - 1)
+            pipe = self.redis.pipeline()
+            for job_id in ids:
+                pipe.hgetall(self._job_key(job_id))
+            return [self._status_from(j, r) for j, r in zip(ids, pipe.execute()) if r]
+        return self._guard(run)
+
+    def _status_from(self, job_id: str, record: dict) -> JobStatus:
+        result = AsyncResult(job_id, app=self.celery)
+        state = result.state
+        info = result.info if isinstance(result.info, dict) else {}
+        status = JobStatus(job_id=job_id, kind=record.get("kind", "rebuild"), state=state,
+                           requested_at=float(record.get("requested_at", 0)) or None,
+                           details={k[5:]: v for k, v in record.items() if k.startswith("file:")})
+        if state == "PENDING":
+            status.stage = "queued"
+        elif state in ("STARTED", "PROGRESS", "RETRY"):
+            status.stage = info.get("stage", "starting")
+            status.progress = int(info.get("progress", 1))
+        elif state == "SUCCESS":
+            status.stage, status.progress = "done", 100
+            status.index_version = info.get("index_version")
+        else:
+            status.stage = "failed"
+            status.error = str(result.info) if result.info else "the job failed"
+        return status
+
+
+class BuildLock:
+    """A Redis lock held for the whole build and renewed by a heartbeat, so a killed worker's lock
+    expires within LOCK_SECONDS instead of blocking builds forever."""
+
+    def __init__(self, client: redis.Redis, key: str):
+        self.lock = client.lock(key, timeout=LOCK_SECONDS, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BuildLock:
+        if not self.lock.acquire():
+            raise TimeoutError("another build held the build lock for too long")
+        self._thread = threading.Thread(target=self._heartbeat, name="build-lock-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(LOCK_HEARTBEAT_SECONDS):
+            try:
+                self.lock.reacquire()
+            except redis.exceptions.RedisError:
+                return
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        try:
+            self.lock.release()
+        except redis.exceptions.LockError:
+            pass
