@@ -15,6 +15,7 @@ ROLLBACK_TASK = "likewise.rollback_index"
 
 def celery_config(app: Flask) -> dict:
     url = app.config.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    prefix = app.config.get("REDIS_PREFIX", "likewise:")
     config = {
         "broker_url": url,
         "result_backend": url,
@@ -26,7 +27,8 @@ def celery_config(app: Flask) -> dict:
         "result_extended": True,
         "result_expires": 7 * 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_transport_options": {"visibility_timeout": 3600, "global_keyprefix": prefix},
+        "result_backend_transport_options": {"global_keyprefix": prefix},
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "imports": ("worker.tasks",),

