@@ -51,7 +51,7 @@ def argv(cmd: str | list[str], from_compose: bool = False) -> list[str]:
         cmd = shlex.split(cmd[2])
     if cmd and cmd[0] == "exec":
         cmd = cmd[1:]
-    cmd = [re.sub(r"\$\{(\w+):-[^}]*\}", r"${\1}", tok) for tok in cmd]
+    cmd = [re.sub(r"\$\{(\w+):[-?][^}]*\}", r"${\1}", tok) for tok in cmd]
     host = r"\$\{(?:BIND_HOST|FLOWER_ADDRESS)\}|\d{1,3}(?:\.\d{1,3}){3}"
     return [re.sub(rf"^(--address=)?(?:{host})", r"\1<host>", tok) for tok in cmd]
 
