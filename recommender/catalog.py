@@ -175,6 +175,9 @@ def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
     empty_id = item_id.isna() | (item_id == "")
     if empty_id.any():
         problems.append(Problem(name, "empty item id", column="item_id", rows=_row_numbers(empty_id)))
+    slash = item_id.fillna("").str.contains("/", regex=False)
+    if slash.any():
+        problems.append(Problem(name, "item ids cannot contain '/'", column="item_id", rows=_row_numbers(slash)))
     duplicate = item_id.duplicated(keep="first") & ~empty_id
     if duplicate.any():
         problems.append(Problem(name, "duplicate item id", column="item_id", rows=_row_numbers(duplicate)))
@@ -191,8 +194,7 @@ def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
         if bad_year.any():
             problems.append(Problem(name, "year is not a whole number between 0 and 3000", column="year",
                                     rows=_row_numbers(bad_year.fillna(False))))
-    text_columns = [c for c in ("item_id", "title", "description", "categories") if c in frame.columns]
-    problems += _formula_cells(frame, name, text_columns)
+    problems += _formula_cells(frame, name, [c for c in frame.columns if c != "year"])
     if problems:
         raise CatalogError(problems)
 
@@ -208,8 +210,8 @@ def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
     return items.reset_index(drop=True)
 
 
-def load_interactions(path: str | Path, item_ids: pd.Series, name: str | None = None) -> pd.DataFrame:
-    """Read and validate interactions against the known item ids."""
+def load_interactions(path: str | Path, item_ids: pd.Series | None, name: str | None = None) -> pd.DataFrame:
+    """Read and validate interactions against the known item ids (when the items file was readable)."""
     path = Path(path)
     name = name or path.name
     frame = _read_table(path, name)
@@ -223,11 +225,12 @@ def load_interactions(path: str | Path, item_ids: pd.Series, name: str | None = 
         empty = values.isna() | (values == "")
         if empty.any():
             problems.append(Problem(name, "empty id", column=column, rows=_row_numbers(empty)))
-    unknown = item_id.notna() & (item_id != "") & ~item_id.isin(set(item_ids))
-    if unknown.any():
+    unknown = item_id.notna() & (item_id != "") & ~item_id.isin(set(() if item_ids is None else item_ids))
+    if item_ids is not None and unknown.any():
         examples = ", ".join(sorted(set(item_id[unknown].head(MAX_ROWS_LISTED))))
         problems.append(Problem(name, f"item ids not in the items file ({examples})", column="item_id",
                                 rows=_row_numbers(unknown)))
+    problems += _formula_cells(frame, name, ["user_id", "item_id"])
     interactions = pd.DataFrame({"user_id": user_id.astype(str), "item_id": item_id.astype(str)})
     for column in ("rating", "timestamp"):
         if column in frame.columns:
@@ -267,9 +270,9 @@ def load_catalog(items_path: str | Path, interactions_path: str | Path | None = 
     except CatalogError as exc:
         problems += exc.problems
     interactions = None
-    if interactions_path is not None and items is not None:
+    if interactions_path is not None:
         try:
-            interactions = load_interactions(interactions_path, items["item_id"])
+            interactions = load_interactions(interactions_path, None if items is None else items["item_id"])
         except CatalogError as exc:
             problems += exc.problems
     if problems:

@@ -12,21 +12,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from annoy import AnnoyIndex
+from scipy import sparse
 
 from recommender.builder import (
     FORMAT_VERSION,
     INDEX_FILE,
     ITEMS_FILE,
+    LIKES_FILE,
     METRIC,
     NEIGHBOURS_FILE,
     SCORES_FILE,
     angular_to_cosine,
 )
 from recommender.catalog import ITEM_COLUMNS
+from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
 from recommender.search import Highlight, TitleSearch
 
 MAX_K = 100
+MAX_FILTER_CANDIDATES = 5000
 
 
 class UnknownItem(KeyError):
@@ -61,9 +65,23 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Narrowing a similar-items answer: any of `categories`, none of `exclude`, a year range."""
+
+    categories: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+    year_min: int | None = None
+    year_max: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.categories or self.exclude or self.year_min is not None or self.year_max is not None)
+
+
+@dataclass(frozen=True)
 class SimilarItem:
     item: Item
     score: float
+    why: Why | None = None
 
     @property
     def item_id(self) -> str:
@@ -75,7 +93,8 @@ class SimilarItem:
 
     def as_dict(self) -> dict:
         return {"item_id": self.item.item_id, "title": self.item.title, "score": round(self.score, 4),
-                "year": self.item.year, "categories": list(self.item.categories)}
+                "year": self.item.year, "categories": list(self.item.categories),
+                "why": self.why.as_dict() | {"summary": self.why.summary} if self.why else None}
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,9 @@ class SimilarItemsModel:
         counts = self.items["interaction_count"].to_numpy()
         self.popular_rows = np.lexsort((self.items["title"].to_numpy(), -counts))
         self.title_search = TitleSearch(self.items["title"].tolist(), counts)
+        self.likes = sparse.load_npz(self.path / LIKES_FILE).tocsr()
+        self.explainer = Explainer(self._categories, self._titles, self._descriptions, self.likes)
+        self.all_categories = sorted({c for cats in self._categories for c in cats})
 
     def _check_files(self) -> None:
         if self.manifest.get("format") != FORMAT_VERSION:
@@ -168,19 +190,55 @@ class SimilarItemsModel:
             raise UnknownItem(str(item_id))
         return self._item_at(row, with_attributes=True)
 
-    def get_similar_items(self, item_id: str, k: int = 10) -> list[SimilarItem]:
-        """The k nearest other items, most similar first; never the item itself."""
+    def get_similar_items(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[SimilarItem]:
+        """The k nearest other items, most similar first, each with why; never the item itself.
+
+        With filters, the precomputed table is searched first, then ever wider Annoy searches, up to
+        the MAX_FILTER_CANDIDATES nearest items; fewer than k come back only when fewer match there.
+        """
         row = self.row_of.get(str(item_id))
         if row is None:
             raise UnknownItem(str(item_id))
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
-        if k <= self.neighbours.shape[1]:
-            rows = self.neighbours[row, :k]
-            scores = self.scores[row, :k]
-        else:
-            rows, scores = self.nearest_by_annoy(row, k)
-        return [SimilarItem(self._item_at(int(r)), float(s)) for r, s in zip(rows, scores) if r >= 0 and r != row]
+        pairs = self._nearest(row, k, filters or Filters())
+        return [SimilarItem(self._item_at(r), s, self.explainer.why(row, r)) for r, s in pairs]
+
+    def _nearest(self, row: int, k: int, filters: Filters) -> list[tuple[int, float]]:
+        accept = self._filter(filters)
+        table_rows, table_scores = self.neighbours[row], self.scores[row]
+        chosen = [(int(r), float(s)) for r, s in zip(table_rows, table_scores) if r >= 0 and r != row and accept(r)]
+        if len(chosen) >= k or len(table_rows) >= len(self) - 1:
+            return chosen[:k]
+        width = max(4 * k, 2 * len(table_rows))
+        while True:
+            width = min(width, len(self), MAX_FILTER_CANDIDATES)
+            rows, scores = self.nearest_by_annoy(row, width)
+            chosen = [(int(r), float(s)) for r, s in zip(rows, scores) if accept(r)]
+            if len(chosen) >= k or width >= min(len(self), MAX_FILTER_CANDIDATES):
+                return chosen[:k]
+            width *= 4
+
+    def _filter(self, filters: Filters):
+        if not filters:
+            return lambda row: True
+        excluded = {self.row_of[i] for i in filters.exclude if i in self.row_of}
+        wanted = filters.categories
+        low = filters.year_min if filters.year_min is not None else -10**9
+        high = filters.year_max if filters.year_max is not None else 10**9
+        years_filtered = filters.year_min is not None or filters.year_max is not None
+
+        def accept(row) -> bool:
+            row = int(row)
+            if row in excluded:
+                return False
+            if wanted and not wanted.intersection(self._categories[row]):
+                return False
+            if years_filtered:
+                year = self._years[row]
+                return year is not None and low <= year <= high
+            return True
+        return accept
 
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""

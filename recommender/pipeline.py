@@ -45,9 +45,10 @@ class ActiveCatalog:
         incoming = self.directory.with_name(self.directory.name + ".incoming")
         shutil.rmtree(incoming, ignore_errors=True)
         incoming.mkdir(parents=True)
-        for source in (files.items, files.interactions):
+        for kind, source in (("items", files.items), ("interactions", files.interactions)):
             if source is not None:
-                shutil.copyfile(source, incoming / source.name)
+                suffix = ".parquet" if source.suffix.lower() in (".parquet", ".pq") else ".csv"
+                shutil.copyfile(source, incoming / (kind + suffix))
         retired = self.directory.with_name(self.directory.name + ".previous")
         shutil.rmtree(retired, ignore_errors=True)
         if self.directory.exists():

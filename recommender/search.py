@@ -32,6 +32,21 @@ def terms_of(query: str) -> list[str]:
     return WORD.findall(fold(query))[:MAX_TERMS]
 
 
+def within_one_edit(a: str, b: str) -> bool:
+    """Damerau distance at most 1: one insertion, deletion, substitution or adjacent transposition."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1:]
+
+
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
@@ -103,7 +118,7 @@ class TitleSearch:
             if variant in self.token_id:
                 found.add(self.token_id[variant])
         found.discard(self.token_id.get(term, -1))
-        return found
+        return {t for t in found if within_one_edit(term, self.vocab[t])}
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         terms = terms_of(query)
@@ -145,8 +160,9 @@ def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tu
             if word == term or word in fuzzy:
                 marked = len(match.group())
                 break
-            if word.startswith(term) and len(word) == len(match.group()):
-                marked = max(marked, len(term))
+            if word.startswith(term):
+                exact_length = len(word) == len(match.group())
+                marked = max(marked, len(term) if exact_length else len(match.group()))
         if marked:
             start = match.start()
             if start > cursor:

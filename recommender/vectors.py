@@ -24,7 +24,7 @@ class BlendSettings:
     """Knobs of the blend; `collaborative_weight` is the share given to an item with ample evidence."""
 
     content_dims: int = 128
-    collaborative_dims: int = 64
+    collaborative_dims: int = 128
     collaborative_weight: float = 0.7
     evidence_shrinkage: float = 10.0
     text_weight: float = 1.0
@@ -125,8 +125,8 @@ def blend(content: np.ndarray, collaborative: np.ndarray | None, counts: np.ndar
 
 
 def build_item_vectors(items: pd.DataFrame, interactions: pd.DataFrame | None,
-                       settings: BlendSettings = BlendSettings()) -> ItemVectors:
-    content = content_vectors(items, settings)
+                       settings: BlendSettings = BlendSettings(), content: np.ndarray | None = None) -> ItemVectors:
+    content = content_vectors(items, settings) if content is None else content
     if interactions is None or interactions.empty:
         counts = np.zeros(len(items), dtype=np.float32)
         vectors, share = blend(content, None, counts, settings)
