@@ -8,8 +8,9 @@ import click
 from flask import Flask, current_app
 
 from recommender.builder import BuildError
-from recommender.catalog import CatalogError
+from recommender.catalog import CatalogError, load_catalog
 from recommender.demo import prepare_demo_catalog
+from recommender.evaluation import evaluate, format_table
 from recommender.model import UnknownItem
 from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
 
@@ -58,6 +59,21 @@ def register(app: Flask) -> None:
         manifest = store.versions()[0]
         click.echo(f"Published index {version}: {manifest['item_count']} items, {manifest['dimensions']} "
                    f"dimensions, recall@10 {manifest['recall_at_10']}, built in {manifest['build_seconds']} s.")
+
+    @app.cli.command("evaluate")
+    @click.option("--items", "items_path", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Items file. Default: the active catalog, or the demo catalog.")
+    @click.option("--interactions", "interactions_path", type=click.Path(dir_okay=False, path_type=Path))
+    def evaluate_command(items_path, interactions_path):
+        """Offline evaluation: HitRate@10, NDCG@10 and coverage@10 of the blend against baselines."""
+        files = CatalogFiles(items_path, interactions_path) if items_path else ensure_demo_catalog(current_app)
+        try:
+            catalog = load_catalog(files.items, files.interactions)
+        except CatalogError as exc:
+            raise click.ClickException(str(exc)) from None
+        if catalog.interactions is None or catalog.interactions.empty:
+            raise click.ClickException("evaluation needs interactions: pass --interactions")
+        click.echo(format_table(evaluate(catalog.items, catalog.interactions)))
 
     @app.cli.command("similar")
     @click.argument("item_id")

@@ -130,8 +130,16 @@ class JobQueue:
         try:
             self.celery.send_task(task, task_id=job_id, kwargs=kwargs, retry=False)
         except OperationalError:
-            self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
+            self._forget(job_id)
             raise
+
+    def _forget(self, job_id: str) -> None:
+        """A job that never reached the broker must not linger in the list as 'queued'."""
+        pipe = self.redis.pipeline()
+        pipe.delete(self._job_key(job_id))
+        pipe.lrem(self.jobs_key, 0, job_id)
+        pipe.execute()
+        self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
 
     # -- running (worker) ---------------------------------------------------------------------
     def stop_waiting(self, job_id: str) -> None:
@@ -185,7 +193,8 @@ class BuildLock:
     expires within LOCK_SECONDS instead of blocking builds forever."""
 
     def __init__(self, client: redis.Redis, key: str):
-        self.lock = client.lock(key, timeout=LOCK_SECONDS, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS)
+        self.lock = client.lock(key, timeout=LOCK_SECONDS, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS,
+                                thread_local=False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -200,7 +209,7 @@ class BuildLock:
         while not self._stop.wait(LOCK_HEARTBEAT_SECONDS):
             try:
                 self.lock.reacquire()
-            except redis.exceptions.RedisError:
+            except (redis.exceptions.RedisError, redis.exceptions.LockError):
                 return
 
     def __exit__(self, *exc_info) -> None:

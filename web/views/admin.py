@@ -5,6 +5,7 @@ The web tier never writes an index: rebuilds and rollbacks are jobs the worker r
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
@@ -172,7 +173,7 @@ def upload_catalog():
     form = UploadForm()
     if not form.validate_on_submit():
         raise BadRequest("The form expired: reload the page and try again.")
-    queue = _queue_call(lambda q: q)
+    _queue_call(lambda q: q)
     try:
         files = save_upload(Path(current_app.config["DATA_DIR"]), request.files.get("items"),
                             request.files.get("interactions"))
@@ -184,7 +185,7 @@ def upload_catalog():
             response.headers["HX-Reswap"] = "outerHTML"
             return response
         return render_template("admin/upload_errors.html", upload_form=form, problems=exc.problems), 422
-    job_id = _queue_call(lambda q: queue.request_catalog_build(str(files.items.parent), _names(files)))
+    job_id = _queue_upload(files)
     return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")
 
 
@@ -197,6 +198,15 @@ def rollback():
     _check_version(version)
     job_id = _send_rollback(version)
     return _after_action(f"Rolling back to {version}. Job {job_id[:8]}.")
+
+
+def _queue_upload(files) -> str:
+    """Queue the build of a saved upload; if it cannot be queued, its files are removed."""
+    try:
+        return _queue_call(lambda q: q.request_catalog_build(str(files.items.parent), _names(files)))
+    except QueueUnavailable:
+        shutil.rmtree(files.items.parent, ignore_errors=True)
+        raise
 
 
 def _names(files) -> dict:
@@ -228,13 +238,13 @@ def api_rebuild():
 @api_bp.post("/catalog")
 @admin_api
 def api_catalog():
-    queue = _queue_call(lambda q: q)
+    _queue_call(lambda q: q)
     try:
         files = save_upload(Path(current_app.config["DATA_DIR"]), request.files.get("items"),
                             request.files.get("interactions"))
     except CatalogError as exc:
         return jsonify({"errors": [p.as_dict() | {"text": str(p)} for p in exc.problems]}), 422
-    job_id = _queue_call(lambda q: queue.request_catalog_build(str(files.items.parent), _names(files)))
+    job_id = _queue_upload(files)
     return jsonify({"job_id": job_id}), 202
 
 
@@ -256,8 +266,8 @@ def api_index():
 @api_bp.post("/index/rollback")
 @admin_api
 def api_rollback():
-    body = request.get_json(silent=True) or {}
-    version = body.get("version")
+    body = request.get_json(silent=True)
+    version = body.get("version") if isinstance(body, dict) else None
     if not isinstance(version, str) or not version:
         raise BadRequest('Send JSON {"version": "<a kept version>"}.')
     _check_version(version)

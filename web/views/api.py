@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from web.views.common import check_item_id, parse_k, query_arg, served_model
+from web.views.common import check_item_id, parse_filters, parse_k, query_arg, served_model
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -23,9 +23,13 @@ def similar(item_id: str):
     model = served_model()
     found = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
-    results = model.get_similar_items(found.item_id, k)
-    response = jsonify({"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results],
-                        "index_version": model.version})
+    filters = parse_filters()
+    results = model.get_similar_items(found.item_id, k, filters)
+    body = {"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results], "index_version": model.version}
+    if len(results) < k:
+        body["note"] = (f"only {len(results)} items match these filters among the most similar ones" if filters
+                        else f"the catalog has only {len(results)} other items")
+    response = jsonify(body)
     response.headers["X-Index-Version"] = model.version
     return response
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, render_template, request
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
-from recommender.model import MAX_K, SimilarItemsModel
+from recommender.model import MAX_K, Filters, SimilarItemsModel
 from web import htmx
 
 K_CHOICES = (5, 10, 20)
@@ -55,3 +55,28 @@ def page_or_fragment(page: str, fragment: str, **context) -> str:
 
 def query_arg(name: str, max_chars: int = 200) -> str:
     return request.args.get(name, "", type=str)[:max_chars]
+
+
+MAX_FILTER_VALUES = 50
+
+
+def _year(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 4:
+        raise BadRequest(f"{name} must be a year between 0 and 3000, got {raw[:20]!r}")
+    return int(raw)
+
+
+def parse_filters() -> Filters:
+    """category= (repeatable, any of), exclude= (item ids, repeatable or comma-separated), year_min=, year_max=."""
+    categories = [c.strip() for c in request.args.getlist("category") if c.strip()]
+    exclude = [i.strip() for raw in request.args.getlist("exclude") for i in raw.split(",") if i.strip()]
+    for name, values in (("category", categories), ("exclude", exclude)):
+        if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_ID_LENGTH for v in values):
+            raise BadRequest(f"{name}: at most {MAX_FILTER_VALUES} values of at most {MAX_ID_LENGTH} characters")
+    year_min, year_max = _year("year_min"), _year("year_max")
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise BadRequest(f"year_min ({year_min}) is after year_max ({year_max})")
+    return Filters(frozenset(categories), frozenset(exclude), year_min, year_max)

@@ -11,6 +11,7 @@ from web.views.common import (
     K_CHOICES,
     check_item_id,
     page_or_fragment,
+    parse_filters,
     parse_k,
     query_arg,
     served_model,
@@ -42,7 +43,8 @@ def item_page(item_id: str):
     model = served_model()
     item = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
-    return render_template("item.html", item=item, k=k, k_choices=K_CHOICES, index_version=model.version)
+    return render_template("item.html", item=item, k=k, k_choices=K_CHOICES, filters=parse_filters(),
+                           index_version=model.version)
 
 
 @bp.get("/items/<item_id>/similar")
@@ -50,9 +52,11 @@ def similar_panel(item_id: str):
     model = served_model()
     item = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
-    results = model.get_similar_items(item.item_id, k)
+    filters = parse_filters()
+    results = model.get_similar_items(item.item_id, k, filters)
     html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
-                            results=results, index_version=model.version)
+                            results=results, filters=filters, all_categories=model.all_categories,
+                            index_version=model.version)
     response = make_response(html)
     response.headers["X-Index-Version"] = model.version
     return response
