@@ -14,16 +14,8 @@ import pandas as pd
 from annoy import AnnoyIndex
 from scipy import sparse
 
-from recommender.builder import (
-    FORMAT_VERSION,
-    INDEX_FILE,
-    ITEMS_FILE,
-    LIKES_FILE,
-    METRIC,
-    NEIGHBOURS_FILE,
-    SCORES_FILE,
-    angular_to_cosine,
-)
+from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, angular_to_cosine
+from recommender.builder import FORMAT_VERSION, ITEMS_FILE, LIKES_FILE
 from recommender.catalog import ITEM_COLUMNS
 from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest

@@ -52,6 +52,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin.api_bp)
     csrf.exempt(api.bp)
     csrf.exempt(admin.api_bp)
+    if app.config.get("BENCH_ROUTES"):
+        from web.views import bench
+
+        app.register_blueprint(bench.bp)
     errors.register(app)
     security.register(app)
 

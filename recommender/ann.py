@@ -1,0 +1,223 @@
+"""Nearest neighbours over unit vectors: the Annoy index, tuned to a recall floor, and the
+precomputed neighbour table the web tier reads through a memory map.
+
+The table is exact up to EXACT_TABLE_MAX_ITEMS items. Above that it is computed by an inverted
+file: items are grouped by k-means, and each group is compared exactly with the items of its
+nearest groups, in large matrix products; its recall against exact search is measured and kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+
+INDEX_FILE = "index.ann"
+NEIGHBOURS_FILE = "neighbours.npy"
+SCORES_FILE = "scores.npy"
+METRIC = "angular"
+RECALL_SAMPLE = 500
+RECALL_FLOOR = 0.98
+SEARCH_K_MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
+EXACT_TABLE_MAX_ITEMS = 30_000
+TABLE_CELLS = 20_000_000
+MAX_TABLE_WIDTH = 100
+MIN_TABLE_WIDTH = 20
+IVF_PROBES = 8
+
+Progress = Callable[[str, int], None]
+
+
+class BuildError(RuntimeError):
+    """A build that must not be published, with a reason a person can act on."""
+
+
+def angular_to_cosine(distance):
+    return 1.0 - np.square(distance) / 2.0
+
+
+def table_width(n_items: int) -> int:
+    """Neighbours kept per item: 100 for small catalogs, fewer for huge ones so the table stays
+    a fraction of the index; wider questions go to Annoy."""
+    return int(min(n_items - 1, MAX_TABLE_WIDTH, max(MIN_TABLE_WIDTH, TABLE_CELLS // max(n_items, 1))))
+
+
+def default_trees(n_items: int) -> int:
+    return int(min(64, max(8, 2 * np.sqrt(n_items) / 3)))
+
+
+def _top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.argsort(-sims, axis=1)[:, :k]
+    part_scores = np.take_along_axis(sims, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+
+
+def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block: int = 1024):
+    """Exact k nearest (by cosine) for the given rows, excluding each row itself."""
+    k = min(k, len(vectors) - 1)
+    ids = np.empty((len(rows), k), dtype=np.int32)
+    scores = np.empty((len(rows), k), dtype=np.float32)
+    for start in range(0, len(rows), block):
+        chunk = rows[start:start + block]
+        sims = vectors[chunk] @ vectors.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        top_ids, top_scores = _top_of_block(sims, k)
+        ids[start:start + len(chunk)] = top_ids
+        scores[start:start + len(chunk)] = top_scores
+    return ids, scores
+
+
+def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES):
+    """Approximate k nearest for every row by an inverted file over k-means groups."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    n = len(vectors)
+    groups = int(np.clip(np.sqrt(n), 16, 4096))
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(n, size=min(n, 50 * groups), replace=False)]
+    kmeans = MiniBatchKMeans(n_clusters=groups, batch_size=8192, n_init=1, max_iter=30, random_state=seed)
+    centres = kmeans.fit(sample).cluster_centers_.astype(np.float32)
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    labels = np.empty(n, dtype=np.int32)
+    for start in range(0, n, 65536):
+        labels[start:start + 65536] = np.argmax(vectors[start:start + 65536] @ centres.T, axis=1)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(groups + 1))
+    probes = min(probes, groups)
+    nearest_groups = np.argsort(-(centres @ centres.T), axis=1)[:, :probes]
+    ids = np.full((n, k), -1, dtype=np.int32)
+    scores = np.full((n, k), -1.0, dtype=np.float32)
+    for group in range(groups):
+        members = order[bounds[group]:bounds[group + 1]]
+        if not len(members):
+            continue
+        candidates = np.concatenate([order[bounds[g]:bounds[g + 1]] for g in nearest_groups[group]])
+        sims = vectors[members] @ vectors[candidates].T
+        sims[candidates[None, :] == members[:, None]] = -np.inf
+        width = min(k, len(candidates) - 1)
+        if width <= 0:
+            continue
+        top, top_scores = _top_of_block(sims, width)
+        ids[members, :width] = candidates[top]
+        scores[members, :width] = top_scores
+    return ids, scores
+
+
+def annoy_top(index: AnnoyIndex, n_items: int, rows, k: int, search_k: int):
+    k = min(k, n_items - 1)
+    ids = np.empty((len(rows), k), dtype=np.int32)
+    scores = np.empty((len(rows), k), dtype=np.float32)
+    for out, row in enumerate(rows):
+        found, distances = index.get_nns_by_item(int(row), k + 1, search_k=search_k, include_distances=True)
+        pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
+        pairs += [(-1, 2.0)] * (k - len(pairs))
+        ids[out] = [p[0] for p in pairs]
+        scores[out] = angular_to_cosine(np.array([p[1] for p in pairs]))
+    return ids, scores
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth))
+    return hits / max(1, truth.size)
+
+
+def _build_annoy(vectors: np.ndarray, trees: int) -> AnnoyIndex:
+    index = AnnoyIndex(vectors.shape[1], METRIC)
+    for row, vector in enumerate(vectors):
+        index.add_item(row, vector)
+    index.build(trees, n_jobs=-1)
+    return index
+
+
+def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor: float,
+               n_trees: int | None = None):
+    """The cheapest (n_trees, search_k) whose recall@10 on the sample reaches the floor.
+
+    Query cost grows with search_k (nodes inspected), so for each forest size on a short ladder
+    the least search_k meeting the floor is found, and the smallest search_k overall wins; the
+    ladder stops once a bigger forest no longer lowers it. Returns (index, trees, search_k, recall, trials).
+    """
+    n_items = len(vectors)
+    k = truth.shape[1]
+    ladder = [n_trees] if n_trees else [default_trees(n_items) * m for m in (1, 2, 4)]
+    best, trials = None, []
+    for trees in ladder:
+        index = _build_annoy(vectors, trees)
+        found_for_trees = None
+        for multiple in SEARCH_K_MULTIPLES:
+            search_k = trees * (k + 1) * multiple
+            found, _ = annoy_top(index, n_items, sample, k, search_k)
+            recall = recall_at(found, truth)
+            trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
+            if recall >= floor:
+                found_for_trees = (index, trees, search_k, recall)
+                break
+        if found_for_trees is None:
+            index.unload()
+            continue
+        if best is not None and found_for_trees[2] >= best[2]:
+            index.unload()
+            break
+        if best is not None:
+            best[0].unload()
+        best = found_for_trees
+    if best is None:
+        top = max(trials, key=lambda t: t["recall_at_10"])
+        raise BuildError(f"ANN recall@10 reached only {top['recall_at_10']:.3f} (floor {floor}) with up to "
+                           f"{ladder[-1]} trees: the vectors may be degenerate (many identical items)")
+    return (*best, trials)
+
+
+@dataclass
+class AnnSummary:
+    """What the manifest records about the neighbour search of one version."""
+
+    trees: int
+    search_k: int
+    recall_at_10: float
+    recall_sample: int
+    recall_floor: float
+    neighbours_kept: int
+    table_method: str
+    table_recall_at_10: float
+    seconds: dict = field(default_factory=dict)
+    tuning: list = field(default_factory=list)
+
+
+def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
+                           n_trees: int | None = None, seed: int = 7,
+                           progress: Progress = lambda stage, percent: None) -> AnnSummary:
+    """Write index.ann, neighbours.npy and scores.npy for unit vectors; refuse below the recall floor."""
+    n_items = len(vectors)
+    seconds = {}
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n_items, size=min(RECALL_SAMPLE, n_items), replace=False))
+    started = time.perf_counter()
+    truth, _ = exact_top(vectors, sample, min(10, n_items - 1))
+    index, trees, search_k, recall, trials = tune_annoy(vectors, sample, truth, recall_floor, n_trees)
+    index.save(str(out_dir / INDEX_FILE))
+    index.unload()
+    seconds["annoy"] = round(time.perf_counter() - started, 2)
+
+    progress("neighbours", 70)
+    started = time.perf_counter()
+    width = table_width(n_items)
+    if n_items <= EXACT_TABLE_MAX_ITEMS:
+        ids, scores = exact_top(vectors, np.arange(n_items), width)
+        method, table_recall = "exact", 1.0
+    else:
+        ids, scores = ivf_top(vectors, width, seed)
+        method = "inverted file"
+        table_recall = recall_at(ids[sample, :truth.shape[1]], truth)
+        if table_recall < recall_floor:
+            raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
+    np.save(out_dir / NEIGHBOURS_FILE, ids)
+    np.save(out_dir / SCORES_FILE, scores)
+    seconds["table"] = round(time.perf_counter() - started, 2)
+    return AnnSummary(trees, search_k, round(recall, 4), len(sample), recall_floor, width, method,
+                      round(table_recall, 4), seconds, trials)
