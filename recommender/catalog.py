@@ -19,6 +19,7 @@ ITEM_COLUMNS = ("item_id", "title", "description", "categories", "year")
 REQUIRED_ITEM_COLUMNS = ("item_id", "title")
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id")
 MAX_COLUMNS = 200
+MAX_EXPANDED_BYTES = 2 * 2**30
 MAX_ROWS_LISTED = 5
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -118,6 +119,11 @@ def _read_parquet(path: Path, name: str) -> pd.DataFrame:
         schema = pq.read_schema(path)
         if len(schema.names) > MAX_COLUMNS:
             raise CatalogError([Problem(name, f"too many columns ({len(schema.names)}); at most {MAX_COLUMNS}")])
+        metadata = pq.ParquetFile(path).metadata
+        expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        if expanded > MAX_EXPANDED_BYTES:
+            raise CatalogError([Problem(name, f"decompresses to {expanded // 2**20} MiB, more than the "
+                                              f"{MAX_EXPANDED_BYTES // 2**20} MiB allowed: split the catalog")])
         frame = pq.read_table(path).to_pandas()
     except (ArrowException, OSError) as exc:
         raise CatalogError([Problem(name, f"cannot be read as Parquet: {exc}")]) from None

@@ -105,6 +105,12 @@ class IndexStore:
         return None
 
     # -- writing (worker only) -------------------------------------------------------------
+    def clear_staging(self) -> None:
+        """Remove what a killed build left behind; call only while holding the build lock."""
+        if self.staging_root.is_dir():
+            for leftover in self.staging_root.iterdir():
+                shutil.rmtree(leftover, ignore_errors=True)
+
     @contextlib.contextmanager
     def staging(self):
         """A fresh directory for one build, removed unless it was published."""

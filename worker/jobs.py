@@ -146,8 +146,8 @@ class JobQueue:
         """The job has started building: later requests must queue a new one."""
         self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
 
-    def build_lock(self) -> BuildLock:
-        return BuildLock(self.redis, self.lock_key)
+    def build_lock(self, seconds: float = LOCK_SECONDS) -> BuildLock:
+        return BuildLock(self.redis, self.lock_key, seconds)
 
     # -- reporting ----------------------------------------------------------------------------
     def status(self, job_id: str) -> JobStatus | None:
@@ -192,9 +192,10 @@ class BuildLock:
     """A Redis lock held for the whole build and renewed by a heartbeat, so a killed worker's lock
     expires within LOCK_SECONDS instead of blocking builds forever."""
 
-    def __init__(self, client: redis.Redis, key: str):
-        self.lock = client.lock(key, timeout=LOCK_SECONDS, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS,
+    def __init__(self, client: redis.Redis, key: str, seconds: float = LOCK_SECONDS):
+        self.lock = client.lock(key, timeout=seconds, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS,
                                 thread_local=False)
+        self.heartbeat = max(0.2, min(LOCK_HEARTBEAT_SECONDS, seconds / 3))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -206,7 +207,7 @@ class BuildLock:
         return self
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(LOCK_HEARTBEAT_SECONDS):
+        while not self._stop.wait(self.heartbeat):
             try:
                 self.lock.reacquire()
             except (redis.exceptions.RedisError, redis.exceptions.LockError):

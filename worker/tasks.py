@@ -23,6 +23,10 @@ class RebuildFailed(RuntimeError):
     """A rebuild that published nothing; the message says what to do about it."""
 
 
+def build_lock():
+    return job_queue().build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120))
+
+
 def job_queue() -> JobQueue:
     app = current_app
     return JobQueue(redis_client(app.config["REDIS_URL"]), app.extensions["celery"],
@@ -53,8 +57,9 @@ def rebuild_index(self, upload_dir: str | None = None, reason: str = "manual") -
         self.update_state(state="PROGRESS", meta={"stage": stage, "progress": percent})
 
     progress("waiting for the build lock", 1)
-    with queue.build_lock():
+    with queue.build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120)):
         queue.stop_waiting(self.request.id)
+        store.clear_staging()
         files, active = _catalog_files(upload_dir)
         try:
             version = build_and_publish(store, files, build_id=self.request.id, progress=progress)
@@ -76,7 +81,7 @@ def rebuild_index(self, upload_dir: str | None = None, reason: str = "manual") -
 def rollback_index(version: str) -> dict:
     """Serve a kept version again; under the build lock so it cannot interleave with a publish."""
     store = current_app.extensions["index_store"]
-    with job_queue().build_lock():
+    with build_lock():
         try:
             store.rollback(version)
         except IndexStoreError as exc:
