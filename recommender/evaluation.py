@@ -65,7 +65,9 @@ def leave_last_out(interactions: pd.DataFrame) -> Split:
     targets = last_two.groupby("user_id", sort=False).nth(1)
     keep = queries["item_id"].to_numpy() != targets["item_id"].to_numpy()
     queries, targets = queries[keep], targets[keep]
-    train = frame.drop(index=targets.index).drop(columns=["_order", "_time"])
+    held_out = pd.MultiIndex.from_arrays([targets["user_id"], targets["item_id"]])
+    pairs = pd.MultiIndex.from_arrays([frame["user_id"], frame["item_id"]])
+    train = frame[~pairs.isin(held_out)].drop(columns=["_order", "_time"])
     return Split(train=train, users=targets["user_id"].to_numpy(), queries=queries["item_id"].to_numpy(),
                  targets=targets["item_id"].to_numpy())
 
@@ -170,6 +172,8 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     evaluator = Evaluator(items, content, settings)
     test_split = leave_last_out(interactions)
     validation_split = leave_last_out(test_split.train)
+    if len(items) <= 2 * K:
+        return {"skipped": f"the catalog has {len(items)} items; evaluation at k={K} needs more than {2 * K}"}
     if len(test_split) < 10 or len(validation_split) < 10:
         return {"skipped": f"too few users with two liked items ({len(test_split)}); need at least 10"}
     grid = [replace(settings, collaborative_weight=w, evidence_shrinkage=s)

@@ -234,8 +234,8 @@ class SimilarItemsModel:
 
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""
-        found, distances = self.annoy.get_nns_by_item(row, k + 1, search_k=int(self.manifest["search_k"]),
-                                                      include_distances=True)
+        search_k = max(int(self.manifest["search_k"]), (k + 1) * int(self.manifest["trees"]))
+        found, distances = self.annoy.get_nns_by_item(row, k + 1, search_k=search_k, include_distances=True)
         pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
         return (np.array([p[0] for p in pairs], dtype=np.int64),
                 angular_to_cosine(np.array([p[1] for p in pairs], dtype=float)))
