@@ -61,6 +61,26 @@ def first_index(env: dict) -> None:
                    env=env, check=True, cwd=ROOT)
 
 
+def startup_banner(env: dict, settings: dict, token_is_new: bool, embedded_redis: bool) -> str:
+    """Where to go. The admin token is shown only the first time, when it was just generated;
+    after that the banner says where it is kept, so logs never carry the secret again."""
+    site = f"http://127.0.0.1:{env['PORT']}/"
+    token = (f": {settings['ADMIN_TOKEN']}" if token_is_new
+             else f", kept in {Path(env['LIKEWISE_DATA_DIR']) / 'admin_token'}"
+             if not env.get("ADMIN_TOKEN") else ", from the environment")
+    return "\n".join([
+        "",
+        "  Likewise is starting:",
+        f"    site     {site}",
+        f"    admin    {site}admin   (sign in with ADMIN_TOKEN{token})",
+        f"    flower   http://127.0.0.1:{env['FLOWER_PORT']}/   (user and password from FLOWER_BASIC_AUTH;"
+        " by default user admin, password the admin token)",
+        f"    redis    {'embedded, ' if embedded_redis else ''}{env['REDIS_URL']}",
+        "  Ctrl-C stops everything.",
+        "",
+    ])
+
+
 def _stop_on_sigterm(signum, frame):
     """A service manager's SIGTERM stops everything the same way as Ctrl-C."""
     raise KeyboardInterrupt
@@ -88,14 +108,7 @@ def main(argv=None) -> int:
     redis_process = None
     if not env.get("REDIS_URL"):
         redis_process, env["REDIS_URL"] = start_embedded_redis(data_dir)
-    site = f"http://127.0.0.1:{env['PORT']}/"
-    print("\n  Likewise is starting:")
-    print(f"    site     {site}")
-    print(f"    admin    {site}admin   (sign in with ADMIN_TOKEN"
-          + (f": {settings['ADMIN_TOKEN']}" if token_is_new else f", kept in {data_dir / 'admin_token'}") + ")")
-    print(f"    flower   http://127.0.0.1:{env['FLOWER_PORT']}/   (user admin, password: the admin token)")
-    print(f"    redis    {'embedded, ' if redis_process else ''}{env['REDIS_URL']}")
-    print("  Ctrl-C stops everything.\n", flush=True)
+    print(startup_banner(env, settings, token_is_new, embedded_redis=redis_process is not None), flush=True)
     honcho = [sys.executable, "-m", "honcho", "start", "--procfile", str(ROOT / "Procfile"), "--app-root", str(ROOT)]
     if not env.get("LIKEWISE_REBUILD_EVERY"):
         honcho += ["web", "worker", "flower"]
