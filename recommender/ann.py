@@ -46,8 +46,10 @@ def table_width(n_items: int) -> int:
     return int(min(n_items - 1, MAX_TABLE_WIDTH, max(MIN_TABLE_WIDTH, TABLE_CELLS // max(n_items, 1))))
 
 
-def default_trees(n_items: int) -> int:
-    return int(min(64, max(8, 2 * np.sqrt(n_items) / 3)))
+def tree_budget(dims: int) -> int:
+    """Trees that together take about as much room as the vectors themselves (a tree costs about
+    20 bytes an item, a vector 4 bytes a dimension plus 12), so the file stays near twice the data."""
+    return int(np.clip((4 * dims + 12) / 20, 8, 64))
 
 
 def _top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,9 +59,11 @@ def _top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
-def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block: int = 1024):
-    """Exact k nearest (by cosine) for the given rows, excluding each row itself."""
+def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block_cells: int = 1 << 24):
+    """Exact k nearest (by cosine) for the given rows, excluding each row itself; rows are taken in
+    blocks of about block_cells similarities, so memory stays flat however large the catalog."""
     k = min(k, len(vectors) - 1)
+    block = max(1, min(1024, block_cells // max(len(vectors), 1)))
     ids = np.empty((len(rows), k), dtype=np.int32)
     scores = np.empty((len(rows), k), dtype=np.float32)
     for start in range(0, len(rows), block):
@@ -144,7 +148,8 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
     """
     n_items = len(vectors)
     k = truth.shape[1]
-    ladder = [n_trees] if n_trees else [default_trees(n_items) * m for m in (1, 2, 4)]
+    budget = tree_budget(vectors.shape[1])
+    ladder = [n_trees] if n_trees else [budget // 2, budget]
     best, trials = None, []
     for trees in ladder:
         index = _build_annoy(vectors, trees)

@@ -33,15 +33,22 @@ from recommender.ann import (
 from recommender.catalog import Catalog
 from recommender.evaluation import evaluate, positives
 from recommender.index_store import write_manifest
+from recommender.item_table import FILES as ITEM_TABLE_FILES
+from recommender.item_table import write_item_table
+from recommender.search import TitleSearch
 from recommender.vectors import BlendSettings, build_item_vectors, content_vectors
 
 # Re-exported: callers that build indexes need these names from one place.
 __all__ = ["BuildError", "build_index", "liked_matrix", "RECALL_FLOOR", "RECALL_SAMPLE", "annoy_top", "exact_top",
            "recall_at", "tune_annoy"]
 
-FORMAT_VERSION = 1
-ITEMS_FILE = "items.parquet"
-LIKES_FILE = "likes.npz"
+FORMAT_VERSION = 2
+LIKES_INDPTR_FILE = "likes_indptr.npy"
+LIKES_INDICES_FILE = "likes_indices.npy"
+POPULAR_FILE = "popular.npy"
+SEARCH_DIR = "search"
+POPULAR_KEPT = 200
+MAX_CATEGORIES_LISTED = 1000
 
 Progress = Callable[[str, int], None]
 
@@ -63,6 +70,27 @@ def liked_matrix(items, interactions) -> sparse.csr_matrix:
     matrix.data[:] = 1
     matrix.sort_indices()
     return matrix
+
+
+def all_categories(items: pd.DataFrame) -> list[str]:
+    found = {c for value in items["categories"].fillna("") for c in str(value).split("|") if c}
+    return sorted(found)[:MAX_CATEGORIES_LISTED]
+
+
+def write_serving_files(out_dir: Path, items: pd.DataFrame, likes: sparse.csr_matrix) -> dict[str, int]:
+    """Everything the web tier reads besides the neighbour search, in memory-mappable form:
+    the item table, the search arrays, who liked what (for explanations) and the most popular rows.
+    `items` carries interaction_count and collaborative_share. Returns file sizes for the manifest."""
+    write_item_table(items, out_dir)
+    counts = items["interaction_count"].to_numpy()
+    sizes = TitleSearch(items["title"].astype(str).tolist(), counts).save(out_dir / SEARCH_DIR)
+    likes = likes.tocsr()
+    np.save(out_dir / LIKES_INDPTR_FILE, likes.indptr.astype(np.int64))
+    np.save(out_dir / LIKES_INDICES_FILE, likes.indices.astype(np.int32))
+    popular = np.lexsort((items["title"].astype(str).to_numpy(), -counts))[:POPULAR_KEPT].astype(np.int32)
+    np.save(out_dir / POPULAR_FILE, popular)
+    names = (*ITEM_TABLE_FILES, LIKES_INDPTR_FILE, LIKES_INDICES_FILE, POPULAR_FILE)
+    return {**{name: (out_dir / name).stat().st_size for name in names}, **sizes}
 
 
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
@@ -89,13 +117,12 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
 
     progress("index", 40)
     ann = build_neighbour_search(vectors.vectors, out_dir, recall_floor, n_trees, settings.seed, progress)
-    sparse.save_npz(out_dir / LIKES_FILE, liked_matrix(items, catalog.interactions), compressed=False)
 
     progress("save", 90)
     table = items.copy()
     table["interaction_count"] = vectors.interaction_counts.astype(np.int64)
     table["collaborative_share"] = vectors.collaborative_share
-    table.to_parquet(out_dir / ITEMS_FILE, index=False)
+    serving = write_serving_files(out_dir, table, liked_matrix(items, catalog.interactions))
 
     manifest = {
         "format": FORMAT_VERSION,
@@ -108,8 +135,9 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
         "evaluation": evaluation,
         "source_hash": catalog.source_hash,
         "settings": asdict(settings),
-        "files": {name: (out_dir / name).stat().st_size
-                  for name in (INDEX_FILE, ITEMS_FILE, NEIGHBOURS_FILE, SCORES_FILE, LIKES_FILE)},
+        "files": {**{name: (out_dir / name).stat().st_size for name in (INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE)},
+                  **serving},
+        "categories": all_categories(table),
         "notes": list(catalog.notes),
     }
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from recommender.search import fold
@@ -43,36 +42,37 @@ class Why:
 
 
 class Explainer:
-    """Explanations for pairs of rows of one index version."""
+    """Explanations for pairs of rows of one index version, read from its memory-mapped files."""
 
-    def __init__(self, categories: list[tuple[str, ...]], titles: list[str], descriptions: list[str],
-                 likes: sparse.csr_matrix):
-        self.categories = categories
-        self.titles = titles
-        self.descriptions = descriptions
-        self.likes = likes.tocsr()
-        self.has_likes = self.likes.shape[1] > 0
-        self._words: dict[int, frozenset[str]] = {}
+    def __init__(self, table, likes_indptr: np.ndarray, likes_indices: np.ndarray):
+        self.table = table
+        self.likes_indptr = likes_indptr
+        self.likes_indices = likes_indices
+        self.has_likes = len(likes_indices) > 0
 
     def words(self, row: int) -> frozenset[str]:
-        found = self._words.get(row)
-        if found is None:
-            found = content_words(self.titles[row], self.descriptions[row])
-            if len(self._words) < 200_000:
-                self._words[row] = found
-        return found
+        return content_words(self.table.title(row), self.table.description(row))
 
     def liked_both(self, a: int, b: int) -> int:
-        likes = self.likes
-        users_a = likes.indices[likes.indptr[a]:likes.indptr[a + 1]]
-        users_b = likes.indices[likes.indptr[b]:likes.indptr[b + 1]]
+        users_a = self.likes_indices[self.likes_indptr[a]:self.likes_indptr[a + 1]]
+        users_b = self.likes_indices[self.likes_indptr[b]:self.likes_indptr[b + 1]]
         if not len(users_a) or not len(users_b):
             return 0
         return int(np.intersect1d(users_a, users_b, assume_unique=True).size)
 
+    def for_item(self, a: int):
+        """why(b) for neighbours b of item a; what is known of a is read once."""
+        categories_a = set(self.table.categories(a))
+        words_a = self.words(a)
+
+        def why(b: int) -> Why:
+            title_b = self.table.title(b)
+            shared_categories = tuple(c for c in self.table.categories(b) if c in categories_a)
+            title_words = content_words(title_b, "")
+            shared = words_a & (title_words | content_words("", self.table.description(b)))
+            ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
+            return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None)
+        return why
+
     def why(self, a: int, b: int) -> Why:
-        shared_categories = tuple(c for c in self.categories[b] if c in set(self.categories[a]))
-        title_words = content_words(self.titles[b], "")
-        shared = self.words(a) & self.words(b)
-        ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
-        return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None)
+        return self.for_item(a)(b)

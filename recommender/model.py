@@ -11,14 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from annoy import AnnoyIndex
-from scipy import sparse
 
 from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, angular_to_cosine
-from recommender.builder import FORMAT_VERSION, ITEMS_FILE, LIKES_FILE
-from recommender.catalog import ITEM_COLUMNS
+from recommender.builder import (
+    FORMAT_VERSION,
+    LIKES_INDICES_FILE,
+    LIKES_INDPTR_FILE,
+    POPULAR_FILE,
+    SEARCH_DIR,
+)
 from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
+from recommender.item_table import ItemTable, TitleColumn
 from recommender.search import Highlight, TitleSearch
 
 MAX_K = 100
@@ -111,25 +117,32 @@ class SimilarItemsModel:
             raise IndexLoadError(str(exc)) from exc
         self.version = str(self.manifest.get("version") or self.path.name)
         self._check_files()
-        self.items = pd.read_parquet(self.path / ITEMS_FILE)
-        self.neighbours = np.load(self.path / NEIGHBOURS_FILE, mmap_mode="r")
-        self.scores = np.load(self.path / SCORES_FILE, mmap_mode="r")
+        try:
+            self.table = ItemTable(self.path)
+            self.neighbours = np.load(self.path / NEIGHBOURS_FILE, mmap_mode="r").view(np.ndarray)
+            self.scores = np.load(self.path / SCORES_FILE, mmap_mode="r").view(np.ndarray)
+            self.popular_rows = np.load(self.path / POPULAR_FILE, mmap_mode="r").view(np.ndarray)
+            likes_indptr = np.load(self.path / LIKES_INDPTR_FILE, mmap_mode="r").view(np.ndarray)
+            likes_indices = np.load(self.path / LIKES_INDICES_FILE, mmap_mode="r").view(np.ndarray)
+            self.title_search = TitleSearch.load(self.path / SEARCH_DIR, TitleColumn(self.table))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise IndexLoadError(f"{self.version}: a file of this version cannot be read: {exc}") from exc
         self.annoy = AnnoyIndex(int(self.manifest["dimensions"]), METRIC)
         try:
             self.annoy.load(str(self.path / INDEX_FILE), prefault=False)
         except OSError as exc:
             raise IndexLoadError(f"{self.version}: cannot load {INDEX_FILE}: {exc}") from exc
         self._check_consistency()
-        self._columns()
-        self.row_of = {item_id: row for row, item_id in enumerate(self._ids)}
-        self.attribute_columns = [c for c in self.items.columns
-                                  if c not in ITEM_COLUMNS and c not in ("interaction_count", "collaborative_share")]
-        counts = self.items["interaction_count"].to_numpy()
-        self.popular_rows = np.lexsort((self.items["title"].to_numpy(), -counts))
-        self.title_search = TitleSearch(self.items["title"].tolist(), counts)
-        self.likes = sparse.load_npz(self.path / LIKES_FILE).tocsr()
-        self.explainer = Explainer(self._categories, self._titles, self._descriptions, self.likes)
-        self.all_categories = sorted({c for cats in self._categories for c in cats})
+        self.explainer = Explainer(self.table, likes_indptr, likes_indices)
+        self.all_categories = list(self.manifest.get("categories", []))
+        self._items_frame = None
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The item table as pandas, built on first use (admin and tests; requests never need it)."""
+        if self._items_frame is None:
+            self._items_frame = self.table.to_pandas()
+        return self._items_frame
 
     def _check_files(self) -> None:
         if self.manifest.get("format") != FORMAT_VERSION:
@@ -144,41 +157,29 @@ class SimilarItemsModel:
 
     def _check_consistency(self) -> None:
         expected = int(self.manifest["item_count"])
-        found = {"index": self.annoy.get_n_items(), "items table": len(self.items),
-                 "neighbour table": self.neighbours.shape[0]}
+        found = {"index": self.annoy.get_n_items(), "items table": len(self.table),
+                 "neighbour table": self.neighbours.shape[0], "search arrays": self.title_search.size}
         wrong = {name: n for name, n in found.items() if n != expected}
         if wrong:
             raise IndexLoadError(f"{self.version}: the manifest says {expected} items but "
                                  + ", ".join(f"the {name} has {n}" for name, n in wrong.items()))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.table)
 
     def has_item(self, item_id: str) -> bool:
-        return item_id in self.row_of
-
-    def _columns(self) -> None:
-        """Plain Python lists of the hot columns: building an Item from them is cheap per request."""
-        years = self.items["year"]
-        self._ids = self.items["item_id"].astype(str).tolist()
-        self._titles = self.items["title"].astype(str).tolist()
-        self._descriptions = self.items["description"].fillna("").astype(str).tolist()
-        self._categories = [tuple(c for c in str(v).split("|") if c) for v in self.items["categories"]]
-        self._years = [None if pd.isna(y) else int(y) for y in years]
-        self._counts = self.items["interaction_count"].astype(int).tolist()
+        return self.table.row_of(item_id) >= 0
 
     def _item_at(self, row: int, with_attributes: bool = False) -> Item:
-        attributes = {}
-        if with_attributes and self.attribute_columns:
-            record = self.items.iloc[row]
-            attributes = {c: record[c] for c in self.attribute_columns if record[c] not in ("", None)}
-        return Item(item_id=self._ids[row], title=self._titles[row], description=self._descriptions[row],
-                    categories=self._categories[row], year=self._years[row], attributes=attributes,
-                    interaction_count=self._counts[row])
+        table = self.table
+        return Item(item_id=table.value("item_id", row), title=table.title(row), description=table.description(row),
+                    categories=table.categories(row), year=table.value("year", row),
+                    attributes=table.attributes(row) if with_attributes else {},
+                    interaction_count=int(table.value("interaction_count", row) or 0))
 
     def get_item(self, item_id: str) -> Item:
-        row = self.row_of.get(str(item_id))
-        if row is None:
+        row = self.table.row_of(str(item_id))
+        if row < 0:
             raise UnknownItem(str(item_id))
         return self._item_at(row, with_attributes=True)
 
@@ -188,18 +189,22 @@ class SimilarItemsModel:
         With filters, the precomputed table is searched first, then ever wider Annoy searches, up to
         the MAX_FILTER_CANDIDATES nearest items; fewer than k come back only when fewer match there.
         """
-        row = self.row_of.get(str(item_id))
-        if row is None:
+        row = self.table.row_of(str(item_id))
+        if row < 0:
             raise UnknownItem(str(item_id))
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
         pairs = self._nearest(row, k, filters or Filters())
-        return [SimilarItem(self._item_at(r), s, self.explainer.why(row, r)) for r, s in pairs]
+        why = self.explainer.for_item(row)
+        return [SimilarItem(self._item_at(r), s, why(r)) for r, s in pairs]
 
     def _nearest(self, row: int, k: int, filters: Filters) -> list[tuple[int, float]]:
-        accept = self._filter(filters)
         table_rows, table_scores = self.neighbours[row], self.scores[row]
-        chosen = [(int(r), float(s)) for r, s in zip(table_rows, table_scores) if r >= 0 and r != row and accept(r)]
+        if not filters and k <= len(table_rows):
+            return [(r, s) for r, s in zip(table_rows[:k].tolist(), table_scores[:k].tolist()) if r >= 0]
+        accept = self._filter(filters)
+        chosen = [(r, s) for r, s in zip(table_rows.tolist(), table_scores.tolist())
+                  if r >= 0 and r != row and accept(r)]
         if len(chosen) >= k or len(table_rows) >= len(self) - 1:
             return chosen[:k]
         width = max(4 * k, 2 * len(table_rows))
@@ -214,7 +219,7 @@ class SimilarItemsModel:
     def _filter(self, filters: Filters):
         if not filters:
             return lambda row: True
-        excluded = {self.row_of[i] for i in filters.exclude if i in self.row_of}
+        excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0}
         wanted = filters.categories
         low = filters.year_min if filters.year_min is not None else -10**9
         high = filters.year_max if filters.year_max is not None else 10**9
@@ -224,10 +229,10 @@ class SimilarItemsModel:
             row = int(row)
             if row in excluded:
                 return False
-            if wanted and not wanted.intersection(self._categories[row]):
+            if wanted and not wanted.intersection(self.table.categories(row)):
                 return False
             if years_filtered:
-                year = self._years[row]
+                year = self.table.value("year", row)
                 return year is not None and low <= year <= high
             return True
         return accept

@@ -6,10 +6,10 @@ single contiguous slice (found by binary search), and a query costs a few slices
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +23,8 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def fold(text: str) -> str:
     """Lower-case without accents, so 'Amélie' is found by 'amelie'."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -66,47 +68,96 @@ class SearchHit:
     highlights: tuple[Highlight, ...]
 
 
-class TitleSearch:
-    """Ranked, typo-tolerant search over a list of titles; `popularity` breaks ties."""
+ARRAYS = ("vocab", "offsets", "rows", "variants", "variant_offsets", "variant_tokens", "first_token", "tiebreak")
 
-    def __init__(self, titles: list[str], popularity: np.ndarray | None = None):
+
+def _sorted_groups(keys: list[str], values: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group values by key as three arrays (sorted unique keys, offsets, values), so a key's values
+    are one contiguous slice found by binary search, and the arrays can be saved and memory-mapped."""
+    if not keys:
+        return np.array([], dtype="<U1"), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int32)
+    key_array = np.array(keys)
+    order = np.argsort(key_array, kind="stable")
+    key_array = key_array[order]
+    unique, starts = np.unique(key_array, return_index=True)
+    offsets = np.append(starts, len(key_array)).astype(np.int64)
+    return unique, offsets, np.asarray(values, dtype=np.int32)[order]
+
+
+class TitleSearch:
+    """Ranked, typo-tolerant search over titles; `popularity` breaks ties.
+
+    Everything lives in numpy arrays: built once by the worker, saved beside the index, and
+    memory-mapped by every web process, so a million titles cost each process almost nothing.
+    """
+
+    def __init__(self, titles, popularity: np.ndarray | None = None, arrays: dict | None = None):
         self.titles = titles
-        n = len(titles)
-        tokens_per_title = [set(WORD.findall(fold(t))) for t in titles]
-        postings: dict[str, list[int]] = {}
-        for row, tokens in enumerate(tokens_per_title):
-            for token in tokens:
-                postings.setdefault(token, []).append(row)
-        self.vocab = sorted(postings)
-        self.token_id = {token: i for i, token in enumerate(self.vocab)}
-        lengths = np.fromiter((len(postings[t]) for t in self.vocab), dtype=np.int64, count=len(self.vocab))
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
-        self.rows = np.fromiter((r for t in self.vocab for r in postings[t]), dtype=np.int32,
-                                count=int(self.offsets[-1]))
-        self.deletion_index: dict[str, list[int]] = {}
-        for tid, token in enumerate(self.vocab):
+        self.__dict__.update(arrays if arrays is not None else self._build(titles, popularity))
+        self.size = len(self.first_token)
+
+    @staticmethod
+    def _build(titles, popularity) -> dict:
+        words = [WORD.findall(fold(t)) for t in titles]
+        token_keys, token_rows = [], []
+        for row, tokens in enumerate(words):
+            for token in set(tokens):
+                token_keys.append(token)
+                token_rows.append(row)
+        vocab, offsets, rows = _sorted_groups(token_keys, token_rows)
+        variant_keys, variant_tokens = [], []
+        for tid, token in enumerate(vocab.tolist()):
             if len(token) >= FUZZY_MIN_LENGTH - 1:
                 for variant in _deletions(token):
-                    self.deletion_index.setdefault(variant, []).append(tid)
+                    variant_keys.append(variant)
+                    variant_tokens.append(tid)
+        variants, variant_offsets, variant_tokens = _sorted_groups(variant_keys, variant_tokens)
+        n = len(titles)
         pop = np.zeros(n) if popularity is None else np.log1p(np.asarray(popularity, dtype=float))
         top = pop.max() if n and pop.max() > 0 else 1.0
-        lengths_penalty = np.array([min(len(t), 200) for t in titles], dtype=float) / 1000.0
-        self.tiebreak = (0.4 * pop / top - lengths_penalty).astype(np.float32)
-        self.first_token = np.array([self.token_id[w[0]] if (w := WORD.findall(fold(t))) else -1
-                                     for t in titles], dtype=np.int64)
+        length_penalty = np.array([min(len(t), 200) for t in titles], dtype=float) / 1000.0
+        first = [w[0] if w else "" for w in words]
+        first_ids = np.searchsorted(vocab, np.array(first)) if n and len(vocab) else np.zeros(n, dtype=np.int64)
+        first_ids = np.where(np.array([bool(w) for w in words], dtype=bool), first_ids, -1) if n else first_ids
+        return {"vocab": vocab, "offsets": offsets, "rows": rows, "variants": variants,
+                "variant_offsets": variant_offsets, "variant_tokens": variant_tokens,
+                "first_token": np.asarray(first_ids, dtype=np.int64),
+                "tiebreak": (0.4 * pop / top - length_penalty).astype(np.float32)}
+
+    def save(self, directory: Path) -> dict[str, int]:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ARRAYS:
+            np.save(directory / f"{name}.npy", getattr(self, name))
+        return {f"{directory.name}/{name}.npy": (directory / f"{name}.npy").stat().st_size for name in ARRAYS}
+
+    @classmethod
+    def load(cls, directory: Path, titles) -> TitleSearch:
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in ARRAYS}
+        return cls(titles, arrays=arrays)
+
+    def _token_id(self, term: str) -> int:
+        i = int(np.searchsorted(self.vocab, term))
+        return i if i < len(self.vocab) and self.vocab[i] == term else -1
 
     def _rows_of(self, tids) -> np.ndarray:
-        if not tids:
+        if not len(tids):
             return np.empty(0, dtype=np.int32)
         return np.concatenate([self.rows[self.offsets[t]:self.offsets[t + 1]] for t in tids])
 
     def _prefix_range(self, term: str) -> tuple[int, int]:
         """Token ids [low, high) of every token that starts with term."""
-        return bisect.bisect_left(self.vocab, term), bisect.bisect_left(self.vocab, term + "\U0010ffff")
+        return (int(np.searchsorted(self.vocab, term)),
+                int(np.searchsorted(self.vocab, term + "\U0010ffff")))
 
     def _prefix_rows(self, term: str) -> np.ndarray:
         low, high = self._prefix_range(term)
         return self.rows[self.offsets[low]:self.offsets[high]]
+
+    def _variant_tokens(self, variant: str) -> np.ndarray:
+        i = int(np.searchsorted(self.variants, variant))
+        if i < len(self.variants) and self.variants[i] == variant:
+            return self.variant_tokens[self.variant_offsets[i]:self.variant_offsets[i + 1]]
+        return np.empty(0, dtype=np.int32)
 
     def _fuzzy_tokens(self, term: str) -> set[int]:
         """Tokens one edit (insert, delete, substitute, transpose) away from a long enough term."""
@@ -114,27 +165,29 @@ class TitleSearch:
             return set()
         found: set[int] = set()
         for variant in _deletions(term) | {term}:
-            found.update(self.deletion_index.get(variant, ()))
-            if variant in self.token_id:
-                found.add(self.token_id[variant])
-        found.discard(self.token_id.get(term, -1))
-        return {t for t in found if within_one_edit(term, self.vocab[t])}
+            found.update(int(t) for t in self._variant_tokens(variant))
+            tid = self._token_id(variant)
+            if tid >= 0:
+                found.add(tid)
+        found.discard(self._token_id(term))
+        return {t for t in found if within_one_edit(term, str(self.vocab[t]))}
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         terms = terms_of(query)
-        if not terms or not self.titles:
+        if not terms or not self.size:
             return []
-        total = np.zeros(len(self.titles), dtype=np.float32)
-        alive = np.ones(len(self.titles), dtype=bool)
+        total = np.zeros(self.size, dtype=np.float32)
+        alive = np.ones(self.size, dtype=bool)
         fuzzy_by_term = []
         for term in terms:
-            score = np.zeros(len(self.titles), dtype=np.int8)
+            score = np.zeros(self.size, dtype=np.int8)
             fuzzy = self._fuzzy_tokens(term)
-            fuzzy_by_term.append({self.vocab[t] for t in fuzzy})
+            fuzzy_by_term.append({str(self.vocab[t]) for t in fuzzy})
             score[self._rows_of(sorted(fuzzy))] = FUZZY
             score[self._prefix_rows(term)] = PREFIX
-            if term in self.token_id:
-                score[self._rows_of([self.token_id[term]])] = EXACT
+            exact = self._token_id(term)
+            if exact >= 0:
+                score[self._rows_of([exact])] = EXACT
             alive &= score > 0
             total += score
             if not alive.any():
@@ -145,7 +198,7 @@ class TitleSearch:
         keys = total[candidates] + self.tiebreak[candidates] + 0.5 * ((first >= low) & (first < high))
         top = candidates[np.argsort(-keys, kind="stable")[:limit]]
         key_of = dict(zip(candidates.tolist(), keys.tolist()))
-        return [SearchHit(int(r), round(key_of[int(r)], 3), highlight(self.titles[r], terms, fuzzy_by_term))
+        return [SearchHit(int(r), round(key_of[int(r)], 3), highlight(self.titles[int(r)], terms, fuzzy_by_term))
                 for r in top]
 
 

@@ -556,13 +556,13 @@ def test_filter_beyond_the_neighbour_table_is_still_right_and_full(wide):
     vectors = np.array([model.annoy.get_item_vector(i) for i in range(len(model))])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     query = "1000"
-    row = model.row_of[query]
+    row = model.table.row_of(query)
     order = [int(r) for r in np.argsort(-(vectors @ vectors[row]), kind="stable") if r != row]
     table_width = model.neighbours.shape[1]
     assert table_width < len(model) - 1
 
     def ranked(category):
-        return [r for r in order if category in model.get_item(model._ids[r]).categories]
+        return [r for r in order if category in model.table.categories(r)]
     category = max((c for c in model.all_categories if len(ranked(c)) >= k),
                    key=lambda c: order.index(ranked(c)[0]))
     first_rank = order.index(ranked(category)[0])
@@ -574,7 +574,7 @@ def test_filter_beyond_the_neighbour_table_is_still_right_and_full(wide):
                           f"{len(ranked(category))} items have it: {body.get('note')}"
     assert all(category in r["categories"] for r in body["results"])
     assert_by_score(body["results"])
-    exact = {model._ids[r] for r in ranked(category)[:k]}
+    exact = {model.table.value("item_id", r) for r in ranked(category)[:k]}
     assert len(exact & set(got)) >= k - 1, "the filtered answer is not the nearest matching items"
 
 
@@ -590,7 +590,7 @@ def test_cold_items_get_neighbours_from_their_family(tmp_path):
     assert set(items["item_id"].iloc[-8:]) <= cold, "the extra items should have no interactions"
     studio = dict(zip(items["item_id"], items["studio"]))
     for item_id in sorted(cold):
-        row = model.row_of[item_id]
+        row = model.table.row_of(item_id)
         assert model.items["collaborative_share"].iloc[row] == 0
         assert model.items["interaction_count"].iloc[row] == 0
         results = model.get_similar_items(item_id, 10)

@@ -1,0 +1,96 @@
+"""The items of one index version, stored so that every web process can memory-map them.
+
+Columns live in an uncompressed Arrow IPC file (zero-copy when mapped), and id lookups go
+through a sorted id array and its row permutation, so no process builds a per-item dict or
+list: a million items cost each process pages of the shared file, not private memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+TABLE_FILE = "items.arrow"
+IDS_FILE = "ids.npy"
+ID_ROWS_FILE = "id_rows.npy"
+FILES = (TABLE_FILE, IDS_FILE, ID_ROWS_FILE)
+CORE_COLUMNS = ("item_id", "title", "description", "categories", "year", "interaction_count",
+                "collaborative_share")
+
+
+def write_item_table(items: pd.DataFrame, directory: Path) -> None:
+    """Write the table as one record batch (one chunk when read back) and the sorted id index."""
+    frame = items.reset_index(drop=True).copy()
+    frame["year"] = frame["year"].astype("Int64")
+    table = pa.Table.from_pandas(frame, preserve_index=False).combine_chunks()
+    with pa.OSFile(str(directory / TABLE_FILE), "wb") as sink:
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table, max_chunksize=max(len(frame), 1))
+    ids = frame["item_id"].astype(str).to_numpy().astype(str)
+    order = np.argsort(ids, kind="stable").astype(np.int32)
+    np.save(directory / IDS_FILE, ids[order])
+    np.save(directory / ID_ROWS_FILE, order)
+
+
+class ItemTable:
+    """Read-only, memory-mapped view of the items; rows are positions in the index."""
+
+    def __init__(self, directory: Path):
+        source = pa.memory_map(str(directory / TABLE_FILE), "r")
+        self.table = pa.ipc.open_file(source).read_all()
+        self._columns = {name: (self.table.column(name).chunk(0) if self.table.column(name).num_chunks
+                                else pa.array([], type=self.table.column(name).type))
+                         for name in self.table.column_names}
+        self.ids = np.load(directory / IDS_FILE, mmap_mode="r").view(np.ndarray)
+        self.id_rows = np.load(directory / ID_ROWS_FILE, mmap_mode="r").view(np.ndarray)
+        self.attribute_columns = [c for c in self.table.column_names if c not in CORE_COLUMNS]
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def row_of(self, item_id: str) -> int:
+        """The row of an item id, or -1."""
+        if not len(self.ids):
+            return -1
+        i = int(np.searchsorted(self.ids, item_id))
+        if i < len(self.ids) and self.ids[i] == item_id:
+            return int(self.id_rows[i])
+        return -1
+
+    def value(self, column: str, row: int):
+        return self._columns[column][row].as_py()
+
+    def title(self, row: int) -> str:
+        return self.value("title", row)
+
+    def description(self, row: int) -> str:
+        return self.value("description", row) or ""
+
+    def categories(self, row: int) -> tuple[str, ...]:
+        return tuple(c for c in (self.value("categories", row) or "").split("|") if c)
+
+    def attributes(self, row: int) -> dict:
+        values = {c: self.value(c, row) for c in self.attribute_columns}
+        return {c: v for c, v in values.items() if v not in ("", None)}
+
+    def column(self, name: str) -> pa.Array:
+        return self._columns[name]
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+
+class TitleColumn:
+    """Titles by row, for the search highlighter, without copying the column."""
+
+    def __init__(self, table: ItemTable):
+        self._table = table
+
+    def __getitem__(self, row: int) -> str:
+        return self._table.title(row)
+
+    def __len__(self) -> int:
+        return len(self._table)
