@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from recommender.builder import BuildError
+from recommender.builder import FORMAT_VERSION, BuildError
 from recommender.catalog import CatalogError, load_catalog
 from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import evaluate, format_table
+from recommender.index_store import read_manifest
 from recommender.model import UnknownItem
 from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
 
@@ -37,13 +38,18 @@ def register(app: Flask) -> None:
                   help="Items file (CSV or Parquet). Default: the active catalog, or the demo catalog.")
     @click.option("--interactions", "interactions_path", type=click.Path(dir_okay=False, path_type=Path),
                   help="Interactions file (CSV or Parquet), optional.")
-    @click.option("--if-missing", is_flag=True, help="Do nothing when an index is already published.")
+    @click.option("--if-missing", is_flag=True,
+                  help="Do nothing when an index of the current format is already published.")
     def build_index_command(items_path, interactions_path, if_missing):
         """Build and publish a new index version."""
         store = current_app.extensions["index_store"]
         if if_missing and store.current_version():
-            click.echo(f"Index {store.current_version()} is already published.")
-            return
+            current = read_manifest(store.current_path())
+            if current.get("format") == FORMAT_VERSION:
+                click.echo(f"Index {store.current_version()} is already published.")
+                return
+            click.echo(f"Index {store.current_version()} has format {current.get('format')}; "
+                       f"this release serves format {FORMAT_VERSION}, so it is rebuilt.")
         if items_path is None:
             if interactions_path is not None:
                 raise click.UsageError("--interactions needs --items")
