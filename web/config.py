@@ -64,6 +64,7 @@ def settings_from_env(environ=None) -> dict:
         "RELOAD_INTERVAL_SECONDS": float(environ.get("LIKEWISE_RELOAD_SECONDS", "0.5") or 0.5),
         "FLOWER_URL": environ.get("FLOWER_URL", f"http://127.0.0.1:{_int(environ, 'FLOWER_PORT', 5555)}/"),
         "BUILD_LOCK_SECONDS": _int(environ, "LIKEWISE_LOCK_SECONDS", 120),
+        "REDELIVER_SECONDS": _int(environ, "LIKEWISE_REDELIVER_SECONDS", 900),
         "BENCH_ROUTES": environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -179,6 +179,9 @@ class JobQueue:
         elif state in ("STARTED", "PROGRESS", "RETRY"):
             status.stage = info.get("stage", "starting")
             status.progress = int(info.get("progress", 1))
+            if status.progress > 1 and not self.redis.exists(self.lock_key):
+                status.state = "LOST"
+                status.stage = "worker lost: the job will be delivered again to a running worker"
         elif state == "SUCCESS":
             status.stage, status.progress = "done", 100
             status.index_version = info.get("index_version")
