@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export LIKEWISE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test bench lint install clean
+.PHONY: run test browser bench lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,25 @@ install: $(VENV)/.installed
 run: install
 	PORT=$(PORT) $(BIN)/python -m web.launch
 
-test: install
+# The browser tests (tests/browser) drive a real headless Chromium: install Debian's when it is missing.
+# (Playwright's own browser download is not used.)
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "make test: install Chromium (the browser tests need it)"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
+# `make bench` (QUICK=1: a short run). wrk drives the HTTP sections: Debian's is installed when missing;
+# if that fails the benchmarks use a slower Python load client and say so in the table.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
+	  echo "make bench: wrk could not be installed; the HTTP sections use the Python load client"
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick,)
 
 lint: install

@@ -149,11 +149,14 @@ def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _formula_cells(frame: pd.DataFrame, name: str, columns) -> list[Problem]:
-    """Cells that a spreadsheet would run as a formula when someone exports the data again."""
+    """Cells that a spreadsheet would run as a formula when someone exports the data again
+    (leading spaces do not hide one); plain signed numbers and a lone sign are fine."""
     problems = []
     for column in columns:
-        values = frame[column].astype("string").fillna("")
-        mask = values.str.match(r"^[=@]|^[+\-].*[(!|]") & ~values.str.fullmatch(r"[+\-]?\d+(\.\d+)?")
+        values = frame[column].astype("string").fillna("").str.lstrip(" \t\r\n")
+        starts = values.str[:1].isin(FORMULA_PREFIXES)
+        harmless = values.str.fullmatch(r"[+\-]?(\d+([.,]\d+)?)?") | values.str.fullmatch(r"-+")
+        mask = starts & ~harmless
         if mask.any():
             problems.append(Problem(name, "cells start like a spreadsheet formula (=, +, -, @); "
                                           "remove the formula", column=column, rows=_row_numbers(mask)))

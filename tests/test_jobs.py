@@ -151,8 +151,24 @@ def test_status_reports_progress_meta(queue, celery_app):
     """The worker's update_state meta is what the progress bar shows."""
     job_id, _ = queue.request_rebuild()
     celery_app.backend.store_result(job_id, {"stage": "index", "progress": 40}, "PROGRESS")
+    queue.redis.set(queue.building_key, job_id)
     status = queue.status(job_id)
     assert (status.state, status.stage, status.progress, status.finished) == ("PROGRESS", "index", 40, False)
+
+
+def test_a_build_whose_worker_died_reports_failure(queue, celery_app):
+    """Past the lock, a job that no live worker names as its build has lost its worker."""
+    job_id, _ = queue.request_rebuild()
+    celery_app.backend.store_result(job_id, {"stage": "index", "progress": 40}, "PROGRESS")
+    queue.redis.set(queue.building_key, "another-job")
+    status = queue.status(job_id)
+    assert status.state == "FAILURE" and status.finished and "worker" in status.error
+
+
+def test_a_job_waiting_for_the_lock_is_not_reported_lost(queue, celery_app):
+    job_id, _ = queue.request_rebuild()
+    celery_app.backend.store_result(job_id, {"stage": "waiting for the build lock", "progress": 1}, "PROGRESS")
+    assert queue.status(job_id).state == "PROGRESS"
 
 
 def test_status_of_success_is_complete_with_the_version(queue, celery_app):

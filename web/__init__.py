@@ -28,6 +28,8 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["DATA_DIR"] = Path(app.config["DATA_DIR"])
+    if app.config["LIKEWISE_ENV"] == "production":
+        app.debug = False
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(ROOT / "templates"),
         PrefixLoader({"partials": FileSystemLoader(ROOT / "partials")}),

@@ -27,6 +27,10 @@ def register(app: Flask) -> None:
             return _respond(404, "Page not found", "There is no page at this address.")
         return _respond(error.code or 500, error.name, error.description or error.name)
 
+    @app.errorhandler(UnicodeDecodeError)
+    def undecodable(error: UnicodeDecodeError):
+        return _respond(400, "Bad request", "The address or form is not valid UTF-8 text.")
+
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):
         app.logger.error("unhandled error on %s: %s", request.path, error.original_exception)

@@ -58,23 +58,45 @@ class ModelHolder:
             except IndexStoreError as exc:
                 self._record_failure("?", str(exc))
                 return False
-            if wanted is None or (self._model is not None and self._model.version == wanted):
+            if wanted is None:
+                return False
+            if self._model is not None and self._model.version == wanted:
+                self._failed_version, self.failure = None, None
                 return False
             if wanted == self._failed_version:
                 return False
-            try:
-                model = SimilarItemsModel(self.store.version_path(wanted))
-            except (IndexLoadError, IndexStoreError, OSError, ValueError, KeyError) as exc:
-                self._failed_version = wanted
-                self._record_failure(wanted, str(exc))
-                log.error("index version %s not loaded, still serving %s: %s", wanted,
-                          self._model.version if self._model else "nothing", exc)
+            model = self._load(wanted)
+            if model is None:
+                if self._model is None:
+                    self._model = self._last_good(exclude=wanted)
                 return False
             self._model = model
-            self._failed_version = None
-            self.failure = None
+            self._failed_version, self.failure = None, None
             log.info("pid %s now serving index version %s", os.getpid(), wanted)
             return True
+
+    def _load(self, version: str) -> SimilarItemsModel | None:
+        try:
+            return SimilarItemsModel(self.store.version_path(version))
+        except (IndexLoadError, IndexStoreError, OSError, ValueError, KeyError) as exc:
+            self._failed_version = version
+            self._record_failure(version, str(exc))
+            log.error("index version %s not loaded, still serving %s: %s", version,
+                      self._model.version if self._model else "nothing", exc)
+            return None
+
+    def _last_good(self, exclude: str) -> SimilarItemsModel | None:
+        """A process that starts while `current` is broken serves the newest kept version that loads."""
+        for manifest in self.store.versions():
+            version = manifest.get("version")
+            if version and version != exclude and "error" not in manifest:
+                try:
+                    model = SimilarItemsModel(self.store.version_path(version))
+                except (IndexLoadError, IndexStoreError, OSError, ValueError, KeyError):
+                    continue
+                log.warning("pid %s serves %s: the published version %s does not load", os.getpid(), version, exclude)
+                return model
+        return None
 
     def _record_failure(self, version: str, reason: str) -> None:
         self.failure = LoadFailure(version, reason, time.time())

@@ -72,6 +72,7 @@ class JobQueue:
         self.pending_key = prefix + "rebuild:pending"
         self.jobs_key = prefix + "jobs"
         self.lock_key = prefix + "build-lock"
+        self.building_key = prefix + "building"
 
     def _job_key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -146,8 +147,8 @@ class JobQueue:
         """The job has started building: later requests must queue a new one."""
         self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
 
-    def build_lock(self, seconds: float = LOCK_SECONDS) -> BuildLock:
-        return BuildLock(self.redis, self.lock_key, seconds)
+    def build_lock(self, seconds: float = LOCK_SECONDS, job_id: str | None = None) -> BuildLock:
+        return BuildLock(self.redis, self.lock_key, seconds, job_id, self.building_key)
 
     # -- reporting ----------------------------------------------------------------------------
     def status(self, job_id: str) -> JobStatus | None:
@@ -179,9 +180,11 @@ class JobQueue:
         elif state in ("STARTED", "PROGRESS", "RETRY"):
             status.stage = info.get("stage", "starting")
             status.progress = int(info.get("progress", 1))
-            if status.progress > 1 and not self.redis.exists(self.lock_key):
-                status.state = "LOST"
-                status.stage = "worker lost: the job will be delivered again to a running worker"
+            if status.progress > 1 and self.redis.get(self.building_key) != job_id:
+                status.state = "FAILURE"
+                status.stage = "failed"
+                status.error = ("the worker running this build stopped; nothing was published. Start a new "
+                                "rebuild (the broker may also deliver this job again later)")
         elif state == "SUCCESS":
             status.stage, status.progress = "done", 100
             status.index_version = info.get("index_version")
@@ -193,9 +196,17 @@ class JobQueue:
 
 class BuildLock:
     """A Redis lock held for the whole build and renewed by a heartbeat, so a killed worker's lock
-    expires within LOCK_SECONDS instead of blocking builds forever."""
+    expires within LOCK_SECONDS instead of blocking builds forever.
 
-    def __init__(self, client: redis.Redis, key: str, seconds: float = LOCK_SECONDS):
+    With a job id, the holder also names itself in `building_key` (renewed by the same heartbeat and
+    left to expire), so the job list can tell a running build from one whose worker died."""
+
+    def __init__(self, client: redis.Redis, key: str, seconds: float = LOCK_SECONDS, job_id: str | None = None,
+                 building_key: str | None = None):
+        self.client = client
+        self.seconds = seconds
+        self.job_id = job_id
+        self.building_key = building_key
         self.lock = client.lock(key, timeout=seconds, blocking=True, blocking_timeout=LOCK_WAIT_SECONDS,
                                 thread_local=False)
         self.heartbeat = max(0.2, min(LOCK_HEARTBEAT_SECONDS, seconds / 3))
@@ -205,6 +216,7 @@ class BuildLock:
     def __enter__(self) -> BuildLock:
         if not self.lock.acquire():
             raise TimeoutError("another build held the build lock for too long")
+        self._name_holder()
         self._thread = threading.Thread(target=self._heartbeat, name="build-lock-heartbeat", daemon=True)
         self._thread.start()
         return self
@@ -213,8 +225,13 @@ class BuildLock:
         while not self._stop.wait(self.heartbeat):
             try:
                 self.lock.reacquire()
+                self._name_holder()
             except (redis.exceptions.RedisError, redis.exceptions.LockError):
                 return
+
+    def _name_holder(self) -> None:
+        if self.job_id and self.building_key:
+            self.client.set(self.building_key, self.job_id, px=int(self.seconds * 1000))
 
     def __exit__(self, *exc_info) -> None:
         self._stop.set()

@@ -57,7 +57,7 @@ def rebuild_index(self, upload_dir: str | None = None, reason: str = "manual") -
         self.update_state(state="PROGRESS", meta={"stage": stage, "progress": percent})
 
     progress("waiting for the build lock", 1)
-    with queue.build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120)):
+    with queue.build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120), job_id=self.request.id):
         queue.stop_waiting(self.request.id)
         store.clear_staging()
         files, active = _catalog_files(upload_dir)

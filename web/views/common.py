@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, g, render_template, request
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
 from recommender.model import MAX_K, Filters, SimilarItemsModel
 from web import htmx
 
+DIGITS = re.compile(r"[0-9]{1,6}")
+YEAR_DIGITS = re.compile(r"[0-9]{1,4}")
 K_CHOICES = (5, 10, 20)
 DEFAULT_K = 10
 MAX_ID_LENGTH = 200
@@ -30,7 +34,7 @@ def served_model() -> SimilarItemsModel:
 def parse_k(raw: str | None, default: int = DEFAULT_K) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.strip().isdigit() or len(raw) > 6:
+    if not DIGITS.fullmatch(raw.strip()):
         raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, got {raw[:20]!r}")
     k = int(raw)
     if not 1 <= k <= MAX_K:
@@ -64,7 +68,7 @@ def _year(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 4:
+    if not YEAR_DIGITS.fullmatch(raw):
         raise BadRequest(f"{name} must be a year between 0 and 3000, got {raw[:20]!r}")
     return int(raw)
 

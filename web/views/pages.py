@@ -59,6 +59,11 @@ def similar_panel(item_id: str):
                             index_version=model.version)
     response = make_response(html)
     response.headers["X-Index-Version"] = model.version
+    if wants_fragment() and request.headers.get("HX-Trigger") != "similar-panel":
+        # The panel's own form and links push history; this keeps empty filter fields out of the address.
+        asked = {name: [v for v in values if v] for name, values in request.args.lists()}
+        response.headers["HX-Push-Url"] = url_for("pages.similar_panel", item_id=item.item_id,
+                                                  **{name: values for name, values in asked.items() if values})
     return response
 
 

@@ -1,0 +1,103 @@
+"""Section 1: the web tier under load: gunicorn as the Procfile starts it (2 workers), serving the
+demo catalog, with the bench-only floor routes switched on.
+
+Routes take turns within each round, so every route sees the same machine; the targets compare
+each round's similar and search routes with the same round's template floor (which renders the
+same fragment from fixed results), and the median of those ratios is quoted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from benchmarks.context import Context
+from benchmarks.load import HX, LoadResult, client_name, run_load
+from benchmarks.report import Row, at_least, at_most, duration, median, times
+from benchmarks.search import prefix_query
+from benchmarks.server import Web
+
+ROTATING_PATHS = 200
+TEMPLATE = "floor: template (similar fragment, fixed results)"
+
+
+@dataclass
+class Route:
+    name: str
+    paths: list[str]
+    hx: bool
+
+    @property
+    def shown_path(self) -> str:
+        return self.paths[0] if len(self.paths) == 1 else f"{self.paths[0]} … ({len(self.paths)} paths, cycled)"
+
+
+def routes(ctx: Context, seed: int = 4) -> list[Route]:
+    items = ctx.demo().items
+    rng = random.Random(seed)
+    ids = rng.sample(items["item_id"].tolist(), ROTATING_PATHS)
+    titles = items["title"].astype(str).tolist()
+    queries = [prefix_query(titles, rng).text for _ in range(ROTATING_PATHS)]
+    return [
+        Route("similar partial", [f"/items/{i}/similar?k=10" for i in ids], hx=True),
+        Route("live-search partial", [f"/search?q={quote(q)}" for q in queries], hx=True),
+        Route("item page", [f"/items/{i}" for i in ids], hx=False),
+        Route("floor: constant", ["/bench/constant"], hx=False),
+        Route(TEMPLATE, ["/bench/template"], hx=True),
+    ]
+
+
+def running_order(chosen: list[Route], round_number: int) -> list[Route]:
+    """The template floor between the two routes compared with it, and every other round reversed,
+    so a drift in the machine's speed falls on both sides of each comparison."""
+    by_name = {r.name: r for r in chosen}
+    order = [by_name[name] for name in ("similar partial", TEMPLATE, "live-search partial")]
+    order += [r for r in chosen if r not in order]
+    return order if round_number % 2 == 0 else order[::-1]
+
+
+def summary(results: list[LoadResult]) -> dict[str, float]:
+    return {"rate": median(r.rate for r in results), "p50": median(r.p50 for r in results),
+            "p99": median(r.p99 for r in results), "failed": sum(r.failed for r in results),
+            "bad_status": sum(r.bad_status for r in results), "socket_errors": sum(r.socket_errors for r in results)}
+
+
+def route_row(route: Route, results: list[LoadResult]) -> Row:
+    s = summary(results)
+    shown = (f"{s['rate']:,.0f} req/s · p50 {duration(s['p50'])} · p99 {duration(s['p99'])} · "
+             f"{s['bad_status']:.0f} non-2xx, {s['socket_errors']:.0f} socket errors")
+    return Row(f"HTTP {route.name} `{route.shown_path}`", shown, values=s)
+
+
+def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
+    floor = by_route[TEMPLATE]
+    rows = []
+    for name, share in (("similar partial", 0.7), ("live-search partial", 0.5)):
+        ratio = median(r.rate / f.rate for r, f in zip(by_route[name], floor))
+        rows.append(at_least(f"HTTP {name} req/s ÷ template floor's req/s", ratio, share, times(ratio),
+                             f"≥ {share:.2f}×"))
+    for name in ("similar partial", "live-search partial"):
+        ratio = median(r.p99 / f.p99 for r, f in zip(by_route[name], floor))
+        rows.append(at_most(f"HTTP {name} p99 ÷ template floor's p99", ratio, 2.0, times(ratio), "≤ 2×"))
+    return rows
+
+
+def run(ctx: Context) -> list[Row]:
+    plan = ctx.plan
+    demo = ctx.demo()
+    chosen = routes(ctx)
+    by_route: dict[str, list[LoadResult]] = {r.name: [] for r in chosen}
+    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1) as web:
+        ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}`; warming up")
+        for route in chosen:
+            run_load(web.base, route.paths, 1, HX if route.hx else None)
+        for round_number in range(plan.http_rounds):
+            for route in running_order(chosen, round_number):
+                result = run_load(web.base, route.paths, plan.http_seconds, HX if route.hx else None)
+                by_route[route.name].append(result)
+                ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
+    ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
+             "across routes; gunicorn as in the Procfile (2 sync workers, access log on) on loopback, load client "
+             "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`.")
+    return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route)

@@ -1,0 +1,85 @@
+"""What the browser tests share besides fixtures: error collection, screenshots, small page checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.processes import ROOT
+
+ADMIN_TOKEN = "integration-admin-token"  # what tests.processes.service_env sets
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Problems:
+    """Console errors, uncaught exceptions, failed requests and 5xx answers seen by one page."""
+
+    seen: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        """A test that provokes an error on purpose (a 404, say) names it here."""
+        self.allowed.append(re.compile(pattern))
+
+    def add(self, text: str) -> None:
+        self.seen.append(text)
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.seen if not any(a.search(p) for a in self.allowed)]
+
+    def watch(self, page: Page) -> None:
+        page.on("console", lambda m: m.type == "error" and self.add(
+            f"console error: {m.text} (at {m.location.get('url', '?')})"))
+        page.on("pageerror", lambda exc: self.add(f"uncaught exception: {exc}"))
+        page.on("requestfailed", lambda r: self.add(f"request failed: {r.method} {r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 500 and self.add(
+            f"server error: {r.status} {r.request.method} {r.url}"))
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    return path
+
+
+def htmx_requests(page: Page) -> list:
+    """Collects the requests htmx makes (they carry HX-Request) from now on."""
+    seen: list = []
+    page.on("request", lambda r: r.headers.get("hx-request") == "true" and seen.append(r))
+    return seen
+
+
+def mark_document(page: Page) -> None:
+    """A flag on window that a full page load would wipe out (test-side evaluate, not app JavaScript)."""
+    page.evaluate("window.__marker = 1")
+
+
+def assert_same_document(page: Page) -> None:
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded instead of updated in place"
+
+
+def wait_settled(page: Page) -> None:
+    """No htmx request in flight (htmx puts .htmx-request on the elements whose request is running)."""
+    expect(page.locator(".htmx-request")).to_have_count(0)
+
+
+def sign_in(page: Page) -> None:
+    page.goto("/admin/login")
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/admin$"))
+
+
+def slow_network(page: Page, latency_ms: int) -> None:
+    """Every request of this page takes at least `latency_ms`, long enough to see loading indicators."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency_ms,
+                                                  "downloadThroughput": -1, "uploadThroughput": -1})
