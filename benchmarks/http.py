@@ -3,7 +3,7 @@ demo catalog, with the bench-only floor routes switched on.
 
 Routes take turns within each round, so every route sees the same machine; the targets compare
 each round's similar and search routes with the same round's template floor (which renders the
-same fragment from fixed results), and the median of those ratios is quoted.
+same fragment from fixed results, run between the two), and the median of those ratios is quoted.
 """
 
 from __future__ import annotations

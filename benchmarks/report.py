@@ -47,6 +47,14 @@ def at_least(what: str, value: float, limit: float, shown: str, target: str) -> 
     return Row(what, shown, target, bool(value >= limit), {"value": value, "limit": limit})
 
 
+def judged_at(row: Row, size: int, required: int = 1_000_000) -> Row:
+    """A target the issue sets at one size (1M items): below it the row is shown but not judged."""
+    if size < required:
+        row.met = None
+        row.target += f", not judged at {items(size)}"
+    return row
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms" if seconds < 0.1 else f"{seconds * 1e3:.0f} ms"
 
@@ -65,7 +73,8 @@ def mib(n_bytes: float) -> str:
 
 
 def times(ratio: float) -> str:
-    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:,.0f}×"
+    """A ratio, with a third decimal below 1 so that 0.698 is not shown as the 0.70 it misses."""
+    return f"{ratio:.3f}×" if ratio < 1 else f"{ratio:.2f}×" if ratio < 10 else f"{ratio:,.0f}×"
 
 
 def items(n: int) -> str:
