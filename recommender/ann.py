@@ -8,6 +8,7 @@ nearest groups, in large matrix products; its recall against exact search is mea
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,27 @@ def _build_annoy(vectors: np.ndarray, trees: int) -> AnnoyIndex:
     return index
 
 
+def _park(index: AnnoyIndex) -> str:
+    """Save a candidate forest to a temporary file and free its memory while the next is built."""
+    import tempfile
+
+    handle, path = tempfile.mkstemp(suffix=".ann")
+    os.close(handle)
+    index.save(path)
+    index.unload()
+    return path
+
+
+def _reload(kept, dims: int) -> AnnoyIndex:
+    """The chosen forest, loaded again if it was parked on disk."""
+    if isinstance(kept, AnnoyIndex):
+        return kept
+    index = AnnoyIndex(dims, METRIC)
+    index.load(kept)
+    os.unlink(kept)
+    return index
+
+
 def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor: float,
                n_trees: int | None = None):
     """The cheapest (n_trees, search_k) whose recall@10 on the sample reaches the floor.
@@ -150,32 +172,33 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
     k = truth.shape[1]
     budget = tree_budget(vectors.shape[1])
     ladder = [n_trees] if n_trees else [budget // 2, budget]
-    best, trials = None, []
+    best, kept, trials = None, None, []
     for trees in ladder:
         index = _build_annoy(vectors, trees)
-        found_for_trees = None
+        found = None
         for multiple in SEARCH_K_MULTIPLES:
             search_k = trees * (k + 1) * multiple
-            found, _ = annoy_top(index, n_items, sample, k, search_k)
-            recall = recall_at(found, truth)
+            answers, _ = annoy_top(index, n_items, sample, k, search_k)
+            recall = recall_at(answers, truth)
             trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
             if recall >= floor:
-                found_for_trees = (index, trees, search_k, recall)
+                found = (trees, search_k, recall)
                 break
-        if found_for_trees is None:
+        if found is None or (best is not None and found[1] >= best[1]):
             index.unload()
+            if found is not None:
+                break
             continue
-        if best is not None and found_for_trees[2] >= best[2]:
-            index.unload()
-            break
-        if best is not None:
-            best[0].unload()
-        best = found_for_trees
+        if isinstance(kept, str):
+            os.unlink(kept)
+        best = found
+        kept = index if trees == ladder[-1] else _park(index)
     if best is None:
         top = max(trials, key=lambda t: t["recall_at_10"])
         raise BuildError(f"ANN recall@10 reached only {top['recall_at_10']:.3f} (floor {floor}) with up to "
                            f"{ladder[-1]} trees: the vectors may be degenerate (many identical items)")
-    return (*best, trials)
+    index = _reload(kept, vectors.shape[1])
+    return (index, *best, trials)
 
 
 @dataclass

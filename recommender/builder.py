@@ -35,18 +35,14 @@ from recommender.evaluation import evaluate, positives
 from recommender.index_store import write_manifest
 from recommender.item_table import FILES as ITEM_TABLE_FILES
 from recommender.item_table import write_item_table
+from recommender.layout import FORMAT_VERSION, LIKES_INDICES_FILE, LIKES_INDPTR_FILE, POPULAR_FILE, SEARCH_DIR
 from recommender.search import TitleSearch
 from recommender.vectors import BlendSettings, build_item_vectors, content_vectors
 
 # Re-exported: callers that build indexes need these names from one place.
-__all__ = ["BuildError", "build_index", "liked_matrix", "RECALL_FLOOR", "RECALL_SAMPLE", "annoy_top", "exact_top",
-           "recall_at", "tune_annoy"]
+__all__ = ["BuildError", "FORMAT_VERSION", "build_index", "liked_matrix", "RECALL_FLOOR", "RECALL_SAMPLE",
+           "annoy_top", "exact_top", "recall_at", "tune_annoy"]
 
-FORMAT_VERSION = 2
-LIKES_INDPTR_FILE = "likes_indptr.npy"
-LIKES_INDICES_FILE = "likes_indices.npy"
-POPULAR_FILE = "popular.npy"
-SEARCH_DIR = "search"
 POPULAR_KEPT = 200
 MAX_CATEGORIES_LISTED = 1000
 

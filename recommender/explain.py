@@ -7,16 +7,27 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from recommender.search import fold
 
+# Words too common to explain anything (kept here so serving never loads scikit-learn).
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having
+he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up upon
+very was we were what when where which while who whom why will with would you your yours yourself
+yourselves les der die das und la le el los de du des
+""".split())
+
 WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 MAX_WORDS = 4
+WORDS_CACHED = 200_000
 
 
 def content_words(title: str, description: str) -> frozenset[str]:
-    return frozenset(w for w in WORD.findall(fold(f"{title} {description}")) if w not in ENGLISH_STOP_WORDS)
+    return frozenset(w for w in WORD.findall(fold(f"{title} {description}")) if w not in STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -49,9 +60,27 @@ class Explainer:
         self.likes_indptr = likes_indptr
         self.likes_indices = likes_indices
         self.has_likes = len(likes_indices) > 0
+        self._titles_cache: dict[int, frozenset[str]] = {}
+        self._descriptions_cache: dict[int, frozenset[str]] = {}
 
     def words(self, row: int) -> frozenset[str]:
-        return content_words(self.table.title(row), self.table.description(row))
+        return self._title_words(row) | self._description_words(row)
+
+    def _title_words(self, row: int) -> frozenset[str]:
+        return self._cached(self._titles_cache, row, lambda: content_words(self.table.title(row), ""))
+
+    def _description_words(self, row: int) -> frozenset[str]:
+        return self._cached(self._descriptions_cache, row, lambda: content_words("", self.table.description(row)))
+
+    @staticmethod
+    def _cached(cache: dict, row: int, compute) -> frozenset[str]:
+        """Words of a row, computed once per process; the cache stops growing at WORDS_CACHED rows."""
+        found = cache.get(row)
+        if found is None:
+            found = compute()
+            if len(cache) < WORDS_CACHED:
+                cache[row] = found
+        return found
 
     def liked_both(self, a: int, b: int) -> int:
         users_a = self.likes_indices[self.likes_indptr[a]:self.likes_indptr[a + 1]]
@@ -66,10 +95,9 @@ class Explainer:
         words_a = self.words(a)
 
         def why(b: int) -> Why:
-            title_b = self.table.title(b)
             shared_categories = tuple(c for c in self.table.categories(b) if c in categories_a)
-            title_words = content_words(title_b, "")
-            shared = words_a & (title_words | content_words("", self.table.description(b)))
+            title_words = self._title_words(b)
+            shared = words_a & (title_words | self._description_words(b))
             ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
             return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None)
         return why

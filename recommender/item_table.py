@@ -8,10 +8,13 @@ list: a million items cost each process pages of the shared file, not private me
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_FILE = "items.arrow"
 IDS_FILE = "ids.npy"

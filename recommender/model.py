@@ -10,21 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from annoy import AnnoyIndex
 
 from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, angular_to_cosine
-from recommender.builder import (
-    FORMAT_VERSION,
-    LIKES_INDICES_FILE,
-    LIKES_INDPTR_FILE,
-    POPULAR_FILE,
-    SEARCH_DIR,
-)
 from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
+from recommender.layout import FORMAT_VERSION, LIKES_INDICES_FILE, LIKES_INDPTR_FILE, POPULAR_FILE, SEARCH_DIR
 from recommender.search import Highlight, TitleSearch
 
 MAX_K = 100
@@ -138,7 +131,7 @@ class SimilarItemsModel:
         self._items_frame = None
 
     @property
-    def items(self) -> pd.DataFrame:
+    def items(self):
         """The item table as pandas, built on first use (admin and tests; requests never need it)."""
         if self._items_frame is None:
             self._items_frame = self.table.to_pandas()

@@ -160,8 +160,10 @@ class TitleSearch:
         return np.empty(0, dtype=np.int32)
 
     def _fuzzy_tokens(self, term: str) -> set[int]:
-        """Tokens one edit (insert, delete, substitute, transpose) away from a long enough term."""
-        if len(term) < FUZZY_MIN_LENGTH:
+        """Tokens one edit (insert, delete, substitute, transpose) away from the term, for title
+        words of FUZZY_MIN_LENGTH letters or more: a 4-letter term can be such a word with a letter
+        missing."""
+        if len(term) < FUZZY_MIN_LENGTH - 1:
             return set()
         found: set[int] = set()
         for variant in _deletions(term) | {term}:
@@ -170,7 +172,8 @@ class TitleSearch:
             if tid >= 0:
                 found.add(tid)
         found.discard(self._token_id(term))
-        return {t for t in found if within_one_edit(term, str(self.vocab[t]))}
+        shortest = FUZZY_MIN_LENGTH if len(term) < FUZZY_MIN_LENGTH else 0
+        return {t for t in found if len(self.vocab[t]) >= shortest and within_one_edit(term, str(self.vocab[t]))}
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         terms = terms_of(query)

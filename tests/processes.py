@@ -128,8 +128,9 @@ def start_worker(env: dict, log_dir: Path, name: str = "worker") -> Service:
 
 def start_gunicorn(env: dict, log_dir: Path, workers: int = 2) -> tuple[Service, str]:
     port = free_port()
-    service = Service("gunicorn", [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                                   "--graceful-timeout", "5", "web:create_app()"], env, log_dir)
+    argv = [str(BIN / "gunicorn"), "--preload", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            "--graceful-timeout", "5", "web:create_app()"]
+    service = Service("gunicorn", argv, env, log_dir)
     base = f"http://127.0.0.1:{port}"
 
     def ready():
