@@ -89,8 +89,9 @@ def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES
     centres = kmeans.fit(sample).cluster_centers_.astype(np.float32)
     centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
     labels = np.empty(n, dtype=np.int32)
-    for start in range(0, n, 65536):
-        labels[start:start + 65536] = np.argmax(vectors[start:start + 65536] @ centres.T, axis=1)
+    step = max(1, (1 << 22) // groups)
+    for start in range(0, n, step):
+        labels[start:start + step] = np.argmax(vectors[start:start + step] @ centres.T, axis=1)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(groups + 1))
     probes = min(probes, groups)

@@ -93,3 +93,34 @@ def client(app):
 @pytest.fixture
 def model(app):
     return app.extensions["model_holder"].model
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    """The login throttle is per process: no test may inherit another's failed attempts."""
+    from web.views.admin import throttle
+
+    throttle._failures.clear()
+    yield
+    throttle._failures.clear()
+
+
+@pytest.fixture
+def celery_app():
+    """A Celery app on an in-memory broker and result store, for tests that queue without Redis."""
+    import celery
+
+    return celery.Celery("t", broker="memory://", backend="cache+memory://")
+
+
+@pytest.fixture
+def sent(celery_app, monkeypatch):
+    """Every task sent, recorded on the way to the in-memory broker."""
+    calls = []
+    original = celery_app.send_task
+
+    def record(name, *args, **kwargs):
+        calls.append({"name": name, **kwargs})
+        return original(name, *args, **kwargs)
+    monkeypatch.setattr(celery_app, "send_task", record)
+    return calls

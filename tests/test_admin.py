@@ -10,7 +10,6 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import celery
 import fakeredis
 import pytest
 
@@ -18,7 +17,6 @@ import web.views.admin as admin_views
 from recommender.index_store import IndexStore, read_manifest
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog
-from web.views.admin import throttle
 from worker import REBUILD_TASK, ROLLBACK_TASK
 from worker.jobs import JobQueue
 
@@ -27,32 +25,6 @@ ADMIN_PAGES = ["/admin", "/admin/jobs", "/admin/index-card", "/admin/jobs/{job_i
 
 
 # -- fixtures and helpers -----------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    """The login throttle is per process: no test may inherit another's failed attempts."""
-    throttle._failures.clear()
-    yield
-    throttle._failures.clear()
-
-
-@pytest.fixture
-def celery_app():
-    return celery.Celery("t", broker="memory://", backend="cache+memory://")
-
-
-@pytest.fixture
-def sent(celery_app, monkeypatch):
-    """Every task the web tier sends, recorded on the way to the in-memory broker."""
-    calls = []
-    original = celery_app.send_task
-
-    def record(name, *args, **kwargs):
-        calls.append({"name": name, **kwargs})
-        return original(name, *args, **kwargs)
-    monkeypatch.setattr(celery_app, "send_task", record)
-    return calls
-
 
 @pytest.fixture
 def data_dir(tmp_path, small_catalog):

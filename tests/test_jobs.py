@@ -6,7 +6,6 @@ import socket
 import time
 import uuid
 
-import celery
 import fakeredis
 import pytest
 from kombu.exceptions import OperationalError
@@ -17,11 +16,6 @@ from worker.jobs import JOBS_KEPT, LOCK_SECONDS, BuildLock, JobQueue, JobQueueUn
 
 
 @pytest.fixture
-def celery_app():
-    return celery.Celery("t", broker="memory://", backend="cache+memory://")
-
-
-@pytest.fixture
 def server():
     return fakeredis.FakeServer()
 
@@ -29,19 +23,6 @@ def server():
 @pytest.fixture
 def redis(server):
     return fakeredis.FakeRedis(server=server, decode_responses=True)
-
-
-@pytest.fixture
-def sent(celery_app, monkeypatch):
-    """Every task the queue sends, recorded on the way to the real (in-memory) broker."""
-    calls = []
-    original = celery_app.send_task
-
-    def record(name, *args, **kwargs):
-        calls.append({"name": name, **kwargs})
-        return original(name, *args, **kwargs)
-    monkeypatch.setattr(celery_app, "send_task", record)
-    return calls
 
 
 @pytest.fixture

@@ -36,14 +36,6 @@ ADMIN_PAGES = ["/admin", "/admin/jobs", "/admin/index-card", "/admin/jobs/{job_i
 SAFE_REFERRER_POLICIES = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    """The login throttle is per process: no test may inherit another's failed attempts."""
-    throttle._failures.clear()
-    yield
-    throttle._failures.clear()
-
-
 @pytest.fixture
 def data_dir(tmp_path, small_catalog):
     directory = tmp_path / "data"
