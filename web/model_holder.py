@@ -1,10 +1,10 @@
 """The index version this web process serves, swapped for a newer one without a restart.
 
-A background thread in each process watches the store's `current` pointer (and wakes early on
-a Redis message, when Redis is there). A new version is loaded beside the old one and swapped
-in with one reference assignment: a request that already holds the old model finishes on it,
-and the old model is released when the last such request drops it. A version that fails to
-load is never swapped in; the error is kept for /readyz and /admin.
+A background thread in each process reads the store's `current` pointer twice a second: the
+pointer itself is the notification, so there is no message to miss. A new version is loaded
+beside the old one and swapped in with one reference assignment: a request that already holds
+the old model finishes on it, and the old model is released when the last such request drops
+it. A version that fails to load is never swapped in; the error is kept for /readyz and /admin.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ class ModelHolder:
         self.interval = interval
         self._model: SimilarItemsModel | None = None
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._thread_pid: int | None = None
         self.failure: LoadFailure | None = None
@@ -101,10 +100,6 @@ class ModelHolder:
     def _record_failure(self, version: str, reason: str) -> None:
         self.failure = LoadFailure(version, reason, time.time())
 
-    def wake(self) -> None:
-        """Check now instead of at the next tick (a Redis message calls this)."""
-        self._wake.set()
-
     def _ensure_watcher(self) -> None:
         """Start the watcher in this process: threads do not survive gunicorn's fork."""
         if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
@@ -118,8 +113,7 @@ class ModelHolder:
 
     def _watch(self) -> None:
         while True:
-            self._wake.wait(self.interval)
-            self._wake.clear()
+            time.sleep(self.interval)
             try:
                 self.refresh()
             except Exception:  # the watcher must outlive any one bad version; the error is logged
