@@ -75,13 +75,15 @@ def peak_rss_bytes() -> int:
     return 0
 
 
-def write_version(vectors: np.ndarray, items: pd.DataFrame, out_dir: Path) -> dict:
-    """A complete version directory, as build_index writes one, from given vectors and items.
-    Returns the phase times and peak memory."""
+def write_version(vectors: np.ndarray, make_items, out_dir: Path) -> dict:
+    """A complete version directory, as build_index writes one, from given vectors and the items
+    that make_items() returns. The items are made after the index, so the index build's peak memory
+    is that of the vectors and the index alone. Returns the phase times and peak memory."""
     started = time.perf_counter()
     ann = build_neighbour_search(vectors, out_dir)
     index_seconds = time.perf_counter() - started
     index_peak = peak_rss_bytes()
+    items = make_items()
     started = time.perf_counter()
     serving = write_serving_files(out_dir, items, liked_matrix(items, None))
     serving_seconds = time.perf_counter() - started
@@ -107,12 +109,11 @@ def build_published(n_items: int, root: Path) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     vectors = clustered_vectors(n_items)
-    items = synthetic_items(n_items)
     np.save(root / VECTORS_FILE, vectors)
     data_seconds = time.perf_counter() - started
     store = IndexStore(root / "data" / "indexes")
     with store.staging() as staging_dir:
-        summary = write_version(vectors, items, staging_dir)
+        summary = write_version(vectors, lambda: synthetic_items(n_items), staging_dir)
         version = store.publish(staging_dir)
     return {**summary, "baseline_rss": baseline, "data_seconds": data_seconds,
             "version_dir": str(store.version_path(version))}

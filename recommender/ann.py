@@ -77,7 +77,7 @@ def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block_cells: int = 
     return ids, scores
 
 
-def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES):
+def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES, block_cells: int = 1 << 23):
     """Approximate k nearest for every row by an inverted file over k-means groups."""
     from sklearn.cluster import MiniBatchKMeans
 
@@ -102,15 +102,21 @@ def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES
         members = order[bounds[group]:bounds[group + 1]]
         if not len(members):
             continue
-        candidates = np.concatenate([order[bounds[g]:bounds[g + 1]] for g in nearest_groups[group]])
-        sims = vectors[members] @ vectors[candidates].T
-        sims[candidates[None, :] == members[:, None]] = -np.inf
+        candidates = np.sort(np.concatenate([order[bounds[g]:bounds[g + 1]] for g in nearest_groups[group]]))
         width = min(k, len(candidates) - 1)
         if width <= 0:
             continue
-        top, top_scores = _top_of_block(sims, width)
-        ids[members, :width] = candidates[top]
-        scores[members, :width] = top_scores
+        candidate_vectors = vectors[candidates].T
+        step = max(1, block_cells // len(candidates))
+        for start in range(0, len(members), step):
+            block = members[start:start + step]
+            sims = vectors[block] @ candidate_vectors
+            own = np.minimum(np.searchsorted(candidates, block), len(candidates) - 1)
+            is_own = candidates[own] == block
+            sims[np.flatnonzero(is_own), own[is_own]] = -np.inf
+            top, top_scores = _top_of_block(sims, width)
+            ids[block, :width] = candidates[top]
+            scores[block, :width] = top_scores
     return ids, scores
 
 
