@@ -33,6 +33,10 @@ IVF_PROBES = 8
 Progress = Callable[[str, int], None]
 
 
+def no_progress(stage: str, percent: int) -> None:
+    """The default progress callback: builds outside a job report to nobody."""
+
+
 class BuildError(RuntimeError):
     """A build that must not be published, with a reason a person can act on."""
 
@@ -120,16 +124,22 @@ def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES
     return ids, scores
 
 
+def annoy_neighbours(index: AnnoyIndex, row: int, k: int, search_k: int) -> tuple[list[int], np.ndarray]:
+    """Up to k nearest other rows from Annoy, with cosine similarities."""
+    found, distances = index.get_nns_by_item(int(row), k + 1, search_k=search_k, include_distances=True)
+    pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
+    return [p[0] for p in pairs], angular_to_cosine(np.array([p[1] for p in pairs], dtype=float))
+
+
 def annoy_top(index: AnnoyIndex, n_items: int, rows, k: int, search_k: int):
+    """annoy_neighbours for many rows, as arrays padded with -1 where fewer were found."""
     k = min(k, n_items - 1)
-    ids = np.empty((len(rows), k), dtype=np.int32)
-    scores = np.empty((len(rows), k), dtype=np.float32)
+    ids = np.full((len(rows), k), -1, dtype=np.int32)
+    scores = np.full((len(rows), k), -1.0, dtype=np.float32)
     for out, row in enumerate(rows):
-        found, distances = index.get_nns_by_item(int(row), k + 1, search_k=search_k, include_distances=True)
-        pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
-        pairs += [(-1, 2.0)] * (k - len(pairs))
-        ids[out] = [p[0] for p in pairs]
-        scores[out] = angular_to_cosine(np.array([p[1] for p in pairs]))
+        found, cosines = annoy_neighbours(index, row, k, search_k)
+        ids[out, :len(found)] = found
+        scores[out, :len(found)] = cosines
     return ids, scores
 
 
@@ -226,7 +236,7 @@ class AnnSummary:
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
                            n_trees: int | None = None, seed: int = 7,
-                           progress: Progress = lambda stage, percent: None) -> AnnSummary:
+                           progress: Progress = no_progress) -> AnnSummary:
     """Write index.ann, neighbours.npy and scores.npy for unit vectors; refuse below the recall floor."""
     n_items = len(vectors)
     seconds = {}

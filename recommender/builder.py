@@ -10,7 +10,6 @@ import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,9 +23,11 @@ from recommender.ann import (
     RECALL_SAMPLE,
     SCORES_FILE,
     BuildError,
+    Progress,
     annoy_top,
     build_neighbour_search,
     exact_top,
+    no_progress,
     recall_at,
     tune_annoy,
 )
@@ -45,13 +46,6 @@ __all__ = ["BuildError", "FORMAT_VERSION", "build_index", "liked_matrix", "RECAL
 
 POPULAR_KEPT = 200
 MAX_CATEGORIES_LISTED = 1000
-
-Progress = Callable[[str, int], None]
-
-
-def _no_progress(stage: str, percent: int) -> None:
-    return None
-
 
 def liked_matrix(items, interactions) -> sparse.csr_matrix:
     """Item-by-user matrix of positive interactions, kept so explanations can say how many people
@@ -90,7 +84,7 @@ def write_serving_files(out_dir: Path, items: pd.DataFrame, likes: sparse.csr_ma
 
 
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
-                progress: Progress = _no_progress, n_trees: int | None = None,
+                progress: Progress = no_progress, n_trees: int | None = None,
                 recall_floor: float = RECALL_FLOOR, evaluate_quality: bool = True) -> dict:
     """Write a complete, checked index version into out_dir and return its manifest."""
     out_dir = Path(out_dir)

@@ -171,17 +171,28 @@ def _parse_timestamp(raw: pd.Series) -> pd.Series:
     return numbers.astype(float).fillna(seconds)
 
 
-def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """Read and validate an items file; item ids come back as strings."""
+def _open_table(path: str | Path, name: str | None, required: tuple[str, ...]) -> tuple[pd.DataFrame, str]:
+    """Read a file and check its columns; returns the frame (column names stripped) and its name."""
     path = Path(path)
     name = name or path.name
     frame = _read_table(path, name)
-    problems = _check_columns(frame, name, REQUIRED_ITEM_COLUMNS)
+    problems = _check_columns(frame, name, required)
     if problems:
         raise CatalogError(problems)
     frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, name
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.isna() | (values == "")
+
+
+def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """Read and validate an items file; item ids come back as strings."""
+    frame, name = _open_table(path, name, REQUIRED_ITEM_COLUMNS)
+    problems: list[Problem] = []
     item_id = _text_column(frame, "item_id")
-    empty_id = item_id.isna() | (item_id == "")
+    empty_id = _blank(item_id)
     if empty_id.any():
         problems.append(Problem(name, "empty item id", column="item_id", rows=_row_numbers(empty_id)))
     slash = item_id.fillna("").str.contains("/", regex=False)
@@ -191,7 +202,7 @@ def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
     if duplicate.any():
         problems.append(Problem(name, "duplicate item id", column="item_id", rows=_row_numbers(duplicate)))
     title = _text_column(frame, "title")
-    empty_title = title.isna() | (title == "")
+    empty_title = _blank(title)
     if empty_title.any():
         problems.append(Problem(name, "empty title", column="title", rows=_row_numbers(empty_title)))
     year = None
@@ -221,17 +232,12 @@ def load_items(path: str | Path, name: str | None = None) -> pd.DataFrame:
 
 def load_interactions(path: str | Path, item_ids: pd.Series | None, name: str | None = None) -> pd.DataFrame:
     """Read and validate interactions against the known item ids (when the items file was readable)."""
-    path = Path(path)
-    name = name or path.name
-    frame = _read_table(path, name)
-    problems = _check_columns(frame, name, REQUIRED_INTERACTION_COLUMNS)
-    if problems:
-        raise CatalogError(problems)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame, name = _open_table(path, name, REQUIRED_INTERACTION_COLUMNS)
+    problems: list[Problem] = []
     user_id = _text_column(frame, "user_id")
     item_id = _text_column(frame, "item_id")
     for column, values in (("user_id", user_id), ("item_id", item_id)):
-        empty = values.isna() | (values == "")
+        empty = _blank(values)
         if empty.any():
             problems.append(Problem(name, "empty id", column=column, rows=_row_numbers(empty)))
     unknown = item_id.notna() & (item_id != "") & ~item_id.isin(set(() if item_ids is None else item_ids))

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 from annoy import AnnoyIndex
 
-from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, angular_to_cosine
+from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, annoy_neighbours
 from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
@@ -233,10 +233,8 @@ class SimilarItemsModel:
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""
         search_k = max(int(self.manifest["search_k"]), (k + 1) * int(self.manifest["trees"]))
-        found, distances = self.annoy.get_nns_by_item(row, k + 1, search_k=search_k, include_distances=True)
-        pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
-        return (np.array([p[0] for p in pairs], dtype=np.int64),
-                angular_to_cosine(np.array([p[1] for p in pairs], dtype=float)))
+        found, cosines = annoy_neighbours(self.annoy, row, k, search_k)
+        return np.array(found, dtype=np.int64), cosines
 
     def popular(self, n: int = 12) -> list[Item]:
         return [self._item_at(int(r)) for r in self.popular_rows[:n]]

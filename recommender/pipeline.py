@@ -6,8 +6,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.builder import Progress, _no_progress, build_index
+from recommender.ann import Progress, no_progress
+from recommender.builder import build_index
 from recommender.catalog import load_catalog
+from recommender.demo import DemoCatalog, prepare_demo_catalog
 from recommender.index_store import IndexStore
 from recommender.model import IndexLoadError, SimilarItemsModel
 
@@ -40,6 +42,15 @@ class ActiveCatalog:
     def files(self) -> CatalogFiles | None:
         return CatalogFiles.in_directory(self.directory)
 
+    def files_or_demo(self) -> tuple[CatalogFiles, DemoCatalog | None]:
+        """The active files, preparing the demo catalog first when there are none (a fresh install);
+        the second value describes the demo when one was just prepared."""
+        files = self.files()
+        if files is not None:
+            return files, None
+        demo = prepare_demo_catalog(self.directory)
+        return CatalogFiles(demo.items_path, demo.interactions_path), demo
+
     def replace_with(self, files: CatalogFiles) -> None:
         """Swap in new files as a whole directory, so a crash never leaves a mixed catalog."""
         incoming = self.directory.with_name(self.directory.name + ".incoming")
@@ -58,7 +69,7 @@ class ActiveCatalog:
 
 
 def build_and_publish(store: IndexStore, files: CatalogFiles, build_id: str | None = None,
-                      progress: Progress = _no_progress) -> str:
+                      progress: Progress = no_progress) -> str:
     """Load, build, check that the result loads, then publish; returns the new version.
 
     Anything that fails before `publish` leaves the served version as it was.

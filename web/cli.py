@@ -9,7 +9,6 @@ from flask import Flask, current_app
 
 from recommender.builder import FORMAT_VERSION, BuildError
 from recommender.catalog import CatalogError, load_catalog
-from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import evaluate, format_table
 from recommender.index_store import read_manifest
 from recommender.model import UnknownItem
@@ -22,13 +21,10 @@ def active_catalog(app: Flask) -> ActiveCatalog:
 
 def ensure_demo_catalog(app: Flask) -> CatalogFiles:
     """The active catalog, preparing the demo one first if there is none yet."""
-    catalog = active_catalog(app)
-    files = catalog.files()
-    if files is None:
-        demo = prepare_demo_catalog(catalog.directory)
+    files, demo = active_catalog(app).files_or_demo()
+    if demo is not None:
         click.echo(f"Prepared the demo catalog: {demo.items} MovieLens movies, {demo.interactions} ratings "
                    f"(dropped {demo.dropped_untitled} movies without a title).")
-        files = catalog.files()
     return files
 
 

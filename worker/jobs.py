@@ -62,6 +62,16 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
 
 
+def job_queue_for(app) -> "JobQueue":
+    """The Flask app's job queue, one per process, from its REDIS_URL and key prefix."""
+    queue = app.extensions.get("job_queue")
+    if queue is None:
+        queue = JobQueue(redis_client(app.config["REDIS_URL"]), app.extensions["celery"],
+                         app.config.get("REDIS_PREFIX", "likewise:"))
+        app.extensions["job_queue"] = queue
+    return queue
+
+
 class JobQueue:
     """Requests rebuilds and reports on them; shared by the web tier (asks) and the worker (runs)."""
 

@@ -11,26 +11,23 @@ from flask import current_app
 
 from recommender.builder import BuildError
 from recommender.catalog import CatalogError
-from recommender.demo import prepare_demo_catalog
 from recommender.index_store import IndexStoreError
 from recommender.model import IndexLoadError
 from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
 from worker import REBUILD_TASK, ROLLBACK_TASK
-from worker.jobs import JobQueue, redis_client
+from worker.jobs import JobQueue, job_queue_for
 
 
 class RebuildFailed(RuntimeError):
     """A rebuild that published nothing; the message says what to do about it."""
 
 
-def build_lock():
-    return job_queue().build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120))
-
-
 def job_queue() -> JobQueue:
-    app = current_app
-    return JobQueue(redis_client(app.config["REDIS_URL"]), app.extensions["celery"],
-                    app.config.get("REDIS_PREFIX", "likewise:"))
+    return job_queue_for(current_app)
+
+
+def build_lock(queue: JobQueue, job_id: str | None = None):
+    return queue.build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120), job_id=job_id)
 
 
 def _catalog_files(upload_dir: str | None) -> tuple[CatalogFiles, ActiveCatalog]:
@@ -40,11 +37,7 @@ def _catalog_files(upload_dir: str | None) -> tuple[CatalogFiles, ActiveCatalog]
         if files is None:
             raise RebuildFailed(f"the uploaded catalog in {upload_dir} is gone: upload it again")
         return files, active
-    files = active.files()
-    if files is None:
-        prepare_demo_catalog(active.directory)
-        files = active.files()
-    return files, active
+    return active.files_or_demo()[0], active
 
 
 @shared_task(bind=True, name=REBUILD_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=2)
@@ -57,7 +50,7 @@ def rebuild_index(self, upload_dir: str | None = None, reason: str = "manual") -
         self.update_state(state="PROGRESS", meta={"stage": stage, "progress": percent})
 
     progress("waiting for the build lock", 1)
-    with queue.build_lock(current_app.config.get("BUILD_LOCK_SECONDS", 120), job_id=self.request.id):
+    with build_lock(queue, job_id=self.request.id):
         queue.stop_waiting(self.request.id)
         store.clear_staging()
         files, active = _catalog_files(upload_dir)
@@ -81,7 +74,7 @@ def rebuild_index(self, upload_dir: str | None = None, reason: str = "manual") -
 def rollback_index(version: str) -> dict:
     """Serve a kept version again; under the build lock so it cannot interleave with a publish."""
     store = current_app.extensions["index_store"]
-    with build_lock():
+    with build_lock(job_queue()):
         try:
             store.rollback(version)
         except IndexStoreError as exc:

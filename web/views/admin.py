@@ -20,7 +20,7 @@ from web.auth import LoginThrottle, admin_api, admin_page, sign_in, sign_out, to
 from web.uploads import save_upload
 from web.views.common import wants_fragment
 from worker import ROLLBACK_TASK
-from worker.jobs import JobQueue, JobQueueUnavailable, redis_client
+from worker.jobs import JobQueue, JobQueueUnavailable, job_queue_for
 
 bp = Blueprint("admin", __name__)
 api_bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
@@ -47,13 +47,9 @@ class QueueUnavailable(ServiceUnavailable):
 
 
 def job_queue() -> JobQueue:
-    url = current_app.config.get("REDIS_URL")
-    if not url:
+    if not current_app.config.get("REDIS_URL"):
         raise QueueUnavailable("Job queue unavailable: REDIS_URL is not set, so no worker can be reached.")
-    if "job_queue" not in current_app.extensions:
-        current_app.extensions["job_queue"] = JobQueue(redis_client(url), current_app.extensions["celery"],
-                                                       current_app.config.get("REDIS_PREFIX", "likewise:"))
-    return current_app.extensions["job_queue"]
+    return job_queue_for(current_app)
 
 
 def _queue_call(action):
@@ -61,6 +57,13 @@ def _queue_call(action):
         return action(job_queue())
     except JobQueueUnavailable as exc:
         raise QueueUnavailable(f"{exc}. Searches still work; try this again shortly.") from None
+
+
+def _job_or_404(job_id: str):
+    job = _queue_call(lambda q: q.status(job_id))
+    if job is None:
+        raise NotFound(f"No job with id {job_id}.")
+    return job
 
 
 def index_summary() -> dict:
@@ -137,9 +140,7 @@ def jobs_list():
 @bp.get("/admin/jobs/<job_id>")
 @admin_page
 def job_row(job_id: str):
-    job = _queue_call(lambda q: q.status(job_id))
-    if job is None:
-        raise NotFound(f"No job with id {job_id}.")
+    job = _job_or_404(job_id)
     response = make_response(render_template("partials/admin_job.html", job=job))
     if job.finished:
         response.headers["HX-Trigger"] = "index-changed"
@@ -173,7 +174,7 @@ def upload_catalog():
     form = UploadForm()
     if not form.validate_on_submit():
         raise BadRequest("The form expired: reload the page and try again.")
-    _queue_call(lambda q: q)
+    job_queue()  # refuse early, before saving files, when no queue is configured
     try:
         files = save_upload(Path(current_app.config["DATA_DIR"]), request.files.get("items"),
                             request.files.get("interactions"))
@@ -238,7 +239,7 @@ def api_rebuild():
 @api_bp.post("/catalog")
 @admin_api
 def api_catalog():
-    _queue_call(lambda q: q)
+    job_queue()  # refuse early, before saving files, when no queue is configured
     try:
         files = save_upload(Path(current_app.config["DATA_DIR"]), request.files.get("items"),
                             request.files.get("interactions"))
@@ -251,10 +252,7 @@ def api_catalog():
 @api_bp.get("/jobs/<job_id>")
 @admin_api
 def api_job(job_id: str):
-    job = _queue_call(lambda q: q.status(job_id))
-    if job is None:
-        raise NotFound(f"No job with id {job_id}.")
-    return jsonify(job.as_dict())
+    return jsonify(_job_or_404(job_id).as_dict())
 
 
 @api_bp.get("/index")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from web.views.common import check_item_id, parse_filters, parse_k, query_arg, served_model
+from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -13,25 +13,17 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def item(item_id: str):
     model = served_model()
     found = model.get_item(check_item_id(item_id))
-    response = jsonify({"item": found.as_dict(), "index_version": model.version})
-    response.headers["X-Index-Version"] = model.version
-    return response
+    return versioned(jsonify({"item": found.as_dict(), "index_version": model.version}), model)
 
 
 @bp.get("/items/<item_id>/similar")
 def similar(item_id: str):
-    model = served_model()
-    found = model.get_item(check_item_id(item_id))
-    k = parse_k(request.args.get("k"))
-    filters = parse_filters()
-    results = model.get_similar_items(found.item_id, k, filters)
+    model, found, k, filters, results = similar_answer(item_id)
     body = {"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results], "index_version": model.version}
     if len(results) < k:
         body["note"] = (f"only {len(results)} items match these filters among the most similar ones" if filters
                         else f"the catalog has only {len(results)} other items")
-    response = jsonify(body)
-    response.headers["X-Index-Version"] = model.version
-    return response
+    return versioned(jsonify(body), model)
 
 
 @bp.get("/search")

@@ -7,7 +7,7 @@ import re
 from flask import current_app, g, render_template, request
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
-from recommender.model import MAX_K, Filters, SimilarItemsModel
+from recommender.model import MAX_K, Filters, Item, SimilarItem, SimilarItemsModel
 from web import htmx
 
 DIGITS = re.compile(r"[0-9]{1,6}")
@@ -84,3 +84,18 @@ def parse_filters() -> Filters:
     if year_min is not None and year_max is not None and year_min > year_max:
         raise BadRequest(f"year_min ({year_min}) is after year_max ({year_max})")
     return Filters(frozenset(categories), frozenset(exclude), year_min, year_max)
+
+
+def similar_answer(item_id: str) -> tuple[SimilarItemsModel, Item, int, Filters, list[SimilarItem]]:
+    """What every similar-items route answers from: the model, the item, k, the filters, the results."""
+    model = served_model()
+    item = model.get_item(check_item_id(item_id))
+    k = parse_k(request.args.get("k"))
+    filters = parse_filters()
+    return model, item, k, filters, model.get_similar_items(item.item_id, k, filters)
+
+
+def versioned(response, model: SimilarItemsModel):
+    """Say which index version produced an answer, so clients can tell answers across a swap apart."""
+    response.headers["X-Index-Version"] = model.version
+    return response

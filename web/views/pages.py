@@ -15,6 +15,8 @@ from web.views.common import (
     parse_k,
     query_arg,
     served_model,
+    similar_answer,
+    versioned,
     wants_fragment,
 )
 
@@ -49,16 +51,11 @@ def item_page(item_id: str):
 
 @bp.get("/items/<item_id>/similar")
 def similar_panel(item_id: str):
-    model = served_model()
-    item = model.get_item(check_item_id(item_id))
-    k = parse_k(request.args.get("k"))
-    filters = parse_filters()
-    results = model.get_similar_items(item.item_id, k, filters)
+    model, item, k, filters, results = similar_answer(item_id)
     html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
                             results=results, filters=filters, all_categories=model.all_categories,
                             index_version=model.version)
-    response = make_response(html)
-    response.headers["X-Index-Version"] = model.version
+    response = versioned(make_response(html), model)
     if wants_fragment() and request.headers.get("HX-Trigger") != "similar-panel":
         # The panel's own form and links push history; this keeps empty filter fields out of the address.
         asked = {name: [v for v in values if v] for name, values in request.args.lists()}
@@ -87,6 +84,4 @@ def similar_item_form():
     template = "partials/similar_results.html" if wants_fragment() and request.method == "POST" else "similar.html"
     response = make_response(render_template(template, form=form, item=item, results=results,
                                              index_version=model.version), status)
-    if results is not None:
-        response.headers["X-Index-Version"] = model.version
-    return response
+    return versioned(response, model) if results is not None else response
