@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recommender.ann import Progress, no_progress
-from recommender.builder import build_index
 from recommender.catalog import load_catalog
 from recommender.demo import DemoCatalog, prepare_demo_catalog
 from recommender.index_store import IndexStore
@@ -66,6 +65,14 @@ class ActiveCatalog:
             self.directory.rename(retired)
         incoming.rename(self.directory)
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def build_index(*args, **kwargs) -> dict:
+    """recommender.builder.build_index, imported on first use: the build stack (scikit-learn, SciPy)
+    then loads only in processes that build, never in web processes that merely validate uploads."""
+    from recommender.builder import build_index as build
+
+    return build(*args, **kwargs)
 
 
 def build_and_publish(store: IndexStore, files: CatalogFiles, build_id: str | None = None,

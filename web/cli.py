@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from recommender.builder import FORMAT_VERSION, BuildError
+from recommender.ann import BuildError
 from recommender.catalog import CatalogError, load_catalog
-from recommender.evaluation import evaluate, format_table
 from recommender.index_store import read_manifest
+from recommender.layout import FORMAT_VERSION
 from recommender.model import UnknownItem
 from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
 
@@ -68,6 +68,8 @@ def register(app: Flask) -> None:
     @click.option("--interactions", "interactions_path", type=click.Path(dir_okay=False, path_type=Path))
     def evaluate_command(items_path, interactions_path):
         """Offline evaluation: HitRate@10, NDCG@10 and coverage@10 of the blend against baselines."""
+        from recommender.evaluation import evaluate, format_table  # the build stack, only for this command
+
         files = CatalogFiles(items_path, interactions_path) if items_path else ensure_demo_catalog(current_app)
         try:
             catalog = load_catalog(files.items, files.interactions)
