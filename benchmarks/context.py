@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from recommender.catalog_source import CatalogFiles
 from recommender.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore, read_manifest
-from recommender.pipeline import CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ import redis
 
 import recommender.ann
 import worker.tasks
+from recommender.catalog_source import ActiveCatalog
 from recommender.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore, new_version_name, read_manifest, write_manifest
-from recommender.pipeline import ActiveCatalog, build_and_publish
+from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog
 from tests.processes import (
     delete_prefixed,

@@ -78,7 +78,7 @@ def stack(tmp_path_factory):
 
 
 def demo_files(demo):
-    from recommender.pipeline import CatalogFiles
+    from recommender.catalog_source import CatalogFiles
     return CatalogFiles(demo.items_path, demo.interactions_path)
 
 

@@ -26,6 +26,7 @@ from recommender.builder import (
     tune_annoy,
 )
 from recommender.catalog import load_catalog
+from recommender.catalog_source import CatalogFiles
 from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import (
     METHODS,
@@ -38,7 +39,7 @@ from recommender.evaluation import (
 )
 from recommender.index_store import IndexStore, read_manifest
 from recommender.model import SimilarItemsModel
-from recommender.pipeline import CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 from recommender.vectors import POSITIVE_RATING, BlendSettings, content_vectors
 from tests.conftest import make_app, make_catalog
 from web.views.admin import throttle

@@ -9,10 +9,11 @@ from flask import Flask, current_app
 
 from recommender.ann import BuildError
 from recommender.catalog import CatalogError, load_catalog
+from recommender.catalog_source import ActiveCatalog, CatalogFiles
 from recommender.index_store import read_manifest
 from recommender.layout import FORMAT_VERSION
 from recommender.model import UnknownItem
-from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 
 
 def active_catalog(app: Flask) -> ActiveCatalog:

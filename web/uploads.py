@@ -9,7 +9,7 @@ from pathlib import Path
 from werkzeug.datastructures import FileStorage
 
 from recommender.catalog import SUPPORTED_SUFFIXES, CatalogError, Problem, load_catalog
-from recommender.pipeline import CatalogFiles
+from recommender.catalog_source import CatalogFiles
 
 
 def _suffix(upload: FileStorage, field: str) -> str:

@@ -11,9 +11,10 @@ from flask import current_app
 
 from recommender.builder import BuildError
 from recommender.catalog import CatalogError
+from recommender.catalog_source import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStoreError
 from recommender.model import IndexLoadError
-from recommender.pipeline import ActiveCatalog, CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 from worker import REBUILD_TASK, ROLLBACK_TASK
 from worker.jobs import JobQueue, job_queue_for
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from recommender.catalog_source import CatalogFiles
 from recommender.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore
-from recommender.pipeline import CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 from tests.browser.helpers import DESKTOP, Problems
 from tests.processes import (
     delete_prefixed,
