@@ -15,7 +15,7 @@ from benchmarks.load import HX, run_load
 from benchmarks.report import Row, at_most, items, judged_at, mib, times
 from benchmarks.server import Web
 from benchmarks.synthetic import SyntheticVersion
-from recommender.ann import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
 
 LOAD_DEADLINE = 120
 TARGET_RATIO = 1.3

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, build_neighbour_search
+from recommender.ann import METRIC, build_neighbour_search
 from recommender.builder import FORMAT_VERSION, all_categories, liked_matrix, write_serving_files
 from recommender.index_store import IndexStore, write_manifest
+from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
 
 DIMENSIONS = 64
 ITEMS_PER_CLUSTER = 500

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 
-INDEX_FILE = "index.ann"
-NEIGHBOURS_FILE = "neighbours.npy"
-SCORES_FILE = "scores.npy"
+from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+
 METRIC = "angular"
 RECALL_SAMPLE = 500
 RECALL_FLOOR = 0.98

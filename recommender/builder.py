@@ -16,12 +16,9 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.ann import (
-    INDEX_FILE,
     METRIC,
-    NEIGHBOURS_FILE,
     RECALL_FLOOR,
     RECALL_SAMPLE,
-    SCORES_FILE,
     BuildError,
     Progress,
     annoy_top,
@@ -34,9 +31,18 @@ from recommender.ann import (
 from recommender.catalog import Catalog
 from recommender.evaluation import evaluate, positives
 from recommender.index_store import write_manifest
-from recommender.item_table import FILES as ITEM_TABLE_FILES
 from recommender.item_table import write_item_table
-from recommender.layout import FORMAT_VERSION, LIKES_INDICES_FILE, LIKES_INDPTR_FILE, POPULAR_FILE, SEARCH_DIR
+from recommender.layout import (
+    FORMAT_VERSION,
+    INDEX_FILE,
+    ITEM_TABLE_FILES,
+    LIKES_INDICES_FILE,
+    LIKES_INDPTR_FILE,
+    NEIGHBOURS_FILE,
+    POPULAR_FILE,
+    SCORES_FILE,
+    SEARCH_DIR,
+)
 from recommender.search import TitleSearch
 from recommender.vectors import BlendSettings, build_item_vectors, content_vectors
 

@@ -101,6 +101,3 @@ class Explainer:
             ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
             return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None)
         return why
-
-    def why(self, a: int, b: int) -> Why:
-        return self.for_item(a)(b)

@@ -22,7 +22,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-MANIFEST = "manifest.json"
+from recommender.layout import MANIFEST_FILE
+
 KEEP_VERSIONS = 5
 
 
@@ -32,15 +33,15 @@ class IndexStoreError(RuntimeError):
 
 def read_manifest(version_dir: Path) -> dict:
     try:
-        return json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+        return json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexStoreError(f"{version_dir.name}: manifest is missing or unreadable ({exc})") from exc
 
 
 def write_manifest(version_dir: Path, manifest: dict) -> None:
-    partial = version_dir / (MANIFEST + ".tmp")
+    partial = version_dir / (MANIFEST_FILE + ".tmp")
     partial.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    partial.replace(version_dir / MANIFEST)
+    partial.replace(version_dir / MANIFEST_FILE)
 
 
 def new_version_name(now: datetime | None = None) -> str:

@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from recommender.layout import ITEM_ID_ROWS_FILE, ITEM_IDS_FILE, ITEM_TABLE_FILE
+
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE_FILE = "items.arrow"
-IDS_FILE = "ids.npy"
-ID_ROWS_FILE = "id_rows.npy"
-FILES = (TABLE_FILE, IDS_FILE, ID_ROWS_FILE)
 CORE_COLUMNS = ("item_id", "title", "description", "categories", "year", "interaction_count",
                 "collaborative_share")
 
@@ -29,26 +27,26 @@ def write_item_table(items: pd.DataFrame, directory: Path) -> None:
     frame = items.reset_index(drop=True).copy()
     frame["year"] = frame["year"].astype("Int64")
     table = pa.Table.from_pandas(frame, preserve_index=False).combine_chunks()
-    with pa.OSFile(str(directory / TABLE_FILE), "wb") as sink:
+    with pa.OSFile(str(directory / ITEM_TABLE_FILE), "wb") as sink:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table, max_chunksize=max(len(frame), 1))
     ids = frame["item_id"].astype(str).to_numpy().astype(str)
     order = np.argsort(ids, kind="stable").astype(np.int32)
-    np.save(directory / IDS_FILE, ids[order])
-    np.save(directory / ID_ROWS_FILE, order)
+    np.save(directory / ITEM_IDS_FILE, ids[order])
+    np.save(directory / ITEM_ID_ROWS_FILE, order)
 
 
 class ItemTable:
     """Read-only, memory-mapped view of the items; rows are positions in the index."""
 
     def __init__(self, directory: Path):
-        source = pa.memory_map(str(directory / TABLE_FILE), "r")
+        source = pa.memory_map(str(directory / ITEM_TABLE_FILE), "r")
         self.table = pa.ipc.open_file(source).read_all()
         self._columns = {name: (self.table.column(name).chunk(0) if self.table.column(name).num_chunks
                                 else pa.array([], type=self.table.column(name).type))
                          for name in self.table.column_names}
-        self.ids = np.load(directory / IDS_FILE, mmap_mode="r").view(np.ndarray)
-        self.id_rows = np.load(directory / ID_ROWS_FILE, mmap_mode="r").view(np.ndarray)
+        self.ids = np.load(directory / ITEM_IDS_FILE, mmap_mode="r").view(np.ndarray)
+        self.id_rows = np.load(directory / ITEM_ID_ROWS_FILE, mmap_mode="r").view(np.ndarray)
         self.attribute_columns = [c for c in self.table.column_names if c not in CORE_COLUMNS]
 
     def __len__(self) -> int:
@@ -78,9 +76,6 @@ class ItemTable:
     def attributes(self, row: int) -> dict:
         values = {c: self.value(c, row) for c in self.attribute_columns}
         return {c: v for c, v in values.items() if v not in ("", None)}
-
-    def column(self, name: str) -> pa.Array:
-        return self._columns[name]
 
     def to_pandas(self) -> pd.DataFrame:
         return self.table.to_pandas()

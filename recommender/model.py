@@ -13,14 +13,23 @@ import numpy as np
 import pyarrow as pa
 from annoy import AnnoyIndex
 
-from recommender.ann import INDEX_FILE, METRIC, NEIGHBOURS_FILE, SCORES_FILE, annoy_neighbours
+from recommender.ann import METRIC, annoy_neighbours
 from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
-from recommender.layout import FORMAT_VERSION, LIKES_INDICES_FILE, LIKES_INDPTR_FILE, POPULAR_FILE, SEARCH_DIR
+from recommender.layout import (
+    FORMAT_VERSION,
+    INDEX_FILE,
+    LIKES_INDICES_FILE,
+    LIKES_INDPTR_FILE,
+    NEIGHBOURS_FILE,
+    POPULAR_FILE,
+    SCORES_FILE,
+    SEARCH_DIR,
+)
+from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.search import Highlight, TitleSearch
 
-MAX_K = 100
 MAX_FILTER_CANDIDATES = 5000
 
 
@@ -48,6 +57,15 @@ class Item:
     year: int | None = None
     attributes: dict = field(default_factory=dict)
     interaction_count: int = 0
+
+    @property
+    def image_url(self) -> str | None:
+        """The item's picture, only when it is an http(s) address: nothing else is ever put in <img src>."""
+        for name in IMAGE_ATTRIBUTES:
+            value = str(self.attributes.get(name) or "").strip()
+            if value.lower().startswith(IMAGE_SCHEMES):
+                return value
+        return None
 
     def as_dict(self) -> dict:
         return {"item_id": self.item_id, "title": self.title, "description": self.description,
@@ -185,8 +203,8 @@ class SimilarItemsModel:
         row = self.table.row_of(str(item_id))
         if row < 0:
             raise UnknownItem(str(item_id))
-        if not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be between 1 and {MAX_K}")
+        if not K_MIN <= k <= K_MAX:
+            raise ValueError(f"k must be between {K_MIN} and {K_MAX}")
         pairs = self._nearest(row, k, filters or Filters())
         why = self.explainer.for_item(row)
         return [SimilarItem(self._item_at(r), s, why(r)) for r, s in pairs]
@@ -236,9 +254,9 @@ class SimilarItemsModel:
         found, cosines = annoy_neighbours(self.annoy, row, k, search_k)
         return np.array(found, dtype=np.int64), cosines
 
-    def popular(self, n: int = 12) -> list[Item]:
+    def popular(self, n: int = POPULAR_SHOWN) -> list[Item]:
         return [self._item_at(int(r)) for r in self.popular_rows[:n]]
 
-    def search(self, query: str, limit: int = 20) -> list[SearchResult]:
+    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
         return [SearchResult(self._item_at(hit.row), hit.score, hit.highlights)
                 for hit in self.title_search.search(query, limit)]

@@ -98,12 +98,12 @@ def model(app):
 
 @pytest.fixture(autouse=True)
 def fresh_throttle():
-    """The login throttle is per process: no test may inherit another's failed attempts."""
-    from web.views.admin import throttle
+    """The in-process fallback of the attempt limiter: no test may inherit another's failed attempts."""
+    from web.auth import limiter
 
-    throttle._failures.clear()
+    limiter.local.clear()
     yield
-    throttle._failures.clear()
+    limiter.local.clear()
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import fakeredis
 import pytest
 
+import web.admin_service as admin_service
 import web.views.admin as admin_views
 from recommender.index_store import IndexStore, read_manifest
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog
-from worker import REBUILD_TASK, ROLLBACK_TASK
-from worker.jobs import JobQueue
+from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue
 
 HX = {"HX-Request": "true"}
 ADMIN_PAGES = ["/admin", "/admin/jobs", "/admin/index-card", "/admin/jobs/{job_id}"]
@@ -74,7 +74,7 @@ def csrf_from(client, path: str) -> str:
 
 
 def sign_in(client, app, next_path: str | None = None):
-    data = {"token": app.config["ADMIN_TOKEN"], "csrf_token": csrf_from(client, "/admin/login")}
+    data = {"token": app.extensions["settings"].admin_token, "csrf_token": csrf_from(client, "/admin/login")}
     if next_path is not None:
         data["next"] = next_path
     response = client.post("/admin/login", data=data)
@@ -83,7 +83,7 @@ def sign_in(client, app, next_path: str | None = None):
 
 
 def bearer(app) -> dict:
-    return {"Authorization": f"Bearer {app.config['ADMIN_TOKEN']}"}
+    return {"Authorization": f"Bearer {app.extensions['settings'].admin_token}"}
 
 
 def location(response) -> str:
@@ -165,7 +165,7 @@ def test_every_admin_api_route_refuses_without_the_bearer_token(admin_app, brows
     calls = admin_api_calls(admin_app)
     assert {("POST", "/api/admin/rebuild"), ("POST", "/api/admin/catalog"), ("GET", "/api/admin/index"),
             ("POST", "/api/admin/index/rollback")} <= set(calls)
-    headers = {"Authorization": auth.format(token=admin_app.config["ADMIN_TOKEN"])} if auth else {}
+    headers = {"Authorization": auth.format(token=admin_app.extensions["settings"].admin_token)} if auth else {}
     for method, url in calls:
         response = browser.open(url, method=method, headers=headers)
         assert response.status_code == 401, (method, url)
@@ -193,7 +193,7 @@ def test_login_form_has_csrf_token_and_labelled_password(browser):
 
 def test_login_without_csrf_token_is_refused(browser, admin_app):
     """A cross-site form cannot sign anyone in, even knowing the token."""
-    response = browser.post("/admin/login", data={"token": admin_app.config["ADMIN_TOKEN"]})
+    response = browser.post("/admin/login", data={"token": admin_app.extensions["settings"].admin_token})
     assert response.status_code == 400
     assert not is_signed_in(browser)
 
@@ -235,10 +235,11 @@ def test_sixth_failed_login_is_throttled_even_with_the_right_token(browser, admi
     """Guessing is capped per address; a blocked address cannot sign in until the window passes."""
     token = csrf_from(browser, "/admin/login")
     statuses = [browser.post("/admin/login", data={"token": f"guess-{i}", "csrf_token": token}).status_code
-                for i in range(admin_views.LoginThrottle().attempts)]
+                for i in range(admin_views.limiter.attempts)]
     assert statuses == [401] * len(statuses)
     assert browser.post("/admin/login", data={"token": "guess", "csrf_token": token}).status_code == 429
-    right = browser.post("/admin/login", data={"token": admin_app.config["ADMIN_TOKEN"], "csrf_token": token})
+    right = browser.post("/admin/login",
+                         data={"token": admin_app.extensions["settings"].admin_token, "csrf_token": token})
     assert right.status_code == 429 and "Too many attempts" in text(right)
     assert not is_signed_in(browser)
     other = admin_app.test_client()
@@ -258,7 +259,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(browser, admin_app):
 
 def test_changing_admin_token_signs_browsers_out(signed_in, admin_app):
     assert is_signed_in(signed_in)
-    admin_app.config["ADMIN_TOKEN"] = f"rotated-{uuid.uuid4().hex}"
+    admin_app.extensions["settings"] = admin_app.extensions["settings"].with_overrides(
+        {"admin_token": f"rotated-{uuid.uuid4().hex}"})
     response = signed_in.get("/admin")
     assert response.status_code == 302 and location(response) == "/admin/login"
 
@@ -290,7 +292,7 @@ def test_dashboard_shows_index_facts_actions_and_links(signed_in, admin_app, dat
     assert "Kept versions" in body
     for kept in IndexStore(data_dir / "indexes").versions():
         assert f"<code>{kept['version']}</code>" in body
-    assert f'href="{admin_app.config["FLOWER_URL"]}"' in body
+    assert f'href="{admin_app.extensions["settings"].flower_url}"' in body
 
 
 def test_index_card_fragment_is_not_a_whole_page(signed_in, data_dir):
@@ -417,7 +419,7 @@ def test_good_upload_is_saved_and_queued(signed_in, queue, sent, data_dir, tmp_p
     [task] = sent
     assert task["name"] == REBUILD_TASK and task["task_id"] == job.job_id
     [saved] = uploads_left(data_dir)
-    assert task["kwargs"] == {"upload_dir": str(saved)}
+    assert task["kwargs"] == {"upload_id": saved.name}, "a job carries the upload id, never a path"
     assert (saved / job.details["items"]).read_bytes() == files.items.read_bytes()
     assert (saved / job.details["interactions"]).read_bytes() == files.interactions.read_bytes()
 
@@ -467,7 +469,7 @@ def small_limit_app(data_dir, celery_app, sent):
 def test_too_large_upload_is_413(small_limit_app, data_dir):
     """MAX_UPLOAD_MB caps what an upload can make the server store."""
     big = b"item_id,title\n" + b"".join(b"%d,Title number %d\n" % (i, i) for i in range(250))
-    assert len(big) > 4 * small_limit_app.config["MAX_CONTENT_LENGTH"]
+    assert len(big) > 4 * small_limit_app.extensions["settings"].max_upload_bytes
     client = small_limit_app.test_client()
     sign_in(client, small_limit_app)
     page = client.post("/admin/catalog", content_type="multipart/form-data",
@@ -508,7 +510,7 @@ def test_dashboard_and_public_pages_work_with_redis_down(redis_down_app):
 
 def test_upload_with_redis_down_leaves_no_saved_files(redis_down_app, tmp_path):
     """A refused upload must not leave its copy under DATA_DIR/uploads (each retry would add another)."""
-    data_dir = redis_down_app.config["DATA_DIR"]
+    data_dir = redis_down_app.extensions["settings"].data_dir
     before = set(uploads_left(data_dir))
     files = make_catalog(tmp_path / "good", n_items=24, with_interactions=False)
     response = redis_down_app.test_client().post(
@@ -543,7 +545,7 @@ def test_api_rollback_to_unknown_version_is_404(browser, admin_app, sent, versio
 
 def test_api_rollback_to_kept_version_queues_the_task(browser, admin_app, queue, sent, data_dir, monkeypatch):
     """No worker runs here, so the job stays pending and the API answers 202 after its short wait."""
-    monkeypatch.setattr(admin_views, "ROLLBACK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(admin_service, "ROLLBACK_WAIT_SECONDS", 0.3)
     version = IndexStore(data_dir / "indexes").versions()[-1]["version"]
     started = time.monotonic()
     response = browser.post("/api/admin/index/rollback", headers=bearer(admin_app), json={"version": version})
@@ -558,7 +560,7 @@ def test_api_rollback_to_kept_version_queues_the_task(browser, admin_app, queue,
 
 def test_api_rollback_finished_within_the_wait_is_200(browser, admin_app, celery_app, data_dir, monkeypatch):
     """When the worker finishes in time the caller learns it succeeded, not just that it was queued."""
-    monkeypatch.setattr(admin_views, "ROLLBACK_WAIT_SECONDS", 2)
+    monkeypatch.setattr(admin_service, "ROLLBACK_WAIT_SECONDS", 2)
     original = celery_app.send_task
 
     def instant_worker(name, *args, task_id, **kwargs):

@@ -15,7 +15,7 @@ HOSTILE_TITLE = "<script>alert(1)</script> River <img src=x onerror=alert(2)>"
 
 
 def current_version(app) -> str:
-    version = IndexStore(app.config["DATA_DIR"] / "indexes").current_version()
+    version = IndexStore(app.extensions["settings"].data_dir / "indexes").current_version()
     assert version
     return version
 

@@ -22,7 +22,7 @@ from markupsafe import escape
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog
-from worker.jobs import JobQueue
+from worker.queue import JobQueue
 
 HX = {"HX-Request": "true"}
 SCRIPT = "<script>alert(1)</script>"
@@ -53,7 +53,7 @@ def upload_app(data_dir):
 
 
 def bearer(app) -> dict:
-    return {"Authorization": f"Bearer {app.config['ADMIN_TOKEN']}"}
+    return {"Authorization": f"Bearer {app.extensions['settings'].admin_token}"}
 
 
 def upload(app, items: tuple[bytes, str], interactions: tuple[bytes, str] | None = None):
@@ -70,7 +70,7 @@ def store_state(app) -> tuple[str | None, list[str]]:
 
 
 def uploads_left(app) -> list:
-    uploads = app.config["DATA_DIR"] / "uploads"
+    uploads = app.extensions["settings"].data_dir / "uploads"
     return list(uploads.iterdir()) if uploads.exists() else []
 
 
@@ -171,7 +171,7 @@ def test_upload_limit_counts_both_files(data_dir):
     before = store_state(app)
     items = b"item_id,title\n" + b"".join(b"%d,Title %d\n" % (i, i) for i in range(100))
     interactions = b"user_id,item_id\n" + b"".join(b"u%d,%d\n" % (i, i % 100) for i in range(1500))
-    assert len(items) < app.config["MAX_CONTENT_LENGTH"] < len(items) + len(interactions)
+    assert len(items) < app.extensions["settings"].max_upload_bytes < len(items) + len(interactions)
     response = upload(app, (items, "items.csv"), (interactions, "interactions.csv"))
     assert response.status_code == 413 and response.is_json and response.get_json()["error"]
     assert_refused_untouched(app, before)

@@ -21,7 +21,7 @@ def fresh(tmp_path):
 
 
 def store_of(app) -> IndexStore:
-    return IndexStore(app.config["DATA_DIR"] / "indexes")
+    return IndexStore(app.extensions["settings"].data_dir / "indexes")
 
 
 def build(app, *args: str):

@@ -42,8 +42,7 @@ from tests.processes import (
     wait_for,
 )
 from web.launch import start_embedded_redis
-from worker import REBUILD_TASK
-from worker.jobs import JobQueue
+from worker.queue import REBUILD_TASK, JobQueue
 
 pytestmark = pytest.mark.integration
 TOKEN = "integration-admin-token"  # what tests.processes.service_env gives every service

@@ -10,9 +10,8 @@ import fakeredis
 import pytest
 from kombu.exceptions import OperationalError
 
-import worker.jobs as jobs
-from worker import REBUILD_TASK
-from worker.jobs import JOBS_KEPT, LOCK_SECONDS, BuildLock, JobQueue, JobQueueUnavailable, redis_client
+import worker.queue as jobs
+from worker.queue import JOBS_KEPT, LOCK_SECONDS, REBUILD_TASK, BuildLock, JobQueue, JobQueueUnavailable, redis_client
 
 
 @pytest.fixture
@@ -75,10 +74,10 @@ def test_stop_waiting_with_another_id_keeps_the_pending_job(queue):
 def test_catalog_builds_are_never_coalesced(queue, sent):
     """Each upload is different data: two uploads are two jobs, and neither joins a waiting rebuild."""
     rebuild, _ = queue.request_rebuild()
-    first = queue.request_catalog_build("/data/uploads/a", {"items": "a.csv"})
-    second = queue.request_catalog_build("/data/uploads/b", {"items": "b.csv"})
+    first = queue.request_catalog_build("a" * 32, {"items": "a.csv"})
+    second = queue.request_catalog_build("b" * 32, {"items": "b.csv"})
     assert len({rebuild, first, second}) == 3
-    assert [c["kwargs"] for c in sent[1:]] == [{"upload_dir": "/data/uploads/a"}, {"upload_dir": "/data/uploads/b"}]
+    assert [c["kwargs"] for c in sent[1:]] == [{"upload_id": "a" * 32}, {"upload_id": "b" * 32}]
     assert queue.status(first).kind == "upload" and queue.status(first).details == {"items": "a.csv"}
     assert queue.request_rebuild() == (rebuild, True), "an upload must not clear the waiting rebuild"
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.processes import ROOT, free_port, wait_for
 from web import create_app
-from worker import REBUILD_TASK
+from worker.queue import REBUILD_TASK
 
 START_SECONDS = 180
 STOP_SECONDS = 40

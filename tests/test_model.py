@@ -17,7 +17,8 @@ from recommender.catalog import load_catalog
 from recommender.catalog_source import CatalogFiles
 from recommender.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore, read_manifest, write_manifest
-from recommender.model import MAX_K, IndexLoadError, SimilarItemsModel, UnknownItem
+from recommender.limits import K_MAX as MAX_K
+from recommender.model import IndexLoadError, SimilarItemsModel, UnknownItem
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_catalog
 from web.model_holder import ModelHolder

@@ -42,7 +42,7 @@ from recommender.model import SimilarItemsModel
 from recommender.pipeline import build_and_publish
 from recommender.vectors import POSITIVE_RATING, BlendSettings, content_vectors
 from tests.conftest import make_app, make_catalog
-from web.views.admin import throttle
+from web.auth import limiter as throttle
 
 HX = {"HX-Request": "true"}
 
@@ -661,10 +661,10 @@ def test_admin_page_shows_the_evaluation(built_data_dir):
     assert report and "test" in report, f"the built index has no evaluation: {report}"
     app = make_app(built_data_dir, REDIS_URL="")
     browser = app.test_client()
-    throttle._failures.clear()
+    throttle.local.clear()
     form = browser.get("/admin/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    signed = browser.post("/admin/login", data={"token": app.config["ADMIN_TOKEN"], "csrf_token": csrf})
+    signed = browser.post("/admin/login", data={"token": app.extensions["settings"].admin_token, "csrf_token": csrf})
     assert signed.status_code == 302
     page = browser.get("/admin")
     assert page.status_code == 200

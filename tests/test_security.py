@@ -24,11 +24,11 @@ import web.auth
 import web.launch
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
+from recommender.settings import ConfigError, settings_from_env
 from tests.conftest import make_app, make_catalog
 from web import create_app
-from web.config import ConfigError, settings_from_env
-from web.views.admin import throttle
-from worker.jobs import JobQueue
+from web.auth import limiter as throttle
+from worker.queue import JobQueue
 
 ROOT = Path(__file__).resolve().parent.parent
 HX = {"HX-Request": "true"}
@@ -57,7 +57,7 @@ def queue(admin_app) -> JobQueue:
 
 
 def bearer(app, token: str | None = None) -> dict:
-    return {"Authorization": f"Bearer {token or app.config['ADMIN_TOKEN']}"}
+    return {"Authorization": f"Bearer {token or app.extensions['settings'].admin_token}"}
 
 
 def csrf_from(client, path: str, headers: dict | None = None) -> str:
@@ -68,7 +68,7 @@ def csrf_from(client, path: str, headers: dict | None = None) -> str:
 
 
 def sign_in(client, app) -> None:
-    response = client.post("/admin/login", data={"token": app.config["ADMIN_TOKEN"],
+    response = client.post("/admin/login", data={"token": app.extensions["settings"].admin_token,
                                                  "csrf_token": csrf_from(client, "/admin/login")})
     assert response.status_code == 302, response.status_code
 
@@ -85,7 +85,7 @@ def test_bearer_token_opens_admin_pages_and_a_wrong_one_does_not(admin_app, queu
     path = page.format(job_id=queue.request_rebuild()[0])
     client = admin_app.test_client()
     assert client.get(path, headers=bearer(admin_app)).status_code == 200
-    wrong = client.get(path, headers=bearer(admin_app, "not-" + admin_app.config["ADMIN_TOKEN"]))
+    wrong = client.get(path, headers=bearer(admin_app, "not-" + admin_app.extensions["settings"].admin_token))
     assert wrong.status_code == 302 and urlsplit(wrong.headers["Location"]).path == "/admin/login"
 
 
@@ -113,7 +113,7 @@ def form_posts(app, data_dir) -> dict[str, dict]:
     files = make_catalog(data_dir.parent / f"upload-{uuid.uuid4().hex[:6]}", n_items=24, with_interactions=False)
     return {
         "/items/similar": {"item_id": "1000", "k": "5"},
-        "/admin/login": {"token": app.config["ADMIN_TOKEN"]},
+        "/admin/login": {"token": app.extensions["settings"].admin_token},
         "/admin/rebuild": {},
         "/admin/catalog": {"items": (io.BytesIO(files.items.read_bytes()), "items.csv")},
         "/admin/rollback": {"version": version},
@@ -180,7 +180,7 @@ def test_token_checks_use_a_constant_time_comparison(admin_app, monkeypatch):
 
 def production_env(data_dir: Path, **overrides) -> dict:
     env = {"LIKEWISE_ENV": "production", "LIKEWISE_DATA_DIR": str(data_dir), "SECRET_KEY": "s-" + uuid.uuid4().hex,
-           "ADMIN_TOKEN": "t-" + uuid.uuid4().hex}
+           "ADMIN_TOKEN": "t-" + uuid.uuid4().hex, "INGEST_TOKEN": "i-" + uuid.uuid4().hex}
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -193,7 +193,7 @@ def test_session_cookie_flags(data_dir, mode):
     client = app.test_client()
     login = client.get("/admin/login", base_url="https://localhost")
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.get_data(as_text=True)).group(1)
-    response = client.post("/admin/login", data={"token": app.config["ADMIN_TOKEN"], "csrf_token": token},
+    response = client.post("/admin/login", data={"token": app.extensions["settings"].admin_token, "csrf_token": token},
                            base_url="https://localhost", headers={"Referer": "https://localhost/admin/login"})
     assert response.status_code == 302
     cookie = next(c for c in response.headers.getlist("Set-Cookie")
@@ -203,7 +203,8 @@ def test_session_cookie_flags(data_dir, mode):
     assert ("secure" in flags) == (mode == "production"), cookie
 
 
-@pytest.mark.parametrize("missing", [("SECRET_KEY",), ("ADMIN_TOKEN",), ("SECRET_KEY", "ADMIN_TOKEN")])
+@pytest.mark.parametrize("missing", [("SECRET_KEY",), ("ADMIN_TOKEN",), ("INGEST_TOKEN",),
+                                     ("SECRET_KEY", "ADMIN_TOKEN")])
 @pytest.mark.parametrize("empty", [None, ""], ids=["unset", "empty"])
 def test_production_refuses_to_start_without_its_secrets(tmp_path, missing, empty):
     """Production never generates or guesses a secret: it stops and names what is missing."""
@@ -212,6 +213,16 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, missing, empt
         settings_from_env(env)
     assert all(name in str(raised.value) for name in missing), raised.value
     assert not (tmp_path / "secret_key").exists() and not (tmp_path / "admin_token").exists()
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "ADMIN_TOKEN", "INGEST_TOKEN"])
+def test_production_refuses_secrets_shorter_than_32_characters(tmp_path, name):
+    """A short secret can be guessed: production names it and the minimum, and writes nothing."""
+    env = production_env(tmp_path, **{name: "x" * 31})
+    with pytest.raises(ConfigError) as raised:
+        settings_from_env(env)
+    assert name in str(raised.value) and "32" in str(raised.value), raised.value
+    assert settings_from_env(production_env(tmp_path, **{name: "x" * 32})).production
 
 
 @pytest.mark.parametrize("mode", ["production", "development"])

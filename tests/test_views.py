@@ -24,7 +24,7 @@ def text(response) -> str:
 
 
 def current_version(app) -> str:
-    version = IndexStore(app.config["DATA_DIR"] / "indexes").current_version()
+    version = IndexStore(app.extensions["settings"].data_dir / "indexes").current_version()
     assert version
     return version
 

@@ -1,67 +1,103 @@
-"""The Likewise web tier: an app factory in the style of Flask's tutorial."""
+"""The Likewise web tier: an app factory in the style of Flask's tutorial.
+
+The web tier reads index versions and sends jobs by name; it never builds an index and never
+imports the worker's tasks or the build stack (scikit-learn, SciPy).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
+from recommender import limits
 from recommender.index_store import IndexStore
-from web.config import settings_from_env
+from recommender.settings import Settings, settings_from_env
 from web.model_holder import ModelHolder
-from worker import celery_init_app
+from worker.queue import celery_init_app
 
 ROOT = Path(__file__).resolve().parent.parent
 HTMX_VERSION = "2.0.11"
+
+# Flask-style config keys that tests and callers may pass for Likewise settings.
+SETTING_KEYS = {"LIKEWISE_ENV": "env", "DATA_DIR": "data_dir", "SECRET_KEY": "secret_key",
+                "ADMIN_TOKEN": "admin_token", "REDIS_URL": "redis_url", "REDIS_PREFIX": "redis_prefix",
+                "REBUILD_EVERY_SECONDS": "rebuild_every_seconds", "MAX_CONTENT_LENGTH": "max_upload_bytes",
+                "RELOAD_INTERVAL_SECONDS": "reload_seconds", "FLOWER_URL": "flower_url",
+                "BUILD_LOCK_SECONDS": "build_lock_seconds", "REDELIVER_SECONDS": "redeliver_seconds",
+                "BENCH_ROUTES": "bench_routes"}
 
 htmx = HTMX()
 csrf = CSRFProtect()
 
 
-def create_app(config: dict | None = None) -> Flask:
-    """Build the app from the environment, with `config` overriding (tests pass their own)."""
+def resolve_settings(config: Settings | dict | None) -> tuple[Settings, dict]:
+    """The settings object, and the plain Flask config keys left over (TESTING, CELERY, ...)."""
+    if isinstance(config, Settings):
+        return config, {}
+    config = dict(config or {})
+    overrides = {SETTING_KEYS.get(key, key): config.pop(key) for key in list(config)
+                 if key in SETTING_KEYS or key in Settings.__dataclass_fields__}
+    return settings_from_env().with_overrides(overrides), config
+
+
+def flask_config(settings: Settings) -> dict:
+    """The Flask config keys that follow from the settings."""
+    return {"SECRET_KEY": settings.secret_key, "MAX_CONTENT_LENGTH": settings.max_upload_bytes,
+            "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": settings.production}
+
+
+def settings() -> Settings:
+    """The settings of the app handling this request."""
+    return current_app.extensions["settings"]
+
+
+def create_app(config: Settings | dict | None = None) -> Flask:
+    """Build the app from the environment; `config` (a Settings, or overrides) wins (tests pass their own)."""
+    app_settings, extra = resolve_settings(config)
     app = Flask(__name__, static_folder="static")
-    app.config.update(settings_from_env())
-    if config:
-        app.config.update(config)
-    app.config["DATA_DIR"] = Path(app.config["DATA_DIR"])
-    if app.config["LIKEWISE_ENV"] == "production":
+    app.config.update(flask_config(app_settings))
+    app.config.update(extra)
+    if app_settings.production:
         app.debug = False
+    app.extensions["settings"] = app_settings
+    _templates(app, app_settings)
+    htmx.init_app(app)
+    csrf.init_app(app)
+    celery_init_app(app, app_settings)
+    store = IndexStore(app_settings.index_dir)
+    app.extensions["index_store"] = store
+    app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds)
+    _blueprints(app, app_settings)
+    from web.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _templates(app: Flask, app_settings: Settings) -> None:
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(ROOT / "templates"),
         PrefixLoader({"partials": FileSystemLoader(ROOT / "partials")}),
     ])
-    app.jinja_env.globals["htmx_version"] = HTMX_VERSION
+    app.jinja_env.globals.update(htmx_version=HTMX_VERSION, limits=limits, settings=app_settings)
 
-    htmx.init_app(app)
-    csrf.init_app(app)
-    celery_init_app(app)
 
-    store = IndexStore(app.config["DATA_DIR"] / "indexes")
-    app.extensions["index_store"] = store
-    app.extensions["model_holder"] = ModelHolder(store, app.config.get("RELOAD_INTERVAL_SECONDS", 0.5))
-
+def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, security
-    from web.views import admin, api, health, pages
+    from web.views import admin, admin_api, api, health, pages
 
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(admin.api_bp)
+    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp):
+        app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
-    csrf.exempt(admin.api_bp)
-    if app.config.get("BENCH_ROUTES"):
+    csrf.exempt(admin_api.bp)
+    if app_settings.bench_routes:
         from web.views import bench
 
         app.register_blueprint(bench.bp)
     errors.register(app)
     security.register(app)
-
-    from web.cli import register as register_cli
-
-    register_cli(app)
-    return app

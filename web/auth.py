@@ -1,49 +1,151 @@
-"""Admin access: a login session for browsers, a Bearer token for scripts, both the one ADMIN_TOKEN."""
+"""Admin access: a login session for browsers, a Bearer token for scripts, both the one ADMIN_TOKEN.
+
+A browser session carries only a random id. What it stands for is kept server-side (in Redis, shared
+by every web process): a keyed fingerprint of the admin token it was opened with, so rotating the
+token signs every browser out, and logging out deletes it, so a replayed cookie opens nothing.
+Failed attempts (sign-in form and Bearer token alike) are counted per client in Redis too.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
-import threading
-import time
-from collections import defaultdict, deque
+import logging
+import secrets
 
-from flask import current_app, jsonify, redirect, request, session, url_for
+from flask import jsonify, redirect, request, session, url_for
 
-LOGIN_ATTEMPTS = 5
-LOGIN_WINDOW_SECONDS = 60
+from recommender.limits import ADMIN_SESSION_SECONDS
+from web import settings
+from web.throttle import REDIS_ERRORS, AttemptLimiter, shared_redis
+
+SESSION_KEY = "admin_session"
+log = logging.getLogger(__name__)
+
+
+def _matches(candidate: str, expected: str) -> bool:
+    """Constant-time comparison, so response timing does not reveal how much of a guess was right."""
+    return hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def token_matches(candidate: str) -> bool:
-    """Constant-time comparison, so response timing does not reveal how much of a guess was right."""
-    expected = current_app.config["ADMIN_TOKEN"].encode()
-    return hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"), expected)
+    return _matches(candidate, settings().admin_token)
 
 
-def _token_fingerprint() -> str:
-    """Stored in the session: changing ADMIN_TOKEN signs every browser out."""
-    return hashlib.sha256(current_app.config["ADMIN_TOKEN"].encode()).hexdigest()[:16]
+def _fingerprint() -> str:
+    """The admin token, keyed by the secret key: kept server-side only, never in a cookie."""
+    return hmac.new(settings().secret_key.encode(), settings().admin_token.encode(), hashlib.sha256).hexdigest()
+
+
+class SessionRegistry:
+    """Open admin sessions by random id: in Redis when it is configured and up, else in this
+    process's memory (so the admin page still opens while Redis is down)."""
+
+    _local: dict[str, str] = {}
+
+    def _key(self, session_id: str) -> str:
+        return f"{settings().redis_prefix}admin-session:{session_id}"
+
+    def open(self) -> str:
+        session_id = secrets.token_urlsafe(32)
+        client = shared_redis()
+        try:
+            if client is None:
+                raise LookupError("no shared store configured")
+            client.set(self._key(session_id), _fingerprint(), ex=ADMIN_SESSION_SECONDS)
+        except (LookupError, *REDIS_ERRORS):
+            self._local[session_id] = _fingerprint()
+        return session_id
+
+    def _stored(self, session_id: str) -> str | None:
+        client = shared_redis()
+        if client is not None:
+            try:
+                return client.get(self._key(session_id)) or self._local.get(session_id)
+            except REDIS_ERRORS:
+                pass
+        return self._local.get(session_id)
+
+    def valid(self, session_id: str) -> bool:
+        stored = self._stored(session_id)
+        return bool(stored) and hmac.compare_digest(stored, _fingerprint())
+
+    def close(self, session_id: str) -> None:
+        self._local.pop(session_id, None)
+        client = shared_redis()
+        if client is not None:
+            try:
+                client.delete(self._key(session_id))
+            except REDIS_ERRORS:
+                log.warning("Redis is down: session %s… ends when its key expires", session_id[:6])
+
+
+sessions = SessionRegistry()
+limiter = AttemptLimiter()
 
 
 def sign_in() -> None:
     session.clear()
-    session["admin"] = _token_fingerprint()
+    session[SESSION_KEY] = sessions.open()
     session.permanent = False
 
 
 def sign_out() -> None:
-    session.pop("admin", None)
+    session_id = session.pop(SESSION_KEY, None)
+    if session_id:
+        sessions.close(session_id)
+    session.clear()
 
 
-def bearer_ok() -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and bool(token) and token_matches(token.strip())
+def client_address() -> str:
+    return request.remote_addr or "?"
+
+
+def _bearer() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def bearer_ok(*accepted: str) -> bool:
+    """A Bearer token equal to one of `accepted` (default: the admin token)."""
+    token = _bearer()
+    return token is not None and any(_matches(token, expected) for expected in (accepted or (settings().admin_token,)))
 
 
 def session_ok() -> bool:
-    return hmac.compare_digest(str(session.get("admin", "")), _token_fingerprint())
+    session_id = session.get(SESSION_KEY)
+    return isinstance(session_id, str) and sessions.valid(session_id)
+
+
+def _too_many():
+    response = jsonify({"error": "too many failed attempts from this address: wait a minute and try again"})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(limiter.window)
+    return response
+
+
+def token_required(view, accepted=lambda: (settings().admin_token,), realm="likewise-admin"):
+    """JSON routes behind a Bearer token: failures are throttled per client, across processes;
+    a client that is blocked is refused before its token is even compared."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        client = client_address()
+        if limiter.blocked(client):
+            return _too_many()
+        if bearer_ok(*accepted()):
+            return view(*args, **kwargs)
+        limiter.failed(client)
+        response = jsonify({"error": f"token required: send 'Authorization: Bearer <token>' ({realm})"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+        return response
+    return wrapped
+
+
+def admin_api(view):
+    """Admin JSON API: Bearer token only, so no cookie can be used to forge a request."""
+    return token_required(view)
 
 
 def admin_page(view):
@@ -60,43 +162,3 @@ def admin_page(view):
         return redirect(url_for("admin.login", next=request.path))
     return wrapped
 
-
-def admin_api(view):
-    """Admin JSON API: Bearer token only, so no cookie can be used to forge a request."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if bearer_ok():
-            return view(*args, **kwargs)
-        response = jsonify({"error": "admin token required: send 'Authorization: Bearer <ADMIN_TOKEN>'"})
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="likewise-admin"'
-        return response
-    return wrapped
-
-
-class LoginThrottle:
-    """At most LOGIN_ATTEMPTS failed sign-ins per client address per window, per process."""
-
-    def __init__(self, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS):
-        self.attempts = attempts
-        self.window = window
-        self._failures: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _prune(self, key: str, now: float) -> deque:
-        failures = self._failures[key]
-        while failures and now - failures[0] > self.window:
-            failures.popleft()
-        return failures
-
-    def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._prune(key, time.monotonic())) >= self.attempts
-
-    def failed(self, key: str) -> None:
-        with self._lock:
-            self._prune(key, time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import FileField, HiddenField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
-from recommender.model import MAX_K
+from recommender.limits import ITEM_ID_MAX_CHARS, K_DEFAULT, K_MAX, K_MIN
 
 
 class SimilarItemForm(FlaskForm):
-    """The seed's similar_item_form: which item, and how many neighbours."""
+    """Which item, and how many neighbours: the form of /items/similar."""
 
     item_id = StringField("Item id", validators=[
         DataRequired(message="Enter an item id."),
-        Length(max=200, message="An item id is at most 200 characters."),
+        Length(max=ITEM_ID_MAX_CHARS, message=f"An item id is at most {ITEM_ID_MAX_CHARS} characters."),
         Regexp(r"^[^\x00-\x1f/]+$", message="An item id cannot contain '/' or control characters."),
     ], filters=[lambda value: value.strip() if isinstance(value, str) else value])
-    k = IntegerField("How many", default=10, validators=[
-        NumberRange(min=1, max=MAX_K, message=f"Choose between 1 and {MAX_K}."),
+    k = IntegerField("How many", default=K_DEFAULT, validators=[
+        NumberRange(min=K_MIN, max=K_MAX, message=f"Choose between {K_MIN} and {K_MAX}."),
     ])
+
+
+class LoginForm(FlaskForm):
+    token = PasswordField("Admin token", validators=[DataRequired(message="Enter the admin token.")])
+    next = HiddenField()
+
+
+class UploadForm(FlaskForm):
+    items = FileField("Items file (CSV or Parquet)")
+    interactions = FileField("Interactions file (optional)")
+
+
+class ActionForm(FlaskForm):
+    """Just the CSRF token, for the buttons that POST."""

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from web.config import ConfigError, settings_from_env
+from recommender.settings import ADMIN_TOKEN_FILE, ConfigError, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_START_SECONDS = 10
@@ -65,8 +65,8 @@ def startup_banner(env: dict, settings: dict, token_is_new: bool, embedded_redis
     """Where to go. The admin token is shown only the first time, when it was just generated;
     after that the banner says where it is kept, so logs never carry the secret again."""
     site = f"http://127.0.0.1:{env['PORT']}/"
-    token = (f": {settings['ADMIN_TOKEN']}" if token_is_new
-             else f", kept in {Path(env['LIKEWISE_DATA_DIR']) / 'admin_token'}"
+    token = (f": {settings.admin_token}" if token_is_new
+             else f", kept in {Path(env['LIKEWISE_DATA_DIR']) / ADMIN_TOKEN_FILE}"
              if not env.get("ADMIN_TOKEN") else ", from the environment")
     return "\n".join([
         "",
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("LIKEWISE_DATA_DIR", str(ROOT / "var"))
     data_dir = Path(env["LIKEWISE_DATA_DIR"]).resolve()
-    token_is_new = not env.get("ADMIN_TOKEN") and not (data_dir / "admin_token").exists()
+    token_is_new = not env.get("ADMIN_TOKEN") and not (data_dir / ADMIN_TOKEN_FILE).exists()
     try:
         settings = settings_from_env(env)
     except ConfigError as exc:
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     env.setdefault("PORT", "5000")
     env.setdefault("FLOWER_PORT", "5555")
     if not env.get("FLOWER_BASIC_AUTH"):
-        env["FLOWER_BASIC_AUTH"] = f"admin:{settings['ADMIN_TOKEN']}"
+        env["FLOWER_BASIC_AUTH"] = f"admin:{settings.admin_token}"
 
     first_index(env)
     redis_process = None

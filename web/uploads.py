@@ -1,15 +1,14 @@
-"""Uploaded catalog files: saved under the data dir and validated before any job is queued."""
+"""Uploaded catalog files: kept under an upload id and validated before any job is queued."""
 
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
 from recommender.catalog import SUPPORTED_SUFFIXES, CatalogError, Problem, load_catalog
-from recommender.catalog_source import CatalogFiles
+from recommender.catalog_source import CatalogFiles, UploadStore
 
 
 def _suffix(upload: FileStorage, field: str) -> str:
@@ -20,28 +19,37 @@ def _suffix(upload: FileStorage, field: str) -> str:
     return ".parquet" if suffix == ".pq" else suffix
 
 
-def save_upload(data_dir: Path, items: FileStorage | None, interactions: FileStorage | None) -> CatalogFiles:
-    """Store the files in a fresh directory and validate them; on any problem the directory is removed
-    and CatalogError lists every problem by file, column and row."""
+def _save(directory: Path, upload: FileStorage, kind: str) -> Path:
+    path = directory / (kind + _suffix(upload, kind))
+    upload.save(path)
+    return path
+
+
+def _validate(files: CatalogFiles, original_names: dict[str, str]) -> None:
+    """Problems name the files as the user called them, not as they are stored."""
+    try:
+        load_catalog(files.items, files.interactions)
+    except CatalogError as exc:
+        raise CatalogError([Problem(original_names.get(p.file, p.file), p.message, p.column, p.rows)
+                            for p in exc.problems]) from None
+
+
+def save_upload(uploads: UploadStore, items: FileStorage | None,
+                interactions: FileStorage | None) -> tuple[str, CatalogFiles]:
+    """Store the files under a fresh upload id and validate them; on any problem nothing is kept and
+    CatalogError lists every problem by file, column and row."""
     if items is None or not items.filename:
         raise CatalogError([Problem("items", "no items file was uploaded")])
-    directory = data_dir / "uploads" / uuid.uuid4().hex
-    directory.mkdir(parents=True)
+    upload_id, directory = uploads.new()
     try:
-        items_path = directory / ("items" + _suffix(items, "items"))
-        items.save(items_path)
-        interactions_path = None
-        if interactions is not None and interactions.filename:
-            interactions_path = directory / ("interactions" + _suffix(interactions, "interactions"))
-            interactions.save(interactions_path)
-        try:
-            load_catalog(items_path, interactions_path)
-        except CatalogError as exc:
-            names = {items_path.name: items.filename, **({interactions_path.name: interactions.filename}
-                                                         if interactions_path else {})}
-            raise CatalogError([Problem(names.get(p.file, p.file), p.message, p.column, p.rows)
-                                for p in exc.problems]) from None
-        return CatalogFiles(items_path, interactions_path)
+        files = CatalogFiles(_save(directory, items, "items"),
+                             _save(directory, interactions, "interactions")
+                             if interactions is not None and interactions.filename else None)
+        names = {files.items.name: items.filename}
+        if files.interactions is not None:
+            names[files.interactions.name] = interactions.filename
+        _validate(files, names)
+        return upload_id, files
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise

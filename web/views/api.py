@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from recommender.limits import SEARCH_LIMIT
 from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -30,5 +31,5 @@ def similar(item_id: str):
 def search():
     model = served_model()
     query = query_arg("q")
-    results = model.search(query, 20) if query.strip() else []
+    results = model.search(query, SEARCH_LIMIT) if query.strip() else []
     return jsonify({"query": query, "results": [r.as_dict() for r in results], "index_version": model.version})

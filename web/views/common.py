@@ -7,14 +7,21 @@ import re
 from flask import current_app, g, render_template, request
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
-from recommender.model import MAX_K, Filters, Item, SimilarItem, SimilarItemsModel
+from recommender.limits import (
+    FILTER_VALUES_MAX,
+    ITEM_ID_MAX_CHARS,
+    K_DEFAULT,
+    K_MAX,
+    K_MIN,
+    QUERY_MAX_CHARS,
+    YEAR_MAX,
+    YEAR_MIN,
+)
+from recommender.model import Filters, Item, SimilarItem, SimilarItemsModel
 from web import htmx
 
 DIGITS = re.compile(r"[0-9]{1,6}")
 YEAR_DIGITS = re.compile(r"[0-9]{1,4}")
-K_CHOICES = (5, 10, 20)
-DEFAULT_K = 10
-MAX_ID_LENGTH = 200
 
 
 class NoIndexYet(ServiceUnavailable):
@@ -31,19 +38,19 @@ def served_model() -> SimilarItemsModel:
     return g.model
 
 
-def parse_k(raw: str | None, default: int = DEFAULT_K) -> int:
+def parse_k(raw: str | None, default: int = K_DEFAULT) -> int:
     if raw is None or raw == "":
         return default
     if not DIGITS.fullmatch(raw.strip()):
-        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, got {raw[:20]!r}")
+        raise BadRequest(f"k must be a whole number from {K_MIN} to {K_MAX}, got {raw[:20]!r}")
     k = int(raw)
-    if not 1 <= k <= MAX_K:
-        raise BadRequest(f"k must be from 1 to {MAX_K}, got {k}")
+    if not K_MIN <= k <= K_MAX:
+        raise BadRequest(f"k must be from {K_MIN} to {K_MAX}, got {k}")
     return k
 
 
 def check_item_id(item_id: str) -> str:
-    if len(item_id) > MAX_ID_LENGTH or any(ord(c) < 32 for c in item_id):
+    if len(item_id) > ITEM_ID_MAX_CHARS or any(ord(c) < 32 for c in item_id):
         raise BadRequest("item id is too long or contains control characters")
     return item_id
 
@@ -57,19 +64,16 @@ def page_or_fragment(page: str, fragment: str, **context) -> str:
     return render_template(fragment if wants_fragment() else page, **context)
 
 
-def query_arg(name: str, max_chars: int = 200) -> str:
+def query_arg(name: str, max_chars: int = QUERY_MAX_CHARS) -> str:
     return request.args.get(name, "", type=str)[:max_chars]
-
-
-MAX_FILTER_VALUES = 50
 
 
 def _year(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
-    if not YEAR_DIGITS.fullmatch(raw):
-        raise BadRequest(f"{name} must be a year between 0 and 3000, got {raw[:20]!r}")
+    if not YEAR_DIGITS.fullmatch(raw) or not YEAR_MIN <= int(raw) <= YEAR_MAX:
+        raise BadRequest(f"{name} must be a year between {YEAR_MIN} and {YEAR_MAX}, got {raw[:20]!r}")
     return int(raw)
 
 
@@ -78,8 +82,8 @@ def parse_filters() -> Filters:
     categories = [c.strip() for c in request.args.getlist("category") if c.strip()]
     exclude = [i.strip() for raw in request.args.getlist("exclude") for i in raw.split(",") if i.strip()]
     for name, values in (("category", categories), ("exclude", exclude)):
-        if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_ID_LENGTH for v in values):
-            raise BadRequest(f"{name}: at most {MAX_FILTER_VALUES} values of at most {MAX_ID_LENGTH} characters")
+        if len(values) > FILTER_VALUES_MAX or any(len(v) > ITEM_ID_MAX_CHARS for v in values):
+            raise BadRequest(f"{name}: at most {FILTER_VALUES_MAX} values of at most {ITEM_ID_MAX_CHARS} characters")
     year_min, year_max = _year("year_min"), _year("year_max")
     if year_min is not None and year_max is not None and year_min > year_max:
         raise BadRequest(f"year_min ({year_min}) is after year_max ({year_max})")

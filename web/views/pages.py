@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
+from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.model import UnknownItem
 from web.forms import SimilarItemForm
 from web.views.common import (
-    DEFAULT_K,
-    K_CHOICES,
     check_item_id,
     page_or_fragment,
     parse_filters,
@@ -21,13 +20,12 @@ from web.views.common import (
 )
 
 bp = Blueprint("pages", __name__)
-SEARCH_LIMIT = 20
 
 
 @bp.get("/")
 def home():
     model = served_model()
-    return render_template("search.html", popular=model.popular(12), query="", results=None,
+    return render_template("search.html", popular=model.popular(POPULAR_SHOWN), query="", results=None,
                            index_version=model.version)
 
 
@@ -37,7 +35,7 @@ def search():
     model = served_model()
     results = model.search(query, SEARCH_LIMIT) if query.strip() else None
     return page_or_fragment("search.html", "partials/search_results.html", query=query, results=results,
-                            popular=model.popular(12) if results is None else [])
+                            popular=model.popular(POPULAR_SHOWN) if results is None else [])
 
 
 @bp.get("/items/<item_id>")
@@ -66,8 +64,8 @@ def similar_panel(item_id: str):
 
 @bp.route("/items/similar", methods=["GET", "POST"])
 def similar_item_form():
-    """The seed's form: an item id in, that item's similar items out."""
-    form = SimilarItemForm(k=DEFAULT_K)
+    """The similar-items form: an item id in, that item's similar items out."""
+    form = SimilarItemForm(k=K_DEFAULT)
     if request.method == "GET" and request.args.get("item_id"):
         return redirect(url_for("pages.item_page", item_id=request.args["item_id"]))
     results, item, status = None, None, 200

@@ -1,4 +1,8 @@
-"""Rebuild jobs in Redis: asking for one (coalesced), the one-build-at-a-time lock, and status.
+"""Jobs in Redis, shared by the web tier (asks) and the worker (runs): task names, the Celery wiring,
+the job queue (coalesced rebuilds, status) and the one-build-at-a-time lock.
+
+Importable without Flask views or the build stack: the web tier sends jobs by name through it and
+never imports the worker's tasks.
 
 Coalescing: a plain rebuild asked for while another plain rebuild is still waiting in the queue
 joins that waiting job instead of adding one. A job stops "waiting" when it takes the build lock,
@@ -13,13 +17,18 @@ import uuid
 from dataclasses import dataclass, field
 
 import redis
-from celery import Celery
+from celery import Celery, Task
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 
-from worker import REBUILD_TASK
+from recommender.settings import Settings
 
-LOCK_SECONDS = 120
+REBUILD_TASK = "likewise.rebuild_index"
+ROLLBACK_TASK = "likewise.rollback_index"
+TASKS_MODULE = "worker.tasks"
+QUEUE_NAME = "likewise"
+RESULTS_KEPT_SECONDS = 7 * 24 * 3600
+LOCK_SECONDS = Settings.build_lock_seconds
 LOCK_HEARTBEAT_SECONDS = 20
 LOCK_WAIT_SECONDS = 4 * 3600
 JOBS_KEPT = 20
@@ -62,12 +71,54 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
 
 
+def celery_config(settings: Settings) -> dict:
+    url = settings.redis_url or "redis://127.0.0.1:6379/0"
+    config = {
+        "broker_url": url,
+        "result_backend": url,
+        "task_default_queue": QUEUE_NAME,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_track_started": True,
+        "worker_prefetch_multiplier": 1,
+        "result_extended": True,
+        "result_expires": RESULTS_KEPT_SECONDS,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": settings.redeliver_seconds,
+                                     "global_keyprefix": settings.redis_prefix},
+        "result_backend_transport_options": {"global_keyprefix": settings.redis_prefix},
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "imports": (TASKS_MODULE,),
+    }
+    if settings.rebuild_every_seconds:
+        config["beat_schedule"] = {"periodic-rebuild": {"task": REBUILD_TASK,
+                                                        "schedule": float(settings.rebuild_every_seconds),
+                                                        "kwargs": {"reason": "periodic"}}}
+    return config
+
+
+def celery_init_app(app, settings: Settings) -> Celery:
+    """Flask's documented pattern: every task runs inside the app context of the process's app."""
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_config(settings))
+    celery_app.conf.update(app.config.get("CELERY", {}))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
 def job_queue_for(app) -> "JobQueue":
-    """The Flask app's job queue, one per process, from its REDIS_URL and key prefix."""
+    """The app's job queue, one per process, from its settings."""
     queue = app.extensions.get("job_queue")
     if queue is None:
-        queue = JobQueue(redis_client(app.config["REDIS_URL"]), app.extensions["celery"],
-                         app.config.get("REDIS_PREFIX", "likewise:"))
+        settings = app.extensions["settings"]
+        queue = JobQueue(redis_client(settings.redis_url), app.extensions["celery"], settings.redis_prefix)
         app.extensions["job_queue"] = queue
     return queue
 
@@ -75,7 +126,7 @@ def job_queue_for(app) -> "JobQueue":
 class JobQueue:
     """Requests rebuilds and reports on them; shared by the web tier (asks) and the worker (runs)."""
 
-    def __init__(self, client: redis.Redis, celery_app: Celery, prefix: str = "likewise:"):
+    def __init__(self, client: redis.Redis, celery_app: Celery, prefix: str = Settings.redis_prefix):
         self.redis = client
         self.celery = celery_app
         self.prefix = prefix
@@ -108,10 +159,10 @@ class JobQueue:
             raise JobQueueUnavailable("could not queue the rebuild: try again")
         return self._guard(run)
 
-    def request_catalog_build(self, upload_dir: str, files: dict) -> str:
-        """Queue a build of an uploaded (already validated) catalog; never coalesced."""
+    def request_catalog_build(self, upload_id: str, files: dict) -> str:
+        """Queue a build of an uploaded (already validated) catalog, named by its upload id; never coalesced."""
         job_id = str(uuid.uuid4())
-        self._guard(lambda: self._send(job_id, "upload", {"upload_dir": upload_dir}, files=files))
+        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id}, files=files))
         return job_id
 
     def request_task(self, task: str, kind: str, kwargs: dict) -> str:
@@ -134,7 +185,7 @@ class JobQueue:
         record = {"kind": kind, "requested_at": time.time(), **{f"file:{k}": v for k, v in (files or {}).items()}}
         pipe = self.redis.pipeline()
         pipe.hset(self._job_key(job_id), mapping=record)
-        pipe.expire(self._job_key(job_id), 7 * 24 * 3600)
+        pipe.expire(self._job_key(job_id), RESULTS_KEPT_SECONDS)
         pipe.lpush(self.jobs_key, job_id)
         pipe.ltrim(self.jobs_key, 0, JOBS_KEPT - 1)
         pipe.execute()

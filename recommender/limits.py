@@ -1,0 +1,28 @@
+"""Every limit a request, a catalog or a page is held to, in one place.
+
+The web tier validates against these, the model enforces them, and templates show them (they are
+template globals), so a limit is never restated as a literal anywhere else.
+"""
+
+K_MIN = 1
+K_MAX = 100
+K_DEFAULT = 10
+K_CHOICES = (5, 10, 20)
+
+ITEM_ID_MAX_CHARS = 200
+YEAR_MIN = 0
+YEAR_MAX = 3000
+
+QUERY_MAX_CHARS = 200
+SEARCH_LIMIT = 20
+POPULAR_SHOWN = 12
+FILTER_VALUES_MAX = 50
+
+IMAGE_ATTRIBUTES = ("image_url", "image")
+IMAGE_SCHEMES = ("http://", "https://")
+
+SECRET_MIN_CHARS = 32
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW_SECONDS = 60
+ADMIN_SESSION_SECONDS = 12 * 3600
+

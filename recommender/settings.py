@@ -1,0 +1,154 @@
+"""Settings, read once from environment variables (12-factor) into one typed object.
+
+Every variable and its default is here and in the README's Configuration table; the web tier, the
+worker, the CLI and the launcher all read this one object. Production refuses to guess secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from recommender.limits import SECRET_MIN_CHARS
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+ADMIN_TOKEN_FILE = "admin_token"
+INGEST_TOKEN_FILE = "ingest_token"
+SECRET_KEY_FILE = "secret_key"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable deployment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a Likewise process needs to know about its deployment."""
+
+    env: str = DEVELOPMENT
+    data_dir: Path = Path("./var")
+    secret_key: str = ""
+    admin_token: str = ""
+    ingest_token: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "likewise:"
+    rebuild_every_seconds: int = 0
+    max_upload_bytes: int = 50 * 1024 * 1024
+    reload_seconds: float = 0.5
+    flower_url: str = "http://127.0.0.1:5555/"
+    build_lock_seconds: int = 120
+    redeliver_seconds: int = 900
+    bench_routes: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.env == PRODUCTION
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.data_dir / "catalog"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def with_overrides(self, overrides: dict) -> Settings:
+        """A copy with the given fields replaced (tests and the app factory pass their own)."""
+        known = {f.name for f in fields(self)}
+        chosen = {name: value for name, value in overrides.items() if name in known}
+        if "data_dir" in chosen:
+            chosen["data_dir"] = Path(chosen["data_dir"])
+        return replace(self, **chosen)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _int(environ, name: str, default: int) -> int:
+    raw = environ.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(environ, name: str, default: float) -> float:
+    raw = environ.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def secret_from_file(data_dir: Path, name: str, nbytes: int = 32) -> str:
+    """Generate a development secret once and keep it under the data dir, readable by us only."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _environment(environ) -> str:
+    env = environ.get("LIKEWISE_ENV", DEVELOPMENT).strip().lower()
+    if env not in (DEVELOPMENT, PRODUCTION):
+        raise ConfigError(f"LIKEWISE_ENV must be '{DEVELOPMENT}' or '{PRODUCTION}', got {env!r}")
+    return env
+
+
+def _check_production_secrets(given: dict) -> None:
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"production mode needs {' and '.join(missing)} set in the environment")
+    short = [name for name, value in given.items() if len(value) < SECRET_MIN_CHARS]
+    if short:
+        raise ConfigError(f"{' and '.join(short)} must be at least {SECRET_MIN_CHARS} characters in production "
+                          "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+
+
+def _secrets(environ, env: str, data_dir: Path) -> dict:
+    """Production takes its secrets from the environment; development generates them once."""
+    given = {name: environ.get(name, "") for name in ("SECRET_KEY", "ADMIN_TOKEN", "INGEST_TOKEN")}
+    if env == PRODUCTION:
+        _check_production_secrets(given)
+    return {"secret_key": given["SECRET_KEY"] or secret_from_file(data_dir, SECRET_KEY_FILE),
+            "admin_token": given["ADMIN_TOKEN"] or secret_from_file(data_dir, ADMIN_TOKEN_FILE),
+            "ingest_token": given["INGEST_TOKEN"] or secret_from_file(data_dir, INGEST_TOKEN_FILE)}
+
+
+def settings_from_env(environ=None) -> Settings:
+    """The settings of this process, from `environ` (default: os.environ)."""
+    environ = os.environ if environ is None else environ
+    defaults = Settings()
+    env = _environment(environ)
+    data_dir = Path(environ.get("LIKEWISE_DATA_DIR") or defaults.data_dir).resolve()
+    flower_port = _int(environ, "FLOWER_PORT", 5555)
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        **_secrets(environ, env, data_dir),
+        redis_url=environ.get("REDIS_URL", ""),
+        redis_prefix=environ.get("LIKEWISE_REDIS_PREFIX") or defaults.redis_prefix,
+        rebuild_every_seconds=_int(environ, "LIKEWISE_REBUILD_EVERY", defaults.rebuild_every_seconds),
+        max_upload_bytes=_int(environ, "MAX_UPLOAD_MB", defaults.max_upload_bytes // 2**20) * 2**20,
+        reload_seconds=_float(environ, "LIKEWISE_RELOAD_SECONDS", defaults.reload_seconds),
+        flower_url=environ.get("FLOWER_URL") or f"http://127.0.0.1:{flower_port}/",
+        build_lock_seconds=_int(environ, "LIKEWISE_LOCK_SECONDS", defaults.build_lock_seconds),
+        redeliver_seconds=_int(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
+        bench_routes=environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
+    )

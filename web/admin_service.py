@@ -1,0 +1,90 @@
+"""What the admin page and the admin API both do: queue rebuilds, uploads and rollbacks, report on
+jobs, and summarise the served index. Views only translate between HTTP and these calls."""
+
+from __future__ import annotations
+
+from flask import current_app
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import NotFound, ServiceUnavailable
+
+from recommender.catalog_source import UploadStore
+from recommender.index_store import IndexStoreError
+from web import settings
+from web.uploads import save_upload
+from worker.queue import ROLLBACK_TASK, JobQueue, JobQueueUnavailable, JobStatus, job_queue_for
+
+ROLLBACK_WAIT_SECONDS = 10
+
+
+class QueueUnavailable(ServiceUnavailable):
+    description = "Job queue unavailable: Redis cannot be reached. Searches still work; try this again shortly."
+
+
+def job_queue() -> JobQueue:
+    if not settings().redis_url:
+        raise QueueUnavailable("Job queue unavailable: REDIS_URL is not set, so no worker can be reached.")
+    return job_queue_for(current_app)
+
+
+def queue_call(action):
+    """Run `action(queue)`, turning an unreachable Redis into a 503 that says searches still work."""
+    try:
+        return action(job_queue())
+    except JobQueueUnavailable as exc:
+        raise QueueUnavailable(f"{exc}. Searches still work; try this again shortly.") from None
+
+
+def job(job_id: str) -> JobStatus:
+    found = queue_call(lambda q: q.status(job_id))
+    if found is None:
+        raise NotFound(f"No job with id {job_id}.")
+    return found
+
+
+def recent_jobs() -> list[JobStatus]:
+    return queue_call(lambda q: q.recent())
+
+
+def request_rebuild() -> tuple[str, bool]:
+    return queue_call(lambda q: q.request_rebuild())
+
+
+def upload_catalog(items: FileStorage | None, interactions: FileStorage | None) -> str:
+    """Validate and keep the upload, then queue its build; raises CatalogError with every problem.
+    If the job cannot be queued, the upload is removed again."""
+    job_queue()  # refuse early, before saving files, when no queue is configured
+    uploads = UploadStore(settings().uploads_dir)
+    upload_id, files = save_upload(uploads, items, interactions)
+    names = {"items": files.items.name, **({"interactions": files.interactions.name} if files.interactions else {})}
+    try:
+        return queue_call(lambda q: q.request_catalog_build(upload_id, names))
+    except QueueUnavailable:
+        uploads.discard(upload_id)
+        raise
+
+
+def request_rollback(version: str) -> str:
+    try:
+        current_app.extensions["index_store"].version_path(version)
+    except IndexStoreError as exc:
+        raise NotFound(f"{exc}: choose one of the kept versions.") from None
+    return queue_call(lambda q: q.request_task(ROLLBACK_TASK, "rollback", {"version": version}))
+
+
+def wait_for_rollback(job_id: str) -> JobStatus | None:
+    """A rollback is quick: wait briefly so the API can answer with its outcome."""
+    return queue_call(lambda q: q.wait(job_id, ROLLBACK_WAIT_SECONDS))
+
+
+def index_summary() -> dict:
+    store = current_app.extensions["index_store"]
+    holder = current_app.extensions["model_holder"]
+    model = holder.model
+    return {
+        "current": model.manifest if model else None,
+        "serving": model.version if model else None,
+        "published": store.current_version(),
+        "versions": store.versions(),
+        "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
+                       if holder.failure else None),
+    }

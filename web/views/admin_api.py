@@ -1,0 +1,56 @@
+"""The admin JSON API: the admin page's actions for scripts, with a Bearer token and no cookies."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import BadRequest
+
+from recommender.catalog import CatalogError
+from web import admin_service
+from web.auth import admin_api
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+
+@bp.post("/rebuild")
+@admin_api
+def rebuild():
+    job_id, joined = admin_service.request_rebuild()
+    return jsonify({"job_id": job_id, "coalesced": joined}), 202
+
+
+@bp.post("/catalog")
+@admin_api
+def catalog():
+    try:
+        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"))
+    except CatalogError as exc:
+        return jsonify({"errors": [p.as_dict() | {"text": str(p)} for p in exc.problems]}), 422
+    return jsonify({"job_id": job_id}), 202
+
+
+@bp.get("/jobs/<job_id>")
+@admin_api
+def job(job_id: str):
+    return jsonify(admin_service.job(job_id).as_dict())
+
+
+@bp.get("/index")
+@admin_api
+def index():
+    return jsonify(admin_service.index_summary())
+
+
+@bp.post("/index/rollback")
+@admin_api
+def rollback():
+    body = request.get_json(silent=True)
+    version = body.get("version") if isinstance(body, dict) else None
+    if not isinstance(version, str) or not version:
+        raise BadRequest('Send JSON {"version": "<a kept version>"}.')
+    job_id = admin_service.request_rollback(version)
+    job = admin_service.wait_for_rollback(job_id)
+    state = job.state if job else "PENDING"
+    if state == "FAILURE":
+        return jsonify({"job_id": job_id, "version": version, "state": state, "error": job.error}), 409
+    return jsonify({"job_id": job_id, "version": version, "state": state}), 200 if state == "SUCCESS" else 202

@@ -1,0 +1,26 @@
+"""The worker's own slim Flask app: settings, the index store and the catalog sources, nothing else.
+
+No blueprints, no CSRF, no model holder: it exists so tasks run inside an app context, as in the
+Flask documentation's Celery pattern, and it never imports the web tier.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from recommender.catalog_source import ActiveCatalog, UploadStore
+from recommender.index_store import IndexStore
+from recommender.settings import Settings, settings_from_env
+from worker.queue import celery_init_app
+
+
+def create_worker_app(settings: Settings | None = None, celery_overrides: dict | None = None) -> Flask:
+    settings = settings or settings_from_env()
+    app = Flask("likewise-worker")
+    app.config["CELERY"] = celery_overrides or {}
+    app.extensions["settings"] = settings
+    app.extensions["index_store"] = IndexStore(settings.index_dir)
+    app.extensions["active_catalog"] = ActiveCatalog(settings.catalog_dir)
+    app.extensions["uploads"] = UploadStore(settings.uploads_dir)
+    celery_init_app(app, settings)
+    return app
