@@ -32,8 +32,8 @@ def insert_events(connection: Connection, rows: list[dict]) -> int:
     accepted = 0
     for chunk in chunks(drop_repeated_ids(rows), INSERT_CHUNK_ROWS):
         statement = dialect_insert(connection, events).values(chunk)
-        statement = statement.on_conflict_do_nothing(index_elements=[events.c.event_id])
-        accepted += connection.execute(statement).rowcount
+        statement = statement.on_conflict_do_nothing(index_elements=[events.c.event_id]).returning(events.c.id)
+        accepted += len(connection.execute(statement).all())
     return accepted
 
 
