@@ -1,4 +1,5 @@
 """The store of record on SQLite and PostgreSQL: schema, items, uploads, summary, failures."""
+# ruff: noqa: F811 - the store fixtures are imported from tests.store_databases
 
 from __future__ import annotations
 

@@ -20,14 +20,14 @@ def upsert_items(connection: Connection, rows: list[dict], now: float) -> tuple[
     A row is new when the created_at it comes back with is the one written now; an existing row keeps
     its created_at. One statement per chunk, so two writers of one item end in one whole record."""
     created = 0
+    statement = dialect_insert(connection, items)
+    statement = statement.on_conflict_do_update(
+        index_elements=[items.c.item_id],
+        set_={name: statement.excluded[name] for name in UPDATED_COLUMNS},
+    ).returning(items.c.created_at)
     for chunk in chunks(rows, UPSERT_CHUNK_ROWS):
         values = [{**row, "created_at": now, "updated_at": now} for row in chunk]
-        statement = dialect_insert(connection, items).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[items.c.item_id],
-            set_={name: statement.excluded[name] for name in UPDATED_COLUMNS},
-        ).returning(items.c.created_at)
-        created += sum(1 for (created_at,) in connection.execute(statement) if created_at == now)
+        created += sum(1 for (created_at,) in connection.execute(statement, values) if created_at == now)
     return created, len(rows) - created
 
 
