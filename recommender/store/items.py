@@ -1,0 +1,55 @@
+"""Writing and reading catalog items inside a caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
+
+from recommender.store.schema import items
+from recommender.store.upsert import chunks, dialect_insert
+from recommender.store.validation import split_categories
+
+UPSERT_CHUNK_ROWS = 500
+UPDATED_COLUMNS = ("title", "description", "categories", "year", "image_url", "url", "hidden", "attributes",
+                   "updated_at")
+
+
+def upsert_items(connection: Connection, rows: list[dict], now: float) -> tuple[int, int]:
+    """Create or overwrite items (rows carry item_id and item fields); returns (created, updated).
+
+    A row is new when the created_at it comes back with is the one written now; an existing row keeps
+    its created_at. One statement per chunk, so two writers of one item end in one whole record."""
+    created = 0
+    statement = dialect_insert(connection, items)
+    statement = statement.on_conflict_do_update(
+        index_elements=[items.c.item_id],
+        set_={name: statement.excluded[name] for name in UPDATED_COLUMNS},
+    ).returning(items.c.created_at)
+    for chunk in chunks(rows, UPSERT_CHUNK_ROWS):
+        values = [{**row, "created_at": now, "updated_at": now} for row in chunk]
+        created += sum(1 for (created_at,) in connection.execute(statement, values) if created_at == now)
+    return created, len(rows) - created
+
+
+def delete_items(connection: Connection, item_ids: list[str]) -> int:
+    deleted = 0
+    for chunk in chunks(item_ids, UPSERT_CHUNK_ROWS):
+        deleted += connection.execute(delete(items).where(items.c.item_id.in_(chunk))).rowcount
+    return deleted
+
+
+def item_ids(connection: Connection) -> set[str]:
+    return set(connection.execute(select(items.c.item_id)).scalars())
+
+
+def read_item(connection: Connection, item_id: str) -> dict | None:
+    """An item as the JSON API shows it: fields, then its other attributes at the top level."""
+    row = connection.execute(select(items).where(items.c.item_id == item_id)).mappings().first()
+    if row is None:
+        return None
+    item = {"item_id": row["item_id"], "title": row["title"], "description": row["description"],
+            "categories": split_categories(row["categories"]), "year": row["year"],
+            "image_url": row["image_url"], "url": row["url"], "hidden": bool(row["hidden"])}
+    item.update(row["attributes"] or {})
+    item.update(created_at=row["created_at"], updated_at=row["updated_at"])
+    return item

@@ -1,0 +1,69 @@
+"""The store's tables: items (the catalog), events (behaviour) and store_state (counters).
+
+Times are float Unix seconds everywhere, so both databases compare and subtract them the same way.
+events.item_id is deliberately not a foreign key: events for items not (yet) in the catalog are kept.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Boolean,
+                        Column,
+                        Float,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+)
+
+ID_LENGTH = 200
+TYPE_LENGTH = 20
+STATE_KEY_LENGTH = 64
+
+metadata = MetaData()
+
+items = Table(
+    "items", metadata,
+    Column("item_id", String(ID_LENGTH), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("categories", Text, nullable=False, default=""),
+    Column("year", Integer, nullable=True),
+    Column("image_url", Text, nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(ID_LENGTH), nullable=True),
+    Column("user_id", String(ID_LENGTH), nullable=False),
+    Column("item_id", String(ID_LENGTH), nullable=False),
+    Column("type", String(TYPE_LENGTH), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("event_id", name="uq_events_event_id"),
+    Index("ix_events_ts", "ts"),
+)
+
+store_state = Table(
+    "store_state", metadata,
+    Column("key", String(STATE_KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=True),
+)
+
+STATE_REVISION = "catalog_revision"
+STATE_LAST_CHANGE = "last_change_at"
+STATE_FILES_IMPORTED = "files_imported_at"
+STATE_FILES_IMPORTED_FROM = "files_imported_from"
+STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM)

@@ -1,0 +1,123 @@
+"""The store of record as a CatalogSource: a build reads visible items and per-pair interactions.
+
+Events are aggregated in the database, never loaded one by one: for each (user, item) seen within
+the horizon, weight = sum over its events of type_weight x 0.5 ** (age_days / half_life_days), with
+the half-life a quarter of the horizon (an event a full horizon old counts 1/16). A rating event
+weighs its own value. rating = the pair's latest explicit rating when it has one, else
+min(5, weight): a like (4) or a purchase (6 -> 5) counts as liked (rating >= 4), a lone view (1) not.
+With horizon_days=None every event counts, undecayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+
+import pandas as pd
+from sqlalchemy import and_, case, func, literal, select
+
+from recommender.catalog import Catalog, CatalogError, Problem
+from recommender.store.event_validation import RATING_TYPE
+from recommender.store.schema import STATE_REVISION, events, items
+from recommender.store.state import read_state
+from recommender.store.store import Store, guarded
+from recommender.store.weights import DEFAULT_EVENT_WEIGHTS
+
+DEFAULT_HORIZON_DAYS = 365.0
+HALF_LIFE_SHARE_OF_HORIZON = 0.25
+RATING_CAP = 5.0
+DAY_S = 86_400.0
+OWN_ATTRIBUTE_COLUMNS = ("image_url", "url")
+SOURCE_NAME = "store"
+HASH_CHARS = 16
+
+
+def _attribute_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def items_frame(rows: list[dict]) -> pd.DataFrame:
+    """Visible item rows in the column layout load_items gives (attributes as text, '' when missing)."""
+    names = sorted({name for row in rows for name in (row["attributes"] or {})} - set(OWN_ATTRIBUTE_COLUMNS))
+    frame = pd.DataFrame({
+        "item_id": [row["item_id"] for row in rows],
+        "title": [row["title"] for row in rows],
+        "description": [row["description"] for row in rows],
+        "categories": [row["categories"] for row in rows],
+        "year": pd.array([row["year"] for row in rows], dtype="Int64"),
+    })
+    for column in OWN_ATTRIBUTE_COLUMNS:
+        frame[column] = [row[column] or "" for row in rows]
+    for name in names:
+        frame[name] = [_attribute_text((row["attributes"] or {}).get(name)) for row in rows]
+    return frame
+
+
+class DatabaseCatalogSource:
+    """A CatalogSource reading the live catalog and behaviour from a Store."""
+
+    def __init__(self, store: Store, weights: dict[str, float] | None = None,
+                 horizon_days: float | None = DEFAULT_HORIZON_DAYS, now: float | None = None):
+        self.store = store
+        self.engine = store.engine
+        self.weights = dict(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
+        self.horizon_days = horizon_days
+        self.now = now
+
+    def describe(self) -> str:
+        horizon = "all events" if self.horizon_days is None else f"events of the last {self.horizon_days:g} days"
+        return f"the store of record ({horizon})"
+
+    def _pairs_query(self, now: float):
+        """Per (user, item) within the horizon, joined to visible items: weight, latest time, latest rating."""
+        type_weight = case(self.weights, value=events.c.type, else_=events.c.value)
+        in_window = [events.c.ts >= now - self.horizon_days * DAY_S] if self.horizon_days is not None else []
+        if self.horizon_days is None:
+            contribution = type_weight
+        else:
+            rate = math.log(2) / (self.horizon_days * HALF_LIFE_SHARE_OF_HORIZON * DAY_S)
+            age_s = case((events.c.ts > now, 0.0), else_=literal(now) - events.c.ts)
+            contribution = type_weight * func.exp(-rate * age_s)
+        visible = events.join(items, and_(items.c.item_id == events.c.item_id, ~items.c.hidden))
+        pairs = (select(events.c.user_id, events.c.item_id, func.sum(contribution).label("weight"),
+                        func.max(events.c.ts).label("timestamp"))
+                 .select_from(visible).where(*in_window).group_by(events.c.user_id, events.c.item_id).subquery())
+        order = func.row_number().over(partition_by=[events.c.user_id, events.c.item_id],
+                                       order_by=[events.c.ts.desc(), events.c.id.desc()])
+        ranked = (select(events.c.user_id, events.c.item_id, events.c.value, order.label("position"))
+                  .where(events.c.type == RATING_TYPE, *in_window).subquery())
+        latest = select(ranked.c.user_id, ranked.c.item_id, ranked.c.value).where(ranked.c.position == 1).subquery()
+        capped = case((pairs.c.weight > RATING_CAP, RATING_CAP), else_=pairs.c.weight)
+        return (select(pairs.c.user_id, pairs.c.item_id, func.coalesce(latest.c.value, capped).label("rating"),
+                       pairs.c.timestamp, pairs.c.weight)
+                .select_from(pairs.outerjoin(latest, and_(latest.c.user_id == pairs.c.user_id,
+                                                          latest.c.item_id == pairs.c.item_id)))
+                .order_by(pairs.c.user_id, pairs.c.item_id))
+
+    def _source_hash(self, revision: str, high_water: int | None) -> str:
+        key = json.dumps([revision, high_water, sorted(self.weights.items()), self.horizon_days])
+        return hashlib.sha256(key.encode()).hexdigest()[:HASH_CHARS]
+
+    @guarded
+    def _read(self, now: float) -> Catalog:
+        options = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
+        with self.engine.connect().execution_options(**options) as connection, connection.begin():
+            revision = read_state(connection).get(STATE_REVISION) or "0"
+            high_water = connection.execute(select(func.max(events.c.id))).scalar()
+            rows = connection.execute(select(items).where(~items.c.hidden).order_by(items.c.item_id)).mappings().all()
+            interactions = pd.read_sql(self._pairs_query(now), connection)
+        if not rows:
+            raise CatalogError([Problem(SOURCE_NAME, "the catalog has no visible items")])
+        interactions = interactions.astype({"user_id": str, "item_id": str, "rating": float, "timestamp": float,
+                                            "weight": float})
+        return Catalog(items=items_frame(rows), interactions=interactions if len(interactions) else None,
+                       source_hash=self._source_hash(revision, high_water))
+
+    def load(self) -> Catalog:
+        return self._read(time.time() if self.now is None else self.now)

@@ -1,0 +1,70 @@
+"""Turning a validated catalog (the frames load_items / load_interactions produce) into store rows.
+
+Uploaded interactions become events: a row with a rating becomes a 'rating' event (value = the
+rating, as given); a row without one becomes a 'like' event, because a file without ratings lists
+what people chose, which the file pipeline also counted as positive. The timestamp is the row's
+own, or the upload time when it has none. Each gets a stable event_id hashed from its content, so
+uploading the same interactions again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from recommender.catalog import ITEM_COLUMNS
+
+IMPORTED_RATED_TYPE = "rating"
+IMPORTED_UNRATED_TYPE = "like"
+IMPORT_EVENT_PREFIX = "import-"
+IMPORT_EVENT_HASH_CHARS = 24
+HIDDEN_COLUMN = "hidden"
+TRUE_TEXTS = ("1", "true", "yes", "y")
+OWN_COLUMNS = ("image_url", "url")
+
+
+def _text(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def item_rows(frame: pd.DataFrame) -> list[dict]:
+    """Items rows from an items frame; a 'hidden' column sets the flag (1/true/yes), other extra
+    columns become attributes (empty cells left out)."""
+    extra = [c for c in frame.columns if c not in ITEM_COLUMNS and c not in OWN_COLUMNS and c != HIDDEN_COLUMN]
+    rows = []
+    for record in frame.to_dict("records"):
+        year = record.get("year")
+        rows.append({
+            "item_id": str(record["item_id"]), "title": _text(record["title"]),
+            "description": _text(record.get("description")), "categories": _text(record.get("categories")),
+            "year": None if year is None or pd.isna(year) else int(year),
+            "image_url": _text(record.get("image_url")), "url": _text(record.get("url")),
+            "hidden": _text(record.get(HIDDEN_COLUMN)).strip().lower() in TRUE_TEXTS,
+            "attributes": {name: _text(record[name]) for name in extra if _text(record[name])},
+        })
+    return rows
+
+
+def _import_event_id(user_id: str, item_id: str, timestamp, rating) -> str:
+    key = f"{user_id}\x1f{item_id}\x1f{timestamp!r}\x1f{rating!r}".encode()
+    return IMPORT_EVENT_PREFIX + hashlib.sha1(key).hexdigest()[:IMPORT_EVENT_HASH_CHARS]
+
+
+def event_rows(frame: pd.DataFrame, now: float) -> list[dict]:
+    """Events rows from an interactions frame (user_id, item_id, rating, timestamp)."""
+    ratings = frame["rating"] if "rating" in frame else pd.Series(float("nan"), index=frame.index)
+    stamps = frame["timestamp"] if "timestamp" in frame else pd.Series(float("nan"), index=frame.index)
+    rows = []
+    for user_id, item_id, rating, stamp in zip(frame["user_id"], frame["item_id"], ratings, stamps):
+        rated = not pd.isna(rating)
+        dated = not pd.isna(stamp)
+        rows.append({
+            "event_id": _import_event_id(user_id, item_id, float(stamp) if dated else None,
+                                         float(rating) if rated else None),
+            "user_id": str(user_id), "item_id": str(item_id),
+            "type": IMPORTED_RATED_TYPE if rated else IMPORTED_UNRATED_TYPE,
+            "value": float(rating) if rated else None,
+            "ts": float(stamp) if dated else now, "received_at": now,
+        })
+    return rows
