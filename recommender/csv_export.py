@@ -45,8 +45,10 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_safe_csv(frame: pd.DataFrame, path_or_buffer: str | Path | IO[str]) -> None:
     """Write the frame (without its index: reset_index first to keep it) as UTF-8 CSV with every text
-    cell and column name neutralised (see safe_cell)."""
-    safe_frame(frame).to_csv(path_or_buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n",
+    cell and column name neutralised (see safe_cell). Lines end in CRLF (RFC 4180): Python's csv writer
+    quotes only the line-end characters of its own terminator, so with a bare LF a cell holding a CR
+    would be written unquoted and split the row for every reader."""
+    safe_frame(frame).to_csv(path_or_buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n",
                              encoding="utf-8")
 
 
