@@ -46,8 +46,11 @@ def _decode_csv(path: Path, name: str) -> str:
     raw = path.read_bytes()
     if raw[:4] == b"PK\x03\x04" or zipfile.is_zipfile(io.BytesIO(raw[:SNIFF_BYTES])):
         raise CatalogError([Problem(name, "this is a zip archive, not a CSV file: upload the CSV itself")])
-    if b"\x00" in raw[:SNIFF_BYTES]:
-        raise CatalogError([Problem(name, "binary data found: this is not a text CSV file")])
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw[:nul].count(b"\n") + 1
+        raise CatalogError([Problem(name, f"binary data found (a NUL byte on line {line}): this is not a text "
+                                          "CSV file", rows=(line,))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
