@@ -65,6 +65,9 @@ def _decode_csv(path: Path, name: str) -> str:
 def _bounded_lines(text: str, name: str) -> Iterator[str]:
     for number, line in enumerate(io.StringIO(text, newline=""), start=1):
         if len(line) > MAX_LINE_CHARS:
+            if number == 1 and line.count(",") >= MAX_COLUMNS:
+                raise CatalogError([Problem(name, f"too many columns (about {line.count(',') + 1} in a header "
+                                                  f"line of {len(line):,} characters); at most {MAX_COLUMNS}")])
             raise CatalogError([Problem(name, f"line {number} is longer than {MAX_LINE_CHARS:,} characters, the "
                                               "most a line may hold", rows=(number,))])
         yield line
