@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import zipfile
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from recommender.catalog import CatalogError, load_catalog, load_interactions, load_items
+from recommender.csv_export import safe_csv_text
 
 GOOD_ITEMS = "item_id,title,description,categories,year\n1,Alpha,First,Drama|Comedy,1990\n2,Beta,Second,Horror,2001\n"
 
@@ -206,17 +208,19 @@ def test_parquet_that_is_not_parquet(tmp_path):
 
 
 @pytest.mark.parametrize("column", ["title", "description", "categories"])
-def test_formula_cells_are_refused(tmp_path, column):
-    """A cell a spreadsheet would execute (CSV injection) is refused, naming the column and row."""
+def test_formula_like_cells_load_as_text_and_leave_neutralised(tmp_path, column):
+    """A cell a spreadsheet would execute (CSV injection) is kept as the text it is on the way in, and
+    comes out of write_safe_csv with a leading apostrophe, so a spreadsheet shows it as text."""
     frame = pd.DataFrame({"item_id": ["1", "2"], "title": ["Alpha", "Beta"],
                           "description": ["a", "b"], "categories": ["Drama", "Comedy"]})
     frame.loc[1, column] = "=cmd|' /C calc'!A0"
     path = tmp_path / "items.csv"
     frame.to_csv(path, index=False)
-    problem = only_problem(load_items, path)
-    assert problem.column == column
-    assert problem.rows == (3,)
-    assert column in str(problem) and "formula" in problem.message
+    items = load_items(path)
+    assert items.loc[1, column] == "=cmd|' /C calc'!A0"
+    exported = pd.read_csv(io.StringIO(safe_csv_text(items)), dtype=str, keep_default_na=False)
+    assert exported.loc[1, column] == "'=cmd|' /C calc'!A0"
+    assert exported.loc[0, column] == items.loc[0, column]
 
 
 @pytest.mark.parametrize("value", ["-5", "+12", "-", "A - B (remix)", "Don't stop"])
