@@ -2,6 +2,10 @@
 
 Postings are kept in one array sorted by token, so every token that starts with a prefix is a
 single contiguous slice (found by binary search), and a query costs a few slices, not a scan.
+
+Every query's work is bounded whatever it contains: Unicode normalisation can turn one character
+into eighteen, so the folded text is cut again; terms longer than any title word match nothing;
+and the typo search looks up a fixed number of keys and compares a fixed number of candidates.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_QUERY_CHARS = 200
+MAX_QUERY_CHARS = 200  # characters of the query read
+MAX_FOLDED_CHARS = 200  # characters kept after folding ('㌖' folds to 6 letters, 'ﷺ' to 18 characters)
 MAX_TERMS = 8
 FUZZY_MIN_LENGTH = 5
+FUZZY_MAX_LENGTH = 32  # longer terms match exactly or by prefix only: typo work grows with length, such words are rare
+MAX_KEY_LOOKUPS = 256  # binary searches for typo variants per query (a 32-letter term needs 66)
+MAX_FUZZY_CANDIDATES = 2048  # tokens compared edit by edit with the terms, per query
 EXACT, PREFIX, FUZZY = 3, 2, 1
 WORD = re.compile(r"\w+", re.UNICODE)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -30,8 +38,9 @@ def fold(text: str) -> str:
 
 
 def terms_of(query: str) -> list[str]:
+    """The query's first words, folded; cut before folding and again after, since folding can expand."""
     query = CONTROL.sub(" ", query[:MAX_QUERY_CHARS])
-    return WORD.findall(fold(query))[:MAX_TERMS]
+    return WORD.findall(fold(query)[:MAX_FOLDED_CHARS])[:MAX_TERMS]
 
 
 def within_one_edit(a: str, b: str) -> bool:
@@ -49,8 +58,33 @@ def within_one_edit(a: str, b: str) -> bool:
     return short[i:] == long[i + 1:]
 
 
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+def _deletions(word: str) -> list[str]:
+    """The word with one letter dropped, each variant once, in position order (so capped work is repeatable)."""
+    return list(dict.fromkeys(word[:i] + word[i + 1:] for i in range(len(word))))
+
+
+def _longest_key(keys: np.ndarray) -> int:
+    """Characters in the longest key of a sorted string array (its numpy width)."""
+    return keys.dtype.itemsize // 4
+
+
+@dataclass
+class QueryWork:
+    """The typo-matching work one query did, counted so that it stays bounded and tests can check it."""
+
+    lookups: int = 0
+    candidates: int = 0
+
+    def take_lookups(self, count: int) -> bool:
+        if self.lookups + count > MAX_KEY_LOOKUPS:
+            return False
+        self.lookups += count
+        return True
+
+    def take_candidates(self, available: int) -> int:
+        taken = max(0, min(available, MAX_FUZZY_CANDIDATES - self.candidates))
+        self.candidates += taken
+        return taken
 
 
 @dataclass(frozen=True)
@@ -136,8 +170,7 @@ class TitleSearch:
         return cls(titles, arrays=arrays)
 
     def _token_id(self, term: str) -> int:
-        i = int(np.searchsorted(self.vocab, term))
-        return i if i < len(self.vocab) and self.vocab[i] == term else -1
+        return _find(self.vocab, term)
 
     def _rows_of(self, tids) -> np.ndarray:
         if not len(tids):
@@ -146,56 +179,76 @@ class TitleSearch:
 
     def _prefix_range(self, term: str) -> tuple[int, int]:
         """Token ids [low, high) of every token that starts with term."""
-        return (int(np.searchsorted(self.vocab, term)),
-                int(np.searchsorted(self.vocab, term + "\U0010ffff")))
+        longest = _longest_key(self.vocab)
+        if len(term) > longest:
+            return 0, 0
+        low = int(np.searchsorted(self.vocab, term))
+        if len(term) == longest:  # only the term itself can start with it; a longer key would copy the vocabulary
+            return low, low + int(low < len(self.vocab) and self.vocab[low] == term)
+        return low, int(np.searchsorted(self.vocab, term + "\U0010ffff"))
 
     def _prefix_rows(self, term: str) -> np.ndarray:
         low, high = self._prefix_range(term)
         return self.rows[self.offsets[low]:self.offsets[high]]
 
-    def _variant_tokens(self, variant: str) -> np.ndarray:
-        i = int(np.searchsorted(self.variants, variant))
-        if i < len(self.variants) and self.variants[i] == variant:
-            return self.variant_tokens[self.variant_offsets[i]:self.variant_offsets[i + 1]]
-        return np.empty(0, dtype=np.int32)
+    def _variant_tokens(self, variant: str, work: QueryWork) -> np.ndarray:
+        i = _find(self.variants, variant)
+        if i < 0:
+            return np.empty(0, dtype=np.int32)
+        start, stop = int(self.variant_offsets[i]), int(self.variant_offsets[i + 1])
+        return self.variant_tokens[start:start + work.take_candidates(stop - start)]
 
-    def _fuzzy_tokens(self, term: str) -> set[int]:
+    def _fuzzy_tokens(self, term: str, work: QueryWork) -> set[int]:
         """Tokens one edit (insert, delete, substitute, transpose) away from the term, for title
         words of FUZZY_MIN_LENGTH letters or more: a 4-letter term can be such a word with a letter
-        missing."""
-        if len(term) < FUZZY_MIN_LENGTH - 1:
+        missing. Stops looking when the query's typo budget is spent."""
+        if not FUZZY_MIN_LENGTH - 1 <= len(term) <= FUZZY_MAX_LENGTH:
             return set()
         found: set[int] = set()
-        for variant in _deletions(term) | {term}:
-            found.update(int(t) for t in self._variant_tokens(variant))
+        for variant in [term, *_deletions(term)]:
+            if not work.take_lookups(2):
+                break
+            found.update(self._variant_tokens(variant, work).tolist())
             tid = self._token_id(variant)
-            if tid >= 0:
+            if tid >= 0 and work.take_candidates(1):
                 found.add(tid)
         found.discard(self._token_id(term))
         shortest = FUZZY_MIN_LENGTH if len(term) < FUZZY_MIN_LENGTH else 0
         return {t for t in found if len(self.vocab[t]) >= shortest and within_one_edit(term, str(self.vocab[t]))}
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+    def _term_scores(self, term: str, work: QueryWork) -> tuple[np.ndarray, set[str]]:
+        """How well every title matches one term (EXACT, PREFIX, FUZZY or 0), and the typo words found."""
+        score = np.zeros(self.size, dtype=np.int8)
+        fuzzy = self._fuzzy_tokens(term, work)
+        score[self._rows_of(sorted(fuzzy))] = FUZZY
+        score[self._prefix_rows(term)] = PREFIX
+        exact = self._token_id(term)
+        if exact >= 0:
+            score[self._rows_of([exact])] = EXACT
+        return score, {str(self.vocab[t]) for t in fuzzy}
+
+    def search(self, query: str, limit: int = 20, work: QueryWork | None = None) -> list[SearchHit]:
+        """Titles matching every term, best first; `work` (if given) receives what the typo search cost."""
         terms = terms_of(query)
-        if not terms or not self.size:
+        # a term longer than every title word (plus the one letter a typo may add) matches no title
+        if not terms or not self.size or max(map(len, terms)) > _longest_key(self.vocab) + 1:
             return []
+        work = QueryWork() if work is None else work
         total = np.zeros(self.size, dtype=np.float32)
         alive = np.ones(self.size, dtype=bool)
-        fuzzy_by_term = []
+        scored: dict[str, tuple[np.ndarray, set[str]]] = {}
         for term in terms:
-            score = np.zeros(self.size, dtype=np.int8)
-            fuzzy = self._fuzzy_tokens(term)
-            fuzzy_by_term.append({str(self.vocab[t]) for t in fuzzy})
-            score[self._rows_of(sorted(fuzzy))] = FUZZY
-            score[self._prefix_rows(term)] = PREFIX
-            exact = self._token_id(term)
-            if exact >= 0:
-                score[self._rows_of([exact])] = EXACT
+            if term not in scored:  # a repeated term counts again but is matched once
+                scored[term] = self._term_scores(term, work)
+            score = scored[term][0]
             alive &= score > 0
             total += score
             if not alive.any():
                 return []
-        candidates = np.flatnonzero(alive)
+        return self._ranked(np.flatnonzero(alive), total, terms, [scored[t][1] for t in terms], limit)
+
+    def _ranked(self, candidates: np.ndarray, total: np.ndarray, terms: list[str], fuzzy_by_term: list[set[str]],
+                limit: int) -> list[SearchHit]:
         low, high = self._prefix_range(terms[0])
         first = self.first_token[candidates]
         keys = total[candidates] + self.tiebreak[candidates] + 0.5 * ((first >= low) & (first < high))
@@ -203,6 +256,15 @@ class TitleSearch:
         key_of = dict(zip(candidates.tolist(), keys.tolist()))
         return [SearchHit(int(r), round(key_of[int(r)], 3), highlight(self.titles[int(r)], terms, fuzzy_by_term))
                 for r in top]
+
+
+def _find(keys: np.ndarray, key: str) -> int:
+    """Index of key in a sorted string array, or -1. A key longer than every stored one is absent, and
+    is not searched: numpy would first copy the whole array at the key's width."""
+    if len(key) > _longest_key(keys):
+        return -1
+    i = int(np.searchsorted(keys, key))
+    return i if i < len(keys) and keys[i] == key else -1
 
 
 def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tuple[Highlight, ...]:
