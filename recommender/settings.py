@@ -17,6 +17,7 @@ PRODUCTION = "production"
 DEVELOPMENT = "development"
 ADMIN_TOKEN_FILE = "admin_token"
 INGEST_TOKEN_FILE = "ingest_token"
+FLOWER_PORT = 5555
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -38,7 +39,7 @@ class Settings:
     rebuild_every_seconds: int = 0
     max_upload_bytes: int = 50 * 1024 * 1024
     reload_seconds: float = 0.5
-    flower_url: str = "http://127.0.0.1:5555/"
+    flower_url: str = f"http://127.0.0.1:{FLOWER_PORT}/"
     build_lock_seconds: int = 120
     redeliver_seconds: int = 900
     bench_routes: bool = False
@@ -71,24 +72,16 @@ class Settings:
         return asdict(self)
 
 
-def _int(environ, name: str, default: int) -> int:
+def _number(environ, name: str, default, kind=int):
+    """A whole number (or, with kind=float, any number) from the environment, else the default."""
     raw = environ.get(name, "")
     if raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def _float(environ, name: str, default: float) -> float:
-    raw = environ.get(name, "")
-    if raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
 
 
 def secret_from_file(data_dir: Path, name: str, nbytes: int = 32) -> str:
@@ -137,18 +130,18 @@ def settings_from_env(environ=None) -> Settings:
     defaults = Settings()
     env = _environment(environ)
     data_dir = Path(environ.get("LIKEWISE_DATA_DIR") or defaults.data_dir).resolve()
-    flower_port = _int(environ, "FLOWER_PORT", 5555)
+    flower_port = _number(environ, "FLOWER_PORT", FLOWER_PORT)
     return Settings(
         env=env,
         data_dir=data_dir,
         **_secrets(environ, env, data_dir),
         redis_url=environ.get("REDIS_URL", ""),
         redis_prefix=environ.get("LIKEWISE_REDIS_PREFIX") or defaults.redis_prefix,
-        rebuild_every_seconds=_int(environ, "LIKEWISE_REBUILD_EVERY", defaults.rebuild_every_seconds),
-        max_upload_bytes=_int(environ, "MAX_UPLOAD_MB", defaults.max_upload_bytes // 2**20) * 2**20,
-        reload_seconds=_float(environ, "LIKEWISE_RELOAD_SECONDS", defaults.reload_seconds),
+        rebuild_every_seconds=_number(environ, "LIKEWISE_REBUILD_EVERY", defaults.rebuild_every_seconds),
+        max_upload_bytes=_number(environ, "MAX_UPLOAD_MB", defaults.max_upload_bytes // 2**20) * 2**20,
+        reload_seconds=_number(environ, "LIKEWISE_RELOAD_SECONDS", defaults.reload_seconds, float),
         flower_url=environ.get("FLOWER_URL") or f"http://127.0.0.1:{flower_port}/",
-        build_lock_seconds=_int(environ, "LIKEWISE_LOCK_SECONDS", defaults.build_lock_seconds),
-        redeliver_seconds=_int(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
+        build_lock_seconds=_number(environ, "LIKEWISE_LOCK_SECONDS", defaults.build_lock_seconds),
+        redeliver_seconds=_number(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
         bench_routes=environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
     )
