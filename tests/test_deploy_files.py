@@ -108,10 +108,11 @@ def test_ports_agree():
 
 def test_flower_requires_basic_auth():
     """Flower shows task arguments and can revoke jobs, so it is never served without auth."""
-    assert "--basic-auth=" in procfile()["flower"], "Procfile flower: missing --basic-auth"
+    assert "worker.flower" in procfile()["flower"], "Procfile flower: not started through worker.flower"
+    assert "--basic-auth" not in procfile()["flower"], "Procfile flower: credentials on the command line"
     flower = services()["flower"]
-    tokens = argv(flower.get("command", ""), from_compose=True)
-    assert any(t.startswith("--basic-auth=") for t in tokens), "docker-compose.yml flower: no --basic-auth"
+    command = " ".join(argv(flower.get("command", ""), from_compose=True))
+    assert "worker.flower" in command and "--basic-auth" not in command, "docker-compose.yml flower command"
     assert env(flower).get("FLOWER_BASIC_AUTH"), "docker-compose.yml flower: FLOWER_BASIC_AUTH is empty"
 
 

