@@ -39,7 +39,7 @@ IVF_PROBES = 8
 EXACT_SEARCH_MAX_ITEMS = 5_000
 EXACT_SEARCH_TREES = 1
 TIE_TOLERANCE = 1e-5
-ANNOY_FEED_ROWS = 65_536
+ANNOY_FEED_ROWS = 4_096  # a block goes through Python floats (about 32 bytes each) on its way in
 SPILL_FILE = ".vectors.npy"
 
 Progress = Callable[[str, int], None]
