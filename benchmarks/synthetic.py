@@ -109,12 +109,12 @@ def build_published(n_items: int, root: Path) -> dict:
     baseline = peak_rss_bytes()  # the interpreter and libraries, before any data
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    vectors = clustered_vectors(n_items)
-    np.save(root / VECTORS_FILE, vectors)
+    np.save(root / VECTORS_FILE, clustered_vectors(n_items))
     data_seconds = time.perf_counter() - started
     store = IndexStore(root / "data" / "indexes")
-    with store.staging() as staging_dir:
-        summary = write_version(vectors, lambda: synthetic_items(n_items), staging_dir)
+    with store.staging() as staging_dir:  # the build reads the vectors from their file, as the builder does
+        summary = write_version(np.load(root / VECTORS_FILE, mmap_mode="r"), lambda: synthetic_items(n_items),
+                                staging_dir)
         version = store.publish(staging_dir)
     return {**summary, "baseline_rss": baseline, "data_seconds": data_seconds,
             "version_dir": str(store.version_path(version))}

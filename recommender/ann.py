@@ -1,6 +1,12 @@
 """Nearest neighbours over unit vectors: the Annoy index, tuned to a recall floor, and the
 precomputed neighbour table the web tier reads through a memory map.
 
+Catalogs up to EXACT_SEARCH_MAX_ITEMS items are searched exhaustively (Annoy inspects every item,
+so its recall is 1 by construction and no floor can fail). Recall counts ties as hits: a neighbour
+scoring as high as the k-th exact neighbour is as right as it, whichever of the tied items exact
+search happened to list. Vectors may come memory-mapped from a file: the build reads them in blocks
+and lets the kernel take back the pages it has read, so they are never held twice.
+
 The table is exact up to EXACT_TABLE_MAX_ITEMS items. Above that it is computed by an inverted
 file: items are grouped by k-means, and each group is compared exactly with the items of its
 nearest groups, in large matrix products; its recall against exact search is measured and kept.
@@ -8,6 +14,7 @@ nearest groups, in large matrix products; its recall against exact search is mea
 
 from __future__ import annotations
 
+import mmap
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +35,11 @@ TABLE_CELLS = 20_000_000
 MAX_TABLE_WIDTH = 100
 MIN_TABLE_WIDTH = 20
 IVF_PROBES = 8
+EXACT_SEARCH_MAX_ITEMS = 5_000
+EXACT_SEARCH_TREES = 1
+TIE_TOLERANCE = 1e-5
+ANNOY_FEED_ROWS = 4_096  # a block goes through Python floats (about 32 bytes each) on its way in
+SPILL_FILE = ".vectors.npy"
 
 Progress = Callable[[str, int], None]
 
@@ -142,15 +154,60 @@ def annoy_top(index: AnnoyIndex, n_items: int, rows, k: int, search_k: int):
     return ids, scores
 
 
-def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
-    hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth))
-    return hits / max(1, truth.size)
+def recall_at(found: np.ndarray, truth: np.ndarray, found_scores: np.ndarray | None = None,
+              truth_scores: np.ndarray | None = None) -> float:
+    """Share of the exact k nearest that were found. Given exact scores of both, a found neighbour
+    scoring at least the k-th exact score (within TIE_TOLERANCE) is a hit too: among tied items
+    exact search lists an arbitrary few, and any of the others is as near."""
+    if found_scores is None or truth_scores is None:
+        hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth))
+        return hits / max(1, truth.size)
+    k = truth.shape[1]
+    found, found_scores = found[:, :k], found_scores[:, :k]
+    in_truth = (found[:, :, None] == truth[:, None, :]).any(axis=2)
+    tied = found_scores >= truth_scores[:, k - 1:k] - TIE_TOLERANCE
+    hits = np.minimum(((in_truth | tied) & (found >= 0)).sum(axis=1), k)
+    return float(hits.sum()) / max(1, truth.size)
+
+
+def exact_scores(vectors: np.ndarray, rows: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Cosine of each row with each of its found neighbours, computed exactly (-inf where none)."""
+    safe = np.where(found >= 0, found, 0)
+    scores = np.einsum("rkd,rd->rk", np.asarray(vectors[safe.ravel()]).reshape(*found.shape, -1),
+                       np.asarray(vectors[rows]))
+    scores[found < 0] = -np.inf
+    return scores.astype(np.float32)
+
+
+def release_pages(vectors: np.ndarray) -> None:
+    """Let the kernel take back the pages of a memory-mapped vector file this process has read (they
+    stay in the page cache), so the build's resident memory holds only the block at hand. Arrays in
+    ordinary memory are left alone."""
+    owner = vectors
+    while owner is not None and not isinstance(owner, mmap.mmap):
+        owner = getattr(owner, "base", None)
+    if owner is not None:
+        owner.madvise(mmap.MADV_DONTNEED)
+
+
+def vectors_on_disk(vectors: np.ndarray, directory: Path) -> np.ndarray:
+    """Write the vectors to a file and map it back read-only. The caller drops its own copy, so the
+    build holds them once; the file's name is removed at once (the mapping keeps it alive until it is
+    dropped), so a failed build leaves nothing behind."""
+    path = Path(directory) / SPILL_FILE
+    np.save(path, np.ascontiguousarray(vectors, dtype=np.float32))
+    mapped = np.load(path, mmap_mode="r")
+    path.unlink()
+    return mapped
 
 
 def _build_annoy(vectors: np.ndarray, trees: int) -> AnnoyIndex:
+    """Annoy keeps its own copy of every vector: feed it block by block and release each block."""
     index = AnnoyIndex(vectors.shape[1], METRIC)
-    for row, vector in enumerate(vectors):
-        index.add_item(row, vector)
+    for start in range(0, len(vectors), ANNOY_FEED_ROWS):
+        for row, vector in enumerate(np.asarray(vectors[start:start + ANNOY_FEED_ROWS]).tolist(), start):
+            index.add_item(row, vector)
+        release_pages(vectors)
     index.build(trees, n_jobs=-1)
     return index
 
@@ -176,13 +233,34 @@ def _reload(kept, dims: int) -> AnnoyIndex:
     return index
 
 
+def sample_recall(vectors: np.ndarray, sample: np.ndarray, found: np.ndarray, truth: np.ndarray,
+                  truth_scores: np.ndarray | None) -> float:
+    """recall_at of answers for the sample rows, counting ties when the exact scores are known."""
+    if truth_scores is None:
+        return recall_at(found, truth)
+    return recall_at(found, truth, exact_scores(vectors, sample, found[:, :truth.shape[1]]), truth_scores)
+
+
+def exhaustive_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, truth_scores: np.ndarray | None,
+                     n_trees: int | None = None):
+    """A small forest searched with search_k = trees x items, so every query inspects every item:
+    exact search, cheap for small catalogs. Returns what tune_annoy returns."""
+    trees = n_trees or EXACT_SEARCH_TREES
+    index = _build_annoy(vectors, trees)
+    search_k = trees * len(vectors)
+    answers, _ = annoy_top(index, len(vectors), sample, truth.shape[1], search_k)
+    recall = sample_recall(vectors, sample, answers, truth, truth_scores)
+    return index, trees, search_k, recall, [{"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)}]
+
+
 def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor: float,
-               n_trees: int | None = None):
+               n_trees: int | None = None, truth_scores: np.ndarray | None = None):
     """The cheapest (n_trees, search_k) whose recall@10 on the sample reaches the floor.
 
     Query cost grows with search_k (nodes inspected), so for each forest size on a short ladder
     the least search_k meeting the floor is found, and the smallest search_k overall wins; the
-    ladder stops once a bigger forest no longer lowers it. Returns (index, trees, search_k, recall, trials).
+    ladder stops once a bigger forest no longer lowers it. With truth_scores, ties count as hits.
+    Returns (index, trees, search_k, recall, trials).
     """
     n_items = len(vectors)
     k = truth.shape[1]
@@ -195,7 +273,7 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
         for multiple in SEARCH_K_MULTIPLES:
             search_k = trees * (k + 1) * multiple
             answers, _ = annoy_top(index, n_items, sample, k, search_k)
-            recall = recall_at(answers, truth)
+            recall = sample_recall(vectors, sample, answers, truth, truth_scores)
             trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
             if recall >= floor:
                 found = (trees, search_k, recall)
@@ -231,37 +309,58 @@ class AnnSummary:
     table_recall_at_10: float
     seconds: dict = field(default_factory=dict)
     tuning: list = field(default_factory=list)
+    search_method: str = "tuned forest"
 
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
                            n_trees: int | None = None, seed: int = 7,
                            progress: Progress = no_progress) -> AnnSummary:
-    """Write index.ann, neighbours.npy and scores.npy for unit vectors; refuse below the recall floor."""
+    """Write index.ann, neighbours.npy and scores.npy for unit vectors (in memory or memory-mapped,
+    see vectors_on_disk); refuse below the recall floor."""
     n_items = len(vectors)
     seconds = {}
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n_items, size=min(RECALL_SAMPLE, n_items), replace=False))
     started = time.perf_counter()
-    truth, _ = exact_top(vectors, sample, min(10, n_items - 1))
-    index, trees, search_k, recall, trials = tune_annoy(vectors, sample, truth, recall_floor, n_trees)
+    truth, truth_scores = exact_top(vectors, sample, min(10, n_items - 1))
+    release_pages(vectors)
+    if n_items <= EXACT_SEARCH_MAX_ITEMS:
+        method = "exhaustive"
+        index, trees, search_k, recall, trials = exhaustive_annoy(vectors, sample, truth, truth_scores, n_trees)
+    else:
+        method = "tuned forest"
+        index, trees, search_k, recall, trials = tune_annoy(vectors, sample, truth, recall_floor, n_trees,
+                                                            truth_scores)
+    if recall < recall_floor:
+        raise BuildError(f"ANN recall@10 is {recall:.3f}, below the floor {recall_floor}, with {method} search")
     index.save(str(out_dir / INDEX_FILE))
     index.unload()
     seconds["annoy"] = round(time.perf_counter() - started, 2)
 
     progress("neighbours", 70)
     started = time.perf_counter()
+    width, table_method, table_recall = write_neighbour_table(vectors, out_dir, sample, truth, truth_scores, seed)
+    if table_recall < recall_floor:
+        raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
+    seconds["table"] = round(time.perf_counter() - started, 2)
+    return AnnSummary(trees, search_k, round(recall, 4), len(sample), recall_floor, width, table_method,
+                      round(table_recall, 4), seconds, trials, method)
+
+
+def write_neighbour_table(vectors: np.ndarray, out_dir: Path, sample: np.ndarray, truth: np.ndarray,
+                          truth_scores: np.ndarray, seed: int) -> tuple[int, str, float]:
+    """neighbours.npy and scores.npy: exact, or by inverted file with its recall (ties counted) on
+    the sample. Returns (width, method, recall)."""
+    n_items = len(vectors)
     width = table_width(n_items)
     if n_items <= EXACT_TABLE_MAX_ITEMS:
         ids, scores = exact_top(vectors, np.arange(n_items), width)
-        method, table_recall = "exact", 1.0
+        method, recall = "exact", 1.0
     else:
         ids, scores = ivf_top(vectors, width, seed)
         method = "inverted file"
-        table_recall = recall_at(ids[sample, :truth.shape[1]], truth)
-        if table_recall < recall_floor:
-            raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
+        recall = sample_recall(vectors, sample, ids[sample], truth, truth_scores)
+    release_pages(vectors)
     np.save(out_dir / NEIGHBOURS_FILE, ids)
     np.save(out_dir / SCORES_FILE, scores)
-    seconds["table"] = round(time.perf_counter() - started, 2)
-    return AnnSummary(trees, search_k, round(recall, 4), len(sample), recall_floor, width, method,
-                      round(table_recall, 4), seconds, trials)
+    return width, method, recall

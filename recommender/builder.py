@@ -27,6 +27,7 @@ from recommender.ann import (
     no_progress,
     recall_at,
     tune_annoy,
+    vectors_on_disk,
 )
 from recommender.catalog import Catalog
 from recommender.evaluation import evaluate, positives
@@ -112,6 +113,8 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
 
     progress("index", 40)
+    vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
+    vectors.content = vectors.collaborative = content = None
     ann = build_neighbour_search(vectors.vectors, out_dir, recall_floor, n_trees, settings.seed, progress)
 
     progress("save", 90)

@@ -17,6 +17,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 POSITIVE_RATING = 4.0
+SVD_FIT_ROWS = 50_000
+PROJECTION_BLOCK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,25 @@ class ItemVectors:
 
 
 def _reduce(matrix: sparse.spmatrix, dims: int, seed: int) -> np.ndarray:
-    """Dense, unit-length rows; SVD only when the matrix is wider than the target."""
+    """Dense, unit-length float32 rows; SVD only when the matrix is wider than the target.
+
+    Above SVD_FIT_ROWS rows the SVD is fitted on a random sample of rows and every row is then
+    projected in blocks: time and memory stay near those of the sample (a full randomized SVD of a
+    million rows takes minutes and gigabytes), and only the float32 result is held whole."""
     if matrix.shape[1] <= dims or matrix.shape[0] <= dims:
         dense = matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
-    else:
-        dense = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=5,
-                             random_state=seed).fit_transform(matrix)
-    return normalize(dense).astype(np.float32)
+        return normalize(dense).astype(np.float32)
+    svd = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=5, random_state=seed)
+    if matrix.shape[0] <= SVD_FIT_ROWS:
+        return normalize(svd.fit_transform(matrix)).astype(np.float32)
+    rows = np.random.default_rng(seed).choice(matrix.shape[0], size=SVD_FIT_ROWS, replace=False)
+    svd.fit(matrix[np.sort(rows)])
+    basis = svd.components_.T.astype(np.float32)
+    reduced = np.empty((matrix.shape[0], dims), dtype=np.float32)
+    for start in range(0, matrix.shape[0], PROJECTION_BLOCK_ROWS):
+        block = matrix[start:start + PROJECTION_BLOCK_ROWS] @ basis
+        reduced[start:start + len(block)] = normalize(block)
+    return reduced
 
 
 def _year_features(years: pd.Series) -> sparse.csr_matrix:
