@@ -9,7 +9,8 @@ same fragment from fixed results, run between the two), and the median of those 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from benchmarks.context import Context
@@ -20,6 +21,11 @@ from benchmarks.server import Web
 
 ROTATING_PATHS = 200
 TEMPLATE = "floor: template (similar fragment, fixed results)"
+HEALTHZ = "floor: /healthz"
+SAME_URL = "similar partial, same URL repeated"
+NOT_MODIFIED = "similar partial, 304 on If-None-Match"
+# Share of /healthz's req/s each route must reach (issue 13, part 6).
+HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5}
 
 
 @dataclass
@@ -27,6 +33,12 @@ class Route:
     name: str
     paths: list[str]
     hx: bool
+    extra_headers: dict = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict | None:
+        chosen = {**(HX if self.hx else {}), **self.extra_headers}
+        return chosen or None
 
     @property
     def shown_path(self) -> str:
@@ -42,17 +54,37 @@ def routes(ctx: Context, seed: int = 4) -> list[Route]:
     return [
         Route("similar partial", [f"/items/{i}/similar?k=10" for i in ids], hx=True),
         Route("live-search partial", [f"/search?q={quote(q)}" for q in queries], hx=True),
+        Route(SAME_URL, [f"/items/{ids[0]}/similar?k=10"], hx=True),
+        Route(NOT_MODIFIED, [f"/items/{ids[0]}/similar?k=10"], hx=True),  # If-None-Match set once serving
         Route("item page", [f"/items/{i}" for i in ids], hx=False),
         Route("floor: constant", ["/bench/constant"], hx=False),
         Route(TEMPLATE, ["/bench/template"], hx=True),
-    ]
+        Route(HEALTHZ, ["/healthz"], hx=False),
+    ] + embed_routes(ids)
+
+
+def embed_routes(ids: list[str]) -> list[Route]:
+    """Hook for the /embed/* fragments: add their Route here (and a share in HEALTHZ_SHARES) once the
+    embed route is on main, e.g. Route("embed fragment", [f"/embed/items/{i}/similar" for i in ids], hx=False)."""
+    return []
+
+
+def with_etag(base: str, route: Route) -> Route:
+    """The 304 route sends the ETag the server gives its path, so every answer is a 304."""
+    request = urllib.request.Request(base + route.paths[0], headers=HX)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        etag = response.headers["ETag"]
+    if not etag:
+        raise RuntimeError(f"{route.paths[0]} gave no ETag: HTTP caching is off")
+    route.extra_headers = {"If-None-Match": etag}
+    return route
 
 
 def running_order(chosen: list[Route], round_number: int) -> list[Route]:
     """The template floor between the two routes compared with it, and every other round reversed,
     so a drift in the machine's speed falls on both sides of each comparison."""
     by_name = {r.name: r for r in chosen}
-    order = [by_name[name] for name in ("similar partial", TEMPLATE, "live-search partial")]
+    order = [by_name[name] for name in ("similar partial", TEMPLATE, "live-search partial", HEALTHZ)]
     order += [r for r in chosen if r not in order]
     return order if round_number % 2 == 0 else order[::-1]
 
@@ -80,6 +112,17 @@ def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     for name in ("similar partial", "live-search partial"):
         ratio = median(r.p99 / f.p99 for r, f in zip(by_route[name], floor))
         rows.append(at_most(f"HTTP {name} p99 ÷ template floor's p99", ratio, 2.0, times(ratio), "≤ 2×"))
+    return rows + healthz_rows(by_route)
+
+
+def healthz_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
+    """Each cached route's req/s over /healthz's in the same round: the floor of the whole stack."""
+    floor = by_route[HEALTHZ]
+    rows = []
+    for name, share in HEALTHZ_SHARES.items():
+        if name in by_route:
+            ratio = median(r.rate / f.rate for r, f in zip(by_route[name], floor))
+            rows.append(at_least(f"HTTP {name} req/s ÷ /healthz req/s", ratio, share, times(ratio), f"≥ {share:.2f}×"))
     return rows
 
 
@@ -90,14 +133,17 @@ def run(ctx: Context) -> list[Row]:
     by_route: dict[str, list[LoadResult]] = {r.name: [] for r in chosen}
     with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1) as web:
         ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}`; warming up")
+        with_etag(web.base, next(r for r in chosen if r.name == NOT_MODIFIED))
         for route in chosen:
-            run_load(web.base, route.paths, 1, HX if route.hx else None)
+            run_load(web.base, route.paths, 1, route.headers)
         for round_number in range(plan.http_rounds):
             for route in running_order(chosen, round_number):
-                result = run_load(web.base, route.paths, plan.http_seconds, HX if route.hx else None)
+                result = run_load(web.base, route.paths, plan.http_seconds, route.headers)
                 by_route[route.name].append(result)
                 ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
              "across routes; gunicorn as in the Procfile (2 sync workers, access log on) on loopback, load client "
-             "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`.")
+             "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; answers are "
+             "served through the per-process fragment cache (warmed by the warm-up pass) and the 304 route sends "
+             "the path's ETag in If-None-Match.")
     return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route)

@@ -88,10 +88,10 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
-    from web import errors, security
-    from web.views import admin, admin_api, api, health, pages
+    from web import errors, http_cache, security
+    from web.views import admin, admin_api, api, docs, health, pages
 
-    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp):
+    for blueprint in (pages.bp, api.bp, docs.bp, health.bp, admin.bp, admin_api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     csrf.exempt(admin_api.bp)
@@ -101,3 +101,4 @@ def _blueprints(app: Flask, app_settings: Settings) -> None:
         app.register_blueprint(bench.bp)
     errors.register(app)
     security.register(app)
+    http_cache.register(app)

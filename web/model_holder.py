@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from recommender.index_store import IndexStore, IndexStoreError
@@ -40,6 +41,20 @@ class ModelHolder:
         self._thread_pid: int | None = None
         self.failure: LoadFailure | None = None
         self._failed_version: str | None = None
+        self._swap_listeners: list[Callable[[str], None]] = []
+
+    def on_swap(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(version)` whenever a version starts being served (now, if one already is),
+        so per-version caches can be dropped with the version they belong to."""
+        self._swap_listeners.append(listener)
+        if self._model is not None:
+            listener(self._model.version)
+
+    def _serve(self, model: SimilarItemsModel | None) -> None:
+        self._model = model
+        if model is not None:
+            for listener in self._swap_listeners:
+                listener(model.version)
 
     @property
     def model(self) -> SimilarItemsModel | None:
@@ -67,9 +82,9 @@ class ModelHolder:
             model = self._load(wanted)
             if model is None:
                 if self._model is None:
-                    self._model = self._last_good(exclude=wanted)
+                    self._serve(self._last_good(exclude=wanted))
                 return False
-            self._model = model
+            self._serve(model)
             self._failed_version, self.failure = None, None
             log.info("pid %s now serving index version %s", os.getpid(), wanted)
             return True

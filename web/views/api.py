@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from recommender.limits import SEARCH_LIMIT
+from web.http_cache import JSON_VARY, cached_by_version
 from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/items/<item_id>")
+@cached_by_version(JSON_VARY)
 def item(item_id: str):
     model = served_model()
     found = model.get_item(check_item_id(item_id))
@@ -18,6 +20,7 @@ def item(item_id: str):
 
 
 @bp.get("/items/<item_id>/similar")
+@cached_by_version(JSON_VARY)
 def similar(item_id: str):
     model, found, k, filters, results = similar_answer(item_id)
     body = {"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results], "index_version": model.version}
@@ -28,6 +31,7 @@ def similar(item_id: str):
 
 
 @bp.get("/search")
+@cached_by_version(JSON_VARY)
 def search():
     model = served_model()
     query = query_arg("q")

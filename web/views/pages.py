@@ -7,6 +7,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.model import UnknownItem
 from web.forms import SimilarItemForm
+from web.http_cache import cached_by_version
 from web.views.common import (
     check_item_id,
     page_or_fragment,
@@ -23,6 +24,7 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
+@cached_by_version()
 def home():
     model = served_model()
     return render_template("search.html", popular=model.popular(POPULAR_SHOWN), query="", results=None,
@@ -30,6 +32,7 @@ def home():
 
 
 @bp.get("/search")
+@cached_by_version()
 def search():
     query = query_arg("q")
     model = served_model()
@@ -39,6 +42,7 @@ def search():
 
 
 @bp.get("/items/<item_id>")
+@cached_by_version()
 def item_page(item_id: str):
     model = served_model()
     item = model.get_item(check_item_id(item_id))
@@ -48,6 +52,7 @@ def item_page(item_id: str):
 
 
 @bp.get("/items/<item_id>/similar")
+@cached_by_version()
 def similar_panel(item_id: str):
     model, item, k, filters, results = similar_answer(item_id)
     html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
