@@ -21,11 +21,9 @@ from pathlib import Path
 from flask import Flask, Response, current_app, g, make_response, request
 from flask.globals import _cv_request
 
+from recommender.limits import CACHE_MAX_AGE_SECONDS, FRAGMENT_CACHE_MAX_BYTES, STALE_WHILE_REVALIDATE_SECONDS
 from web.views.common import served_model
 
-CACHE_MAX_AGE_SECONDS = 60
-STALE_WHILE_REVALIDATE_SECONDS = 300
-FRAGMENT_CACHE_MAX_BYTES = 32 * 2**20
 ENTRY_OVERHEAD_BYTES = 256  # the key, the headers and the bookkeeping of one entry, roughly
 PUBLIC = f"public, max-age={CACHE_MAX_AGE_SECONDS}, stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}"
 PRIVATE = "private, no-store"

@@ -6,7 +6,8 @@ import json
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 
-from web.http_cache import CACHE_MAX_AGE_SECONDS, code_fingerprint
+from recommender.limits import CACHE_MAX_AGE_SECONDS
+from web.http_cache import code_fingerprint
 from web.openapi import openapi_document
 
 bp = Blueprint("docs", __name__, url_prefix="/api")
