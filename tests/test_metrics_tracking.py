@@ -18,8 +18,8 @@ from recommender.metrics.tokens import CLICK_SALT, Impression, TokenSigner
 from recommender.pipeline import build_and_publish
 from recommender.store.schema import events
 from tests.conftest import make_app, make_catalog
-from tests.store_databases import database_url
 from tests.processes import free_port
+from tests.store_databases import database_url
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
@@ -100,7 +100,8 @@ def test_api_counts_only_when_asked_and_gives_click_urls(tracked_app):
     plain = client.get("/api/items/1000/similar?k=3").get_json()
     assert "impression_id" not in plain and "click_url" not in plain["results"][0]
     tracked = client.get("/api/items/1000/similar?k=3&track=1&visitor=app-user-7").get_json()
-    assert tracked["impression_id"] and all(r["click_url"].startswith("http://localhost/r/") for r in tracked["results"])
+    assert tracked["impression_id"]
+    assert all(r["click_url"].startswith("http://localhost/r/") for r in tracked["results"])
     assert client.get(tracked["results"][2]["click_url"], headers=BROWSER).status_code == 302
     flush(tracked_app)
     found = metrics_of(client, tracked["index_version"])
