@@ -102,7 +102,8 @@ def test_signed_in_session_opens_no_admin_api_route(admin_app, queue):
     routes = [(sorted(r.methods - {"HEAD", "OPTIONS"})[0], re.sub(r"<[^>]+>", job_id, r.rule))
               for r in admin_app.url_map.iter_rules() if r.rule.startswith("/api/admin")]
     assert len(routes) >= 5
-    for method, path in routes:
+    for n, (method, path) in enumerate(routes):  # more routes than the attempt limit: one client address each
+        client.environ_base["REMOTE_ADDR"] = f"192.0.2.{n}"
         response = client.open(path, method=method, data={"items": (io.BytesIO(b"item_id,title\n1,a\n"), "i.csv")}
                                if path.endswith("/catalog") else None, json={"version": "x"}
                                if path.endswith("/rollback") else None)

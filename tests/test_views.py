@@ -33,7 +33,7 @@ def panel_cards(body: str) -> list[str]:
     """The item links inside the similar panel's list of cards."""
     match = re.search(r'<ol class="cards similar">(.*?)</ol>', body, re.S)
     assert match, "no list of similar items in the response"
-    return re.findall(r'<h3><a href="/items/([^"]+)">', match.group(1))
+    return re.findall(r'<h3><a href="/(?:items|r)/[^"]+" data-item-id="([^"]+)">', match.group(1))
 
 
 def assert_full_page(body: str):

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 
 from recommender.limits import SEARCH_LIMIT
 from web.http_cache import JSON_VARY, cached_by_version
+from web.tracking import track_api_answer
 from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -27,7 +28,7 @@ def similar(item_id: str):
     if len(results) < k:
         body["note"] = (f"only {len(results)} items match these filters among the most similar ones" if filters
                         else f"the catalog has only {len(results)} other items")
-    return versioned(jsonify(body), model)
+    return versioned(jsonify(track_api_answer(body, found, k, results)), model)
 
 
 @bp.get("/search")

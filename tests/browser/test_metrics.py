@@ -1,0 +1,45 @@
+"""Panel metrics in a real browser: viewed panels and clicks through /r/<token> show up on /admin/metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import expect
+
+from tests.browser.helpers import sign_in
+
+CLICKS = 3
+METRICS_WAIT_SECONDS = 15  # each gunicorn worker flushes its buffer about once a second
+
+
+def _clicked_total(page) -> int:
+    cells = page.locator("table.version-metrics td.clicks").all_inner_texts()
+    return sum(int(c) for c in cells)
+
+
+def test_clicks_through_the_redirect_show_on_the_metrics_page(page):
+    page.goto("/admin/metrics")
+    sign_in(page)
+    page.goto("/admin/metrics")
+    before = _clicked_total(page)
+    for item_id in ("1", "2", "3")[:CLICKS]:
+        page.goto(f"/items/{item_id}")
+        link = page.locator("#similar-panel .card h3 a").first
+        expect(link).to_have_attribute("href", re.compile(r"^/r/"))
+        expect(page.locator("#similar-panel img.lw-beacon")).to_have_count(1)
+        target = link.get_attribute("data-item-id")
+        link.click()
+        expect(page).to_have_url(re.compile(rf"/items/{re.escape(target)}$"))
+        expect(page.locator("#similar-panel .card").first).to_be_visible()  # its panel loaded before we move on
+    deadline = time.monotonic() + METRICS_WAIT_SECONDS
+    while True:
+        page.goto("/admin/metrics")
+        if _clicked_total(page) >= before + CLICKS or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert _clicked_total(page) >= before + CLICKS
+    impressions = sum(int(c) for c in page.locator("table.version-metrics td.impressions").all_inner_texts())
+    assert impressions >= CLICKS, "each viewed panel's beacon counted an impression"
+    expect(page.locator("svg.ctr-chart")).to_be_visible()
+    expect(page.locator("#experiment-card")).to_be_visible()
