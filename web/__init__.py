@@ -89,9 +89,9 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, security
-    from web.views import admin, admin_api, api, health, pages
+    from web.views import admin, admin_api, api, embed, health, pages
 
-    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp):
+    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp, embed.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     csrf.exempt(admin_api.bp)
