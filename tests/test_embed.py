@@ -18,7 +18,7 @@ from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import ConfigError, settings_from_env
 from tests.conftest import make_app, make_catalog
-from web.cors import HTMX_REQUEST_HEADERS, PREFLIGHT_MAX_AGE_SECONDS
+from web.cors import HTMX_REQUEST_HEADERS, HTMX_RESPONSE_HEADERS, PREFLIGHT_MAX_AGE_SECONDS
 
 SHOP = "http://shop.example"
 BLOG = "https://blog.example:8443"
@@ -105,6 +105,8 @@ def test_allowed_origin_is_echoed_with_vary_origin(client, path, origin):
     response = client.get(path, headers=from_origin(origin, **{"HX-Request": "true"}))
     assert response.headers["Access-Control-Allow-Origin"] == origin
     assert "Origin" in response.vary
+    exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert exposed == set(HTMX_RESPONSE_HEADERS), "htmx reads these; unexposed, the browser logs an error for each"
 
 
 @pytest.mark.parametrize("path", EMBED_PATHS)

@@ -2,7 +2,8 @@
 
 No credentials are ever allowed (embeds are public, cookie-less reads), so an allowed origin is echoed
 with `Vary: Origin`, and every other origin gets no CORS header at all: its browser then refuses to hand
-the answer to the page. Preflights admit exactly the request headers htmx 2 sends.
+the answer to the page. Preflights admit exactly the request headers htmx 2 sends, and the response headers
+htmx 2 reads are exposed (else the browser logs a "Refused to get unsafe header" error for each, on every swap).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from flask import Response, request
 from recommender.settings import ANY_ORIGIN
 
 HTMX_REQUEST_HEADERS = ("HX-Request", "HX-Current-URL", "HX-Target", "HX-Trigger", "HX-Trigger-Name")
+HTMX_RESPONSE_HEADERS = ("HX-Trigger", "HX-Trigger-After-Swap", "HX-Trigger-After-Settle", "HX-Location",
+                         "HX-Redirect", "HX-Refresh", "HX-Push", "HX-Push-Url", "HX-Replace-Url", "HX-Retarget",
+                         "HX-Reswap", "HX-Reselect")
 ALLOWED_METHODS = "GET"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 PREFLIGHT_STATUS = 204
@@ -33,6 +37,8 @@ def add_cors_headers(response: Response, origins: tuple[str, ...]) -> Response:
     origin = allowed_origin(origins)
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
+        if response.status_code != PREFLIGHT_STATUS:
+            response.headers["Access-Control-Expose-Headers"] = ", ".join(HTMX_RESPONSE_HEADERS)
     return response
 
 
