@@ -7,6 +7,7 @@ worker, the CLI and the launcher all read this one object. Production refuses to
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -19,6 +20,9 @@ ADMIN_TOKEN_FILE = "admin_token"
 INGEST_TOKEN_FILE = "ingest_token"
 FLOWER_PORT = 5555
 SECRET_KEY_FILE = "secret_key"
+ANY_ORIGIN = "*"
+ORIGIN_PATTERN = re.compile(r"(https?)://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +47,12 @@ class Settings:
     build_lock_seconds: int = 120
     redeliver_seconds: int = 900
     bench_routes: bool = False
+    embed_origins: tuple[str, ...] = ()
+    public_url: str = ""
+
+    @property
+    def embed_any_origin(self) -> bool:
+        return ANY_ORIGIN in self.embed_origins
 
     @property
     def production(self) -> bool:
@@ -82,6 +92,27 @@ def _number(environ, name: str, default, kind=int):
     except ValueError:
         noun = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
+
+
+def parse_origin(raw: str, name: str) -> str:
+    """One web origin, scheme://host[:port], normalised as browsers send it in Origin (no default port)."""
+    origin = raw.strip().lower()
+    match = ORIGIN_PATTERN.fullmatch(origin)
+    if not match or (match.group(4) and not 0 < int(match.group(4)[1:]) < 65536):
+        raise ConfigError(f"{name}: {raw.strip()!r} is not an origin; write scheme://host[:port] with http or "
+                          "https and no path, e.g. https://shop.example or http://127.0.0.1:8080")
+    default_port = DEFAULT_PORTS[match.group(1)]
+    return origin[: -len(default_port)] if origin.endswith(default_port) else origin
+
+
+def parse_origins(raw: str, name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins, or `*` for any origin."""
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if ANY_ORIGIN in parts:
+        if len(parts) > 1:
+            raise ConfigError(f"{name}: '*' allows every origin, so list it alone, got {raw.strip()!r}")
+        return (ANY_ORIGIN,)
+    return tuple(dict.fromkeys(parse_origin(part, name) for part in parts))
 
 
 def secret_from_file(data_dir: Path, name: str, nbytes: int = 32) -> str:
@@ -144,4 +175,7 @@ def settings_from_env(environ=None) -> Settings:
         build_lock_seconds=_number(environ, "LIKEWISE_LOCK_SECONDS", defaults.build_lock_seconds),
         redeliver_seconds=_number(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
         bench_routes=environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
+        embed_origins=parse_origins(environ.get("LIKEWISE_EMBED_ORIGINS", ""), "LIKEWISE_EMBED_ORIGINS"),
+        public_url=(parse_origin(environ["LIKEWISE_PUBLIC_URL"], "LIKEWISE_PUBLIC_URL")
+                    if environ.get("LIKEWISE_PUBLIC_URL", "").strip() else ""),
     )

@@ -89,10 +89,10 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security, tracking
-    from web.views import admin, admin_api, api, docs, health, metrics, pages
+    from web.views import admin, admin_api, api, docs, embed, health, metrics, pages
     from web.views import tracking as tracking_views
 
-    for blueprint in (pages.bp, api.bp, docs.bp, health.bp, admin.bp, admin_api.bp, tracking_views.bp,
+    for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, tracking_views.bp,
                       metrics.bp, metrics.api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)

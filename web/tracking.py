@@ -20,6 +20,7 @@ from recommender.metrics.rows import click_event, click_row, impression_row
 from recommender.metrics.tokens import Click, Impression, TokenSigner
 from recommender.store.store import MAX_EVENTS_PER_CALL
 from web.experiment_holder import ExperimentHolder
+from web.links import public_url_for
 from web.tracking_buffer import TrackingBuffer
 
 VISITOR_COOKIE = "lw_visitor"
@@ -125,21 +126,27 @@ def _visitor_args() -> dict:
     return {VISITOR_PARAM: given} if given else {}
 
 
+def _tracking_url(impression: Impression, endpoint: str, **values) -> str:
+    """Relative on Likewise's own pages; absolute (on LIKEWISE_PUBLIC_URL when set) on other sites."""
+    if impression.surface == "page":
+        return url_for(endpoint, **values, **_visitor_args())
+    return public_url_for(endpoint, **values, **_visitor_args())
+
+
 def track_link(impression: Impression | None, position: int, item) -> str:
     """The card's link: through /r/<token> when tracked, else straight to the item page (template global)."""
     if impression is None:
         return url_for("pages.item_page", item_id=item.item_id)
     token = tracking().signer.click_token(impression, position, item.item_id)
-    return url_for("tracking.redirect_click", token=token, _external=impression.surface != "page", **_visitor_args())
+    return _tracking_url(impression, "tracking.redirect_click", token=token)
 
 
 def impression_beacon(impression: Impression | None) -> Markup:
     """The lazy 1×1 image that counts a viewed panel, even inside a cached fragment (template global)."""
     if impression is None:
         return Markup("")
-    src = url_for("tracking.beacon", token=tracking().signer.beacon_token(impression),
-                  _external=impression.surface != "page", **_visitor_args())
-    return Markup(f'<img class="lw-beacon" src="{escape(src)}" loading="lazy" width="1" height="1" alt="">')
+    src = _tracking_url(impression, "tracking.beacon", token=tracking().signer.beacon_token(impression))
+    return Markup(f'<img class="likewise-beacon" src="{escape(src)}" loading="lazy" width="1" height="1" alt="">')
 
 
 def record_impression(impression: Impression) -> None:

@@ -27,7 +27,7 @@ def test_clicks_through_the_redirect_show_on_the_metrics_page(page):
         page.goto(f"/items/{item_id}")
         link = page.locator("#similar-panel .card h3 a").first
         expect(link).to_have_attribute("href", re.compile(r"^/r/"))
-        expect(page.locator("#similar-panel img.lw-beacon")).to_have_count(1)
+        expect(page.locator("#similar-panel img.likewise-beacon")).to_have_count(1)
         target = link.get_attribute("data-item-id")
         link.click()
         expect(page).to_have_url(re.compile(rf"/items/{re.escape(target)}$"))

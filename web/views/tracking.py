@@ -9,13 +9,13 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from recommender.metrics.tokens import Click, TokenRefused
 from recommender.model import UnknownItem
+from web.links import item_link
 from web.tracking import is_bot, record_click, record_impression, tracking
 
 bp = Blueprint("tracking", __name__)
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = "no-store"
-SAFE_SCHEMES = ("http://", "https://")
 TOKEN_MAX_CHARS = 8_000
 
 
@@ -51,10 +51,9 @@ def _target(click: Click) -> str:
         item = None
     if item is None:
         raise NotFound(f"Item {click.item_id} is no longer in the catalog.")
-    own = str(item.attributes.get("url") or "").strip()
-    if click.impression.surface != "page" and own.lower().startswith(SAFE_SCHEMES):
-        return own
-    return url_for("pages.item_page", item_id=item.item_id, _external=click.impression.surface != "page")
+    if click.impression.surface != "page":
+        return item_link(item)
+    return url_for("pages.item_page", item_id=item.item_id)
 
 
 @bp.get("/r/<token>")

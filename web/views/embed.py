@@ -1,0 +1,141 @@
+"""Similar-items panels and live search for other sites: self-contained fragments (or, with ?frame=1, a tiny
+page for an iframe) whose links are absolute, so they work on any host page without custom JavaScript.
+
+Who may read them cross-origin is web/cors.py; who may frame them is web/security.py's allow_framing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, make_response, render_template, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from recommender.limits import SEARCH_LIMIT
+from recommender.model import Item, SimilarItemsModel, UnknownItem
+from recommender.search import Highlight
+from web import settings
+from web.cors import add_cors_headers, is_preflight, preflight_response
+from web.http_cache import cached_by_version
+from web.links import item_link, public_url_for
+from web.security import allow_framing
+from web.views.common import query_arg, served_model, similar_answer, versioned
+
+bp = Blueprint("embed", __name__, url_prefix="/embed")
+EMBED_VARY = ("Origin", "HX-Request")
+
+FRAME_PARAMETER = "frame"
+FRAME_PAGE = "embed_frame.html"
+STYLESHEET = "embed.css"
+ANY_ORIGIN_WARNING = ("LIKEWISE_EMBED_ORIGINS is '*': every site may show Likewise's panels and search "
+                      "results (and frame them); list your sites' origins instead unless that is what you want")
+
+
+@dataclass(frozen=True)
+class EmbedCard:
+    """One item as an embed shows it: the item (with its attributes), where it links, and why it is here."""
+
+    item: Item
+    link: str
+    why: str | None = None
+    highlights: tuple[Highlight, ...] = ()
+
+
+@bp.record_once
+def warn_about_any_origin(state) -> None:
+    if state.app.extensions["settings"].embed_any_origin:
+        state.app.logger.warning(ANY_ORIGIN_WARNING)
+
+
+def card(model: SimilarItemsModel, item_id: str, **details) -> EmbedCard:
+    item = model.get_item(item_id)  # with its attributes: the picture and the link live there
+    return EmbedCard(item, item_link(item), **details)
+
+
+def framed() -> bool:
+    raw = request.args.get(FRAME_PARAMETER, "")
+    if raw not in ("", "0", "1"):
+        raise BadRequest(f"{FRAME_PARAMETER} must be 1 (a page for an iframe) or left out, got {raw[:20]!r}")
+    return raw == "1"
+
+
+def render_embed(fragment: str, **context) -> str:
+    """The fragment alone, or inside the tiny page an iframe loads."""
+    if framed():
+        return render_template(FRAME_PAGE, fragment=fragment, **context)
+    return render_template(fragment, **context)
+
+
+@bp.get("/items/<item_id>/similar")
+@cached_by_version(EMBED_VARY)
+def similar(item_id: str):
+    model, item, k, filters, results = similar_answer(item_id)
+    cards = [card(model, r.item_id, why=r.why.summary if r.why else None) for r in results]
+    html = render_embed("partials/embed_similar.html", item=item, k=k, filters=filters, cards=cards, results=results)
+    return versioned(make_response(html), model)
+
+
+@bp.get("/search")
+@cached_by_version(EMBED_VARY)
+def search():
+    query = query_arg("q")
+    model = served_model()
+    hits = model.search(query, SEARCH_LIMIT) if query.strip() else []
+    cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in hits]
+    return versioned(make_response(render_embed("partials/embed_search.html", query=query, cards=cards)), model)
+
+
+@bp.get("/likewise.css")
+def stylesheet():
+    return current_app.send_static_file(STYLESHEET)
+
+
+@bp.before_request
+def answer_preflight():
+    if is_preflight():
+        return preflight_response(settings().embed_origins)
+    return None
+
+
+@bp.after_request
+def cross_origin(response):
+    origins = settings().embed_origins
+    if request.method != "OPTIONS" and request.args.get(FRAME_PARAMETER) == "1":
+        allow_framing(response, origins)
+    return add_cors_headers(response, origins)
+
+
+def _error(status: int, message: str):
+    frame = request.args.get(FRAME_PARAMETER) == "1"
+    template = FRAME_PAGE if frame else "partials/embed_error.html"
+    return render_template(template, fragment="partials/embed_error.html", status=status, message=message), status
+
+
+@bp.errorhandler(UnknownItem)
+def unknown_item(error: UnknownItem):
+    return _error(404, f"{error}.")
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    return _error(error.code or 500, error.description or error.name)
+
+
+def snippet_urls() -> dict | None:
+    """The absolute addresses the admin's copy-paste snippet needs, for the most popular item; None without an index."""
+    model = current_app.extensions["model_holder"].model
+    if model is None or not len(model):
+        return None
+    popular = model.popular(1)
+    if not popular:
+        return None
+    item_id = popular[0].item_id
+    htmx_file = f"vendor/htmx-{current_app.jinja_env.globals['htmx_version']}.min.js"
+    return {"item_id": item_id, "htmx": public_url_for("static", filename=htmx_file),
+            "stylesheet": public_url_for("embed.stylesheet"),
+            "similar": public_url_for("embed.similar", item_id=item_id),
+            "item_page": public_url_for("pages.item_page", item_id=item_id),
+            "search": public_url_for("embed.search"), "search_page": public_url_for("pages.search")}
+
+
+bp.add_app_template_global(snippet_urls, "embed_snippet_urls")
