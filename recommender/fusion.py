@@ -1,0 +1,114 @@
+"""The served similarity: an exact item-item model (EASE where it fits, BM25 item-kNN beyond)
+fused with binary-cosine item-kNN and content neighbours, series companions first.
+
+Each source is scaled per query row so its best neighbour scores 1, then the sources are
+weighted and summed; a popularity exponent can damp items everyone rated, for wider coverage.
+The weights are chosen on the validation split (recommender/evaluation.py), never the test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import sparse
+
+from recommender.itemitem import Ease, ItemModel, SparseKnn, ease_fits
+
+SERIES_BONUS = 10.0
+BLOCK_CELLS = 1 << 23
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Weights of the fused score; `ease_lambda` None means the base is BM25 item-kNN."""
+
+    ease_lambda: float | None = 1000.0
+    knn_weight: float = 0.0
+    content_weight: float = 0.1
+    popularity_exponent: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scaled(scores: np.ndarray) -> np.ndarray:
+    """Each row divided by its best score, negatives cut, so sources of different scales can be added."""
+    scores = np.maximum(scores, 0.0)
+    return scores / np.maximum(scores.max(axis=1, keepdims=True), 1e-12)
+
+
+class FusedModel(ItemModel):
+    """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping."""
+
+    name = "served"
+
+    def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
+                 companions: list[list[int]] | None = None, base: ItemModel | None = None,
+                 knn: ItemModel | None = None):
+        self.n_items = len(content)
+        self.settings = settings
+        self.content = content
+        self.companions = companions
+        fits = ease_fits(*item_users.shape) is None
+        if base is None:
+            base = Ease(item_users, settings.ease_lambda) if settings.ease_lambda and fits else SparseKnn(item_users)
+        self.base = base
+        self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
+        counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
+        self._damping = (1.0 + counts) ** -settings.popularity_exponent
+
+    def similarity(self, rows: np.ndarray) -> np.ndarray:
+        """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
+        s = self.settings
+        total = _scaled(self.base.scores(rows))
+        if s.knn_weight:
+            total += s.knn_weight * _scaled(self.knn.scores(rows))
+        if s.content_weight:
+            total += s.content_weight * np.maximum(self.content[rows] @ self.content.T, 0.0)
+        total /= 1.0 + s.knn_weight + s.content_weight
+        total[np.arange(len(rows)), rows] = 0.0
+        return total
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """The ranking score: damped fused similarity, series companions lifted above everything."""
+        rows = np.asarray(rows)
+        ranked = self.similarity(rows) * self._damping[None, :]
+        if self.companions is not None:
+            for out, row in enumerate(rows.tolist()):
+                if self.companions[row]:
+                    ranked[out, self.companions[row]] += SERIES_BONUS
+        return ranked
+
+
+def fused_table(model: FusedModel, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top `width` neighbours of every row by the fused model, scored for display in [0, 1].
+
+    Display scores are the fused similarity rescaled per row by the damping of the first
+    non-companion neighbour, so the order shown is the order ranked."""
+    n = model.n_items
+    width = min(width, n - 1)
+    ids = np.empty((n, width), dtype=np.int32)
+    shown = np.empty((n, width), dtype=np.float32)
+    step = max(1, min(1024, BLOCK_CELLS // max(n, 1)))
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        ranked = model.scores(rows)
+        ranked[np.arange(len(rows)), rows] = -np.inf
+        top = np.argpartition(-ranked, width - 1, axis=1)[:, :width] if width < n - 1 else \
+            np.argsort(-ranked, axis=1)[:, :width]
+        order = np.argsort(-np.take_along_axis(ranked, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        ids[rows] = top
+        shown[rows] = _display(np.take_along_axis(ranked, top, axis=1))
+    return ids, shown
+
+
+def _display(ranked: np.ndarray) -> np.ndarray:
+    """Ranking scores mapped into [0, 1] in the same order: companions near 1, the rest scaled so the
+    best non-companion shows its own fused similarity when undamped."""
+    bonus = ranked >= SERIES_BONUS
+    plain = np.where(bonus, ranked - SERIES_BONUS, ranked)
+    scale = np.maximum(np.max(np.where(bonus, 0.0, plain), axis=1, keepdims=True), 1e-12)
+    rest = np.clip(plain / scale, 0.0, 1.0) * 0.9
+    return np.where(bonus, 0.9 + 0.1 * np.clip(plain, 0.0, 1.0), rest).astype(np.float32)
