@@ -236,8 +236,9 @@ class AnnSummary:
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
                            n_trees: int | None = None, seed: int = 7,
-                           progress: Progress = no_progress) -> AnnSummary:
-    """Write index.ann, neighbours.npy and scores.npy for unit vectors; refuse below the recall floor."""
+                           progress: Progress = no_progress, table=None) -> AnnSummary:
+    """Write index.ann, neighbours.npy and scores.npy for unit vectors; refuse below the recall floor.
+    `table`, when given, is (ids, scores, method name): a neighbour table made by an exact model."""
     n_items = len(vectors)
     seconds = {}
     rng = np.random.default_rng(seed)
@@ -252,7 +253,10 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
     progress("neighbours", 70)
     started = time.perf_counter()
     width = table_width(n_items)
-    if n_items <= EXACT_TABLE_MAX_ITEMS:
+    if table is not None:
+        ids, scores, method = table
+        width, table_recall = ids.shape[1], 1.0
+    elif n_items <= EXACT_TABLE_MAX_ITEMS:
         ids, scores = exact_top(vectors, np.arange(n_items), width)
         method, table_recall = "exact", 1.0
     else:

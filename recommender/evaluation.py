@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from recommender.fusion import FusedModel, FusionSettings
+from recommender.fusion import FusedModel, FusionSettings, category_matrix
 from recommender.itemitem import EASE_LAMBDAS, Ease, ItemModel, SparseKnn, VectorModel, ease_fits, rated_matrix
 from recommender.series import companions_of, series_hit_rate, series_pairs
 from recommender.vectors import (
@@ -37,9 +37,11 @@ METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blen
            "item-kNN cosine", SERVED)
 WEIGHT_GRID = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-FUSION_GRID = tuple(FusionSettings(None, knn, content, damping)
-                    for knn in (0.0, 0.5) for content in (0.05, 0.1, 0.2) for damping in (0.0, 0.1, 0.2))
+FUSION_GRID = tuple(FusionSettings(None, knn, content, damping, category)
+                    for knn in (0.0, 0.5) for content in (0.05, 0.1) for damping in (0.0, 0.1, 0.2)
+                    for category in (0.0, 0.5, 0.8))
 COVERAGE_TARGET = 0.25
+CATEGORY_SHARE_TARGET = 0.93
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 20190513
 
@@ -176,6 +178,7 @@ class Evaluator:
         self.positions = pd.Index(self.items["item_id"])
         self.hits: dict[str, np.ndarray] = {}
         self.companions = companions_of(self.pairs, len(self.items)) if self.pairs is not None else None
+        self.categories = category_matrix(self.items["categories"])
 
     def models(self, train: pd.DataFrame, methods, seed: int = 0) -> dict[str, ItemModel | str]:
         """Each method trained on `train`; a method that cannot be built is a string saying why."""
@@ -205,7 +208,7 @@ class Evaluator:
             base = built.get("EASE") if self.fusion.ease_lambda else built.get("item-kNN BM25")
             built[SERVED] = FusedModel(rated, self.content, self.fusion, self.companions,
                                        base=base if isinstance(base, ItemModel) else None,
-                                       knn=built.get("item-kNN cosine"))
+                                       knn=built.get("item-kNN cosine"), categories=self.categories)
         return built
 
     def score(self, model: ItemModel, split: Split, seen: sparse.csr_matrix) -> tuple[dict, np.ndarray]:
@@ -275,10 +278,19 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
 
 
 def choose_fusion(scored: list[tuple[FusionSettings, dict]]) -> tuple[FusionSettings, dict]:
-    """The best validation HitRate among fusions whose coverage reaches COVERAGE_TARGET (ties: NDCG);
-    the best HitRate overall when none does."""
-    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET] or scored
-    return max(wide, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+    """The best validation HitRate (ties: NDCG) among fusions whose coverage reaches COVERAGE_TARGET
+    and whose neighbours share a category with the query at least CATEGORY_SHARE_TARGET of the time;
+    failing both, among those meeting coverage; failing that, among all."""
+    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET]
+    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET]
+    return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+
+
+def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recommended: np.ndarray) -> float:
+    """Share of recommended items sharing at least one category with their query item."""
+    query = categories[np.repeat(query_rows, recommended.shape[1])]
+    shared = np.asarray(query.multiply(categories[recommended.ravel()]).sum(axis=1)).ravel() > 0
+    return round(float(shared.mean()), 4)
 
 
 def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
@@ -290,13 +302,20 @@ def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dic
         for candidate in EASE_LAMBDAS:
             lambdas[candidate] = evaluator.score(Ease(rated, candidate), split, seen)[0]
         lam = max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"]))
-    base = Ease(rated, lam) if lam else SparseKnn(rated, "bm25")
-    knn = SparseKnn(rated, "cosine")
+    every_part = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0)
+    model = FusedModel(rated, evaluator.content, every_part, evaluator.companions,
+                       base=Ease(rated, lam) if lam else SparseKnn(rated, "bm25"), knn=SparseKnn(rated, "cosine"),
+                       categories=evaluator.categories)
+    query_rows = evaluator.positions.get_indexer(split.queries)
+    target_rows = evaluator.positions.get_indexer(split.targets)
+    parts = model.parts(query_rows)
     scored = []
     for candidate in FUSION_GRID:
         candidate = replace(candidate, ease_lambda=lam)
-        model = FusedModel(rated, evaluator.content, candidate, evaluator.companions, base=base, knn=knn)
-        scored.append((candidate, evaluator.score(model, split, seen)[0]))
+        recommended = _masked_top(model.scores(query_rows, parts, candidate), query_rows, seen)
+        metrics = _metrics(recommended, target_rows, len(evaluator.items))
+        metrics["category_share"] = category_share(evaluator.categories, query_rows, recommended)
+        scored.append((candidate, metrics))
     chosen, metrics = choose_fusion(scored)
     return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
 

@@ -2,7 +2,8 @@
 fused with binary-cosine item-kNN and content neighbours, series companions first.
 
 Each source is scaled per query row so its best neighbour scores 1, then the sources are
-weighted and summed; a popularity exponent can damp items everyone rated, for wider coverage.
+weighted and summed; the sum is scaled down where the two items share few categories (so a family
+film's neighbours stay family films), and a popularity exponent can damp items everyone rated.
 The weights are chosen on the validation split (recommender/evaluation.py), never the test split.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from recommender.itemitem import Ease, ItemModel, SparseKnn, ease_fits
@@ -27,6 +29,7 @@ class FusionSettings:
     knn_weight: float = 0.0
     content_weight: float = 0.1
     popularity_exponent: float = 0.0
+    category_weight: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,8 +48,9 @@ class FusedModel(ItemModel):
 
     def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
                  companions: list[list[int]] | None = None, base: ItemModel | None = None,
-                 knn: ItemModel | None = None):
+                 knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None):
         self.n_items = len(content)
+        self.categories = categories
         self.settings = settings
         self.content = content
         self.companions = companions
@@ -55,30 +59,65 @@ class FusedModel(ItemModel):
             base = Ease(item_users, settings.ease_lambda) if settings.ease_lambda and fits else SparseKnn(item_users)
         self.base = base
         self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
-        counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
-        self._damping = (1.0 + counts) ** -settings.popularity_exponent
+        self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
+        self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
 
-    def similarity(self, rows: np.ndarray) -> np.ndarray:
-        """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
-        s = self.settings
-        total = _scaled(self.base.scores(rows))
+    def parts(self, rows: np.ndarray, settings: FusionSettings | None = None) -> dict[str, np.ndarray]:
+        """Each source's scores for the query rows, scaled; computed once when tuning many weightings."""
+        s = settings or self.settings
+        found = {"base": _scaled(self.base.scores(rows))}
         if s.knn_weight:
-            total += s.knn_weight * _scaled(self.knn.scores(rows))
+            found["knn"] = _scaled(self.knn.scores(rows))
         if s.content_weight:
-            total += s.content_weight * np.maximum(self.content[rows] @ self.content.T, 0.0)
+            found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
+        if s.category_weight and self.categories is not None:
+            found["category"] = category_overlap(self.categories, rows)
+        return found
+
+    def similarity(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
+        """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
+        s = settings or self.settings
+        parts = parts if parts is not None else self.parts(rows, s)
+        total = parts["base"].copy()
+        if s.knn_weight:
+            total += s.knn_weight * parts["knn"]
+        if s.content_weight:
+            total += s.content_weight * parts["content"]
         total /= 1.0 + s.knn_weight + s.content_weight
+        if s.category_weight and "category" in parts:
+            total *= 1.0 - s.category_weight + s.category_weight * parts["category"]
         total[np.arange(len(rows)), rows] = 0.0
         return total
 
-    def scores(self, rows: np.ndarray) -> np.ndarray:
+    def scores(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
         """The ranking score: damped fused similarity, series companions lifted above everything."""
         rows = np.asarray(rows)
-        ranked = self.similarity(rows) * self._damping[None, :]
+        s = settings or self.settings
+        damping = self._damping if settings is None else (1.0 + self._counts) ** -s.popularity_exponent
+        ranked = self.similarity(rows, parts, s) * damping[None, :]
         if self.companions is not None:
             for out, row in enumerate(rows.tolist()):
                 if self.companions[row]:
                     ranked[out, self.companions[row]] += SERIES_BONUS
         return ranked
+
+
+def category_matrix(categories: pd.Series) -> sparse.csr_matrix:
+    """Item-by-category indicator rows from 'A|B' strings."""
+    lists = [[c for c in str(v).split("|") if c] if isinstance(v, str) else [] for v in categories]
+    names = {c: i for i, c in enumerate(sorted({c for cats in lists for c in cats}))}
+    rows = np.repeat(np.arange(len(lists)), [len(cats) for cats in lists])
+    cols = np.array([names[c] for cats in lists for c in cats], dtype=np.int64)
+    shape = (len(lists), max(len(names), 1))
+    return sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=shape)
+
+
+def category_overlap(categories: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Jaccard overlap of category sets, query rows against all; 1 where either item has none."""
+    shared = np.asarray((categories[rows] @ categories.T).toarray())
+    sizes = np.asarray(categories.sum(axis=1)).ravel()
+    union = sizes[rows][:, None] + sizes[None, :] - shared
+    return np.where(union > 0, shared / np.maximum(union, 1e-12), 1.0).astype(np.float32)
 
 
 def fused_table(model: FusedModel, width: int) -> tuple[np.ndarray, np.ndarray]:

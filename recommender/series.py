@@ -132,3 +132,13 @@ def put_companions_first(ids: np.ndarray, scores: np.ndarray, companions: list[l
         ids[row] = np.concatenate([mates, rest_ids])[:width]
         scores[row] = np.concatenate([mate_scores, rest_scores])[:width]
     return ids, scores
+
+
+def same_series(title_a: str, title_b: str) -> bool:
+    """Whether two titles follow one of the series patterns (for the explanation line)."""
+    stem_a, marked_a = title_stem(title_a)
+    stem_b, marked_b = title_stem(title_b)
+    if stem_a == stem_b and (marked_a or marked_b) and len(stem_a.replace(" ", "")) >= MIN_STEM_LETTERS:
+        return not stem_a.isdigit()
+    prefix = title_prefix(title_a)
+    return prefix is not None and prefix == title_prefix(title_b)
