@@ -92,7 +92,7 @@ class Ease(ItemModel):
     def scores(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)
         if self._by_users:
-            out = np.asarray(self._x[rows] @ self._mx.T) / self._denominator[None, :]
+            out = (self._x[rows].toarray().astype(np.float32) @ self._mx.T) / self._denominator[None, :]
         else:
             out = -self._precision[rows] / self._denominator[None, :]
         out[np.arange(len(rows)), rows] = 0.0
