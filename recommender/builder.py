@@ -1,7 +1,9 @@
 """Building one index version into a directory: vectors, Annoy index, neighbour table, manifest.
 
 The web tier answers the common question (the k nearest items to an item) from a precomputed
-neighbour table read through a memory map, as Gorse does; the Annoy index serves wider searches.
+neighbour table read through a memory map, as Gorse does. Where the catalog allows, that table comes
+from an exact item-item model fused with content (recommender/fusion.py), series companions first;
+the Annoy index over blended vectors answers filters, cold items and catalogs too large for it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import recommender.evaluation as evaluation
 import recommender.neighbour_table as neighbour_table
 from recommender.builder import build_index
 from recommender.catalog import load_catalog
+from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
 from recommender.explain import Why
 from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
@@ -258,3 +259,48 @@ def test_cold_items_and_filters_still_work_with_the_fused_table(tmp_path):
     category = model.get_item(cold).categories[0]
     filtered = model.get_similar_items(cold, 10, Filters(categories=frozenset({category})))
     assert len(filtered) == 10 and all(category in r.item.categories for r in filtered)
+
+
+# -- the demo catalog: what a person looks for first --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("demo")
+    demo = prepare_demo_catalog(directory / "files")
+    out = directory / "v"
+    out.mkdir()
+    manifest = build_index(load_catalog(demo.items_path, demo.interactions_path), out)
+    return manifest, SimilarItemsModel(out)
+
+
+def row_titled(model: SimilarItemsModel, title: str) -> str:
+    items = model.items
+    return str(items.loc[items["title"] == title, "item_id"].iloc[0])
+
+
+@pytest.mark.timeout(900)
+def test_demo_panels_open_with_series_and_family_companions(demo_model):
+    """The Terminator opens with Terminator 2; Toy Story with its sequels, then animated family films."""
+    _, model = demo_model
+    terminator = model.get_similar_items(row_titled(model, "Terminator, The"), 10)
+    assert terminator[0].title == "Terminator 2: Judgment Day" and terminator[0].why.series
+    assert "Same series" in terminator[0].why.summary
+    toy_story = model.get_similar_items(row_titled(model, "Toy Story"), 10)
+    assert [r.title for r in toy_story[:2]] == ["Toy Story 2", "Toy Story 3"]
+    family = [r for r in toy_story[2:] if {"Animation", "Children"} <= set(r.item.categories)]
+    assert len(family) >= 4, [r.title for r in toy_story]
+
+
+@pytest.mark.timeout(900)
+def test_demo_series_check_coverage_and_category_share(demo_model):
+    """Series pairs found in each other's top 10 >= 90%; served coverage >= 0.25; the 100 most-rated
+    movies' neighbours share a category with them >= 93% of the time."""
+    manifest, model = demo_model
+    assert manifest["neighbour_model"]["series"]["hit_rate_at_10"] >= 0.9
+    served = manifest["evaluation"]["test"][manifest["evaluation"]["served"]]
+    assert served["coverage"] >= 0.25
+    assert served["series_hit_rate"] >= 0.9
+    top = model.items.sort_values("interaction_count", ascending=False)["item_id"].astype(str).head(100)
+    shares = [bool(set(model.get_item(i).categories) & set(r.item.categories))
+              for i in top for r in model.get_similar_items(i, 10)]
+    assert np.mean(shares) >= 0.93
