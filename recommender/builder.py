@@ -117,7 +117,7 @@ def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vecto
                      fusion: FusionSettings, options: dict, progress: Progress) -> tuple[AnnSummary, dict]:
     """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first."""
     pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
-    table, summary = exact_model_table(items, catalog.interactions, vectors.content, fusion, pairs)
+    table, summary = exact_model_table(items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors)
     ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
                                  options["seed"], progress, table)
     if table is None:

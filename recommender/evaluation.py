@@ -37,12 +37,14 @@ METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blen
            "item-kNN cosine", SERVED)
 WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7, 0.9)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-FUSION_GRID = tuple(FusionSettings(None, knn, content, damping, category)
-                    for knn in (0.0, 0.5) for content in (0.05, 0.1) for damping in (0.0, 0.1, 0.2)
-                    for category in (0.0, 0.5, 0.8))
+FUSION_GRID = tuple(FusionSettings(None, knn, 0.05, damping, category, base, vectors)
+                    for base in ("EASE", "BM25") for knn in (0.0, 0.5) for vectors in (0.0, 0.5)
+                    for damping in (0.0, 0.1, 0.2) for category in (0.0, 0.25, 0.5))
 SERIES_CHECKED = (*PEERS, SERVED)
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
+CATEGORY_SHARE_ITEMS = 100
+SAME_RATE_ERRORS = 2.0
 TIE_BREAK = 1e-6
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 20190513
@@ -192,8 +194,9 @@ class Evaluator:
         counts = np.asarray(matrix.getnnz(axis=1)).ravel().astype(np.float32)
         rated = rated_matrix(self.items, train)
         built: dict[str, ItemModel | str] = {}
-        needs_collaborative = {"collaborative-only", "blend"} & set(methods)
+        needs_collaborative = {"collaborative-only", "blend", SERVED} & set(methods)
         collaborative = collaborative_vectors(matrix, self.settings) if needs_collaborative else None
+        blended = blend(self.content, collaborative, counts, self.settings)[0] if needs_collaborative else None
         too_big = ease_fits(*rated.shape)
         lam = self.fusion.ease_lambda or EASE_LAMBDAS[0]
         makers = {
@@ -201,7 +204,7 @@ class Evaluator:
             "most-popular": lambda: PopularityModel(counts),
             "content-only": lambda: VectorModel(self.content, "content-only"),
             "collaborative-only": lambda: VectorModel(collaborative, "collaborative-only"),
-            "blend": lambda: VectorModel(blend(self.content, collaborative, counts, self.settings)[0], "blend"),
+            "blend": lambda: VectorModel(blended, "blend"),
             "EASE": lambda: too_big or Ease(rated, lam),
             "item-kNN BM25": lambda: SparseKnn(rated, "bm25"),
             "item-kNN cosine": lambda: SparseKnn(rated, "cosine"),
@@ -210,10 +213,10 @@ class Evaluator:
             if method != SERVED:
                 built[method] = makers[method]()
         if SERVED in methods:
-            base = built.get("EASE") if self.fusion.ease_lambda else built.get("item-kNN BM25")
             built[SERVED] = FusedModel(rated, self.content, self.fusion, self.companions,
-                                       base=base if isinstance(base, ItemModel) else None,
-                                       knn=built.get("item-kNN cosine"), categories=self.categories)
+                                       bases={"EASE": built.get("EASE"), "BM25": built.get("item-kNN BM25")},
+                                       knn=built.get("item-kNN cosine"), categories=self.categories,
+                                       vectors=blended)
         return built
 
     def score(self, model: ItemModel, split: Split, seen: sparse.csr_matrix) -> tuple[dict, np.ndarray]:
@@ -282,13 +285,17 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
     return min(eligible, key=lambda pair: (pair[0].collaborative_weight, -pair[0].evidence_shrinkage))
 
 
-def choose_fusion(scored: list[tuple[FusionSettings, dict]]) -> tuple[FusionSettings, dict]:
-    """The best validation HitRate (ties: NDCG) among fusions whose coverage reaches COVERAGE_TARGET
-    and whose neighbours share a category with the query at least CATEGORY_SHARE_TARGET of the time;
-    failing both, among those meeting coverage; failing that, among all."""
-    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET]
-    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET]
-    return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+def choose_fusion(scored: list[tuple[FusionSettings, dict]], users: int) -> tuple[FusionSettings, dict]:
+    """Among fusions whose validation coverage reaches COVERAGE_TARGET (all, if none does), the best
+    HitRate (then NDCG) of those whose neighbours of the CATEGORY_SHARE_ITEMS most-rated items share a
+    category with them at least CATEGORY_SHARE_TARGET of the time, if it is within SAME_RATE_ERRORS
+    standard errors of the best HitRate; else the best HitRate."""
+    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET] or scored
+    best = max(wide, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+    standard_error = float(np.sqrt(best[1]["hit_rate"] * (1 - best[1]["hit_rate"]) / max(users, 1)))
+    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET
+             and m["hit_rate"] >= best[1]["hit_rate"] - SAME_RATE_ERRORS * standard_error]
+    return max(alike, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"])) if alike else best
 
 
 def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recommended: np.ndarray) -> float:
@@ -307,22 +314,31 @@ def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dic
         for candidate in EASE_LAMBDAS:
             lambdas[candidate] = evaluator.score(Ease(rated, candidate), split, seen)[0]
         lam = max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"]))
-    every_part = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0)
-    model = FusedModel(rated, evaluator.content, every_part, evaluator.companions,
-                       base=Ease(rated, lam) if lam else SparseKnn(rated, "bm25"), knn=SparseKnn(rated, "cosine"),
-                       categories=evaluator.categories)
+    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
+    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED)
+                             if lam else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
-    target_rows = evaluator.positions.get_indexer(split.targets)
-    parts = model.parts(query_rows)
+    every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 1.0)
+    bases = ["EASE", "BM25"] if lam else ["BM25"]
+    parts = model.parts(query_rows, every_source, bases=bases)
+    most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
+    popular_parts = model.parts(most_rated, every_source, bases=bases)
+    grid = [replace(c, ease_lambda=lam) for c in FUSION_GRID if lam or c.base != "EASE"]
     scored = []
-    for candidate in FUSION_GRID:
-        candidate = replace(candidate, ease_lambda=lam)
-        recommended = _masked_top(model.scores(query_rows, parts, candidate), query_rows, seen)
-        metrics = _metrics(recommended, target_rows, len(evaluator.items))
-        metrics["category_share"] = category_share(evaluator.categories, query_rows, recommended)
+    for candidate in grid:
+        metrics = _fusion_metrics(evaluator, model, parts, candidate, split, seen)
+        popular_top = _masked_top(model.scores(most_rated, popular_parts, candidate), most_rated, None)
+        metrics["category_share"] = category_share(evaluator.categories, most_rated, popular_top)
         scored.append((candidate, metrics))
-    chosen, metrics = choose_fusion(scored)
+    chosen, metrics = choose_fusion(scored, len(split))
     return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
+
+
+def _fusion_metrics(evaluator: Evaluator, model: FusedModel, parts: dict, candidate: FusionSettings,
+                    split: Split, seen) -> dict:
+    query_rows = evaluator.positions.get_indexer(split.queries)
+    recommended = _masked_top(model.scores(query_rows, parts, candidate), query_rows, seen)
+    return _metrics(recommended, evaluator.positions.get_indexer(split.targets), len(evaluator.items))
 
 
 def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
@@ -349,8 +365,9 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     best, best_metrics = choose_blend(validation["_grid"], len(validation_split))
     chosen = replace(settings, collaborative_weight=best.collaborative_weight,
                      evidence_shrinkage=best.evidence_shrinkage)
+    evaluator.settings = chosen
     fusion, tuning = tune_served(evaluator, validation_split)
-    evaluator.settings, evaluator.fusion = chosen, fusion
+    evaluator.fusion = fusion
     test = evaluator.run(test_split)
     test[SERVED]["vs"] = evaluator.paired_differences()
     return {
@@ -401,10 +418,12 @@ def format_table(report: dict) -> str:
     lines.append(f"{report['test_users']} test users; blend chosen on validation: collaborative weight "
                  f"{chosen['collaborative_weight']}, evidence shrinkage {chosen['evidence_shrinkage']}")
     if fusion:
-        base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion["ease_lambda"] else "item-kNN BM25"
+        base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion["ease_lambda"] and fusion["base"] == "EASE" \
+            else "item-kNN BM25"
         lines.append(f"served = {base} + {fusion['knn_weight']:g} x item-kNN cosine + {fusion['content_weight']:g}"
-                     f" x content, popularity exponent {fusion['popularity_exponent']:g}, series companions "
-                     f"first ({report['series']['pairs']} title pairs); chosen on validation")
+                     f" x content + {fusion['vectors_weight']:g} x blend, scaled by category overlap "
+                     f"({fusion['category_weight']:g}), popularity exponent {fusion['popularity_exponent']:g}, "
+                     f"series companions first ({report['series']['pairs']} title pairs); chosen on validation")
     if report.get("ease", {}).get("skipped"):
         lines.append(report["ease"]["skipped"])
     return "\n".join(lines)

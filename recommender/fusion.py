@@ -23,13 +23,15 @@ BLOCK_CELLS = 1 << 23
 
 @dataclass(frozen=True)
 class FusionSettings:
-    """Weights of the fused score; `ease_lambda` None means the base is BM25 item-kNN."""
+    """Weights of the fused score. `base` is "EASE" (used where EASE fits) or "BM25" item-kNN."""
 
     ease_lambda: float | None = 1000.0
     knn_weight: float = 0.0
     content_weight: float = 0.1
     popularity_exponent: float = 0.0
     category_weight: float = 0.0
+    base: str = "EASE"
+    vectors_weight: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,34 +44,48 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
 
 
 class FusedModel(ItemModel):
-    """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping."""
+    """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping.
+
+    Sources: the base model, binary-cosine item-kNN, content cosine and blended-vector cosine; the sum
+    is scaled by category overlap when asked. Models given in `bases` are reused, not rebuilt."""
 
     name = "served"
 
     def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
-                 companions: list[list[int]] | None = None, base: ItemModel | None = None,
-                 knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None):
+                 companions: list[list[int]] | None = None, bases: dict | None = None,
+                 knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None,
+                 vectors: np.ndarray | None = None):
         self.n_items = len(content)
-        self.categories = categories
+        self.item_users = item_users
+        self.categories, self.vectors = categories, vectors
         self.settings = settings
         self.content = content
         self.companions = companions
-        fits = ease_fits(*item_users.shape) is None
-        if base is None:
-            base = Ease(item_users, settings.ease_lambda) if settings.ease_lambda and fits else SparseKnn(item_users)
-        self.base = base
+        self.ease_fits = ease_fits(*item_users.shape) is None
+        self.bases = {name: model for name, model in (bases or {}).items() if isinstance(model, ItemModel)}
         self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
         self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
         self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
 
-    def parts(self, rows: np.ndarray, settings: FusionSettings | None = None) -> dict[str, np.ndarray]:
+    def base_name(self, settings: FusionSettings) -> str:
+        return "EASE" if settings.base == "EASE" and settings.ease_lambda and self.ease_fits else "BM25"
+
+    def _base(self, name: str, settings: FusionSettings) -> ItemModel:
+        if name not in self.bases:
+            self.bases[name] = Ease(self.item_users, settings.ease_lambda) if name == "EASE" \
+                else SparseKnn(self.item_users, "bm25")
+        return self.bases[name]
+
+    def parts(self, rows: np.ndarray, settings: FusionSettings | None = None, bases=None) -> dict[str, np.ndarray]:
         """Each source's scores for the query rows, scaled; computed once when tuning many weightings."""
         s = settings or self.settings
-        found = {"base": _scaled(self.base.scores(rows))}
+        found = {f"base:{name}": _scaled(self._base(name, s).scores(rows)) for name in bases or [self.base_name(s)]}
         if s.knn_weight:
             found["knn"] = _scaled(self.knn.scores(rows))
         if s.content_weight:
             found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
+        if s.vectors_weight and self.vectors is not None:
+            found["vectors"] = _scaled(self.vectors[rows] @ self.vectors.T)
         if s.category_weight and self.categories is not None:
             found["category"] = category_overlap(self.categories, rows)
         return found
@@ -78,12 +94,13 @@ class FusedModel(ItemModel):
         """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
         s = settings or self.settings
         parts = parts if parts is not None else self.parts(rows, s)
-        total = parts["base"].copy()
-        if s.knn_weight:
-            total += s.knn_weight * parts["knn"]
-        if s.content_weight:
-            total += s.content_weight * parts["content"]
-        total /= 1.0 + s.knn_weight + s.content_weight
+        total = parts[f"base:{self.base_name(s)}"].copy()
+        weights = 1.0
+        for key, weight in (("knn", s.knn_weight), ("content", s.content_weight), ("vectors", s.vectors_weight)):
+            if weight and key in parts:
+                total += weight * parts[key]
+                weights += weight
+        total /= weights
         if s.category_weight and "category" in parts:
             total *= 1.0 - s.category_weight + s.category_weight * parts["category"]
         total[np.arange(len(rows)), rows] = 0.0

@@ -29,7 +29,8 @@ def default_fusion(n_items: int, n_users: int) -> FusionSettings:
 
 
 def exact_model_table(items: pd.DataFrame, interactions: pd.DataFrame | None, content: np.ndarray,
-                      fusion: FusionSettings, pairs: np.ndarray) -> tuple[tuple | None, dict]:
+                      fusion: FusionSettings, pairs: np.ndarray,
+                      vectors: np.ndarray | None = None) -> tuple[tuple | None, dict]:
     """((ids, scores, method), summary) from the fused model, or (None, summary saying why not)."""
     n_items = len(items)
     if interactions is None or interactions.empty:
@@ -39,9 +40,9 @@ def exact_model_table(items: pd.DataFrame, interactions: pd.DataFrame | None, co
                                                      f"(limit {FUSED_TABLE_MAX_ITEMS})"}
     rated = rated_matrix(items, interactions)
     model = FusedModel(rated, content, fusion, companions_of(pairs, n_items),
-                       categories=category_matrix(items["categories"]))
+                       categories=category_matrix(items["categories"]), vectors=vectors)
     ids, scores = fused_table(model, table_width(n_items))
-    method = "fused EASE" if fusion.ease_lambda and ease_fits(*rated.shape) is None else "fused BM25 item-kNN"
+    method = "fused EASE" if model.base_name(fusion) == "EASE" else "fused BM25 item-kNN"
     return (ids, scores, method), {"method": method, "fusion": fusion.as_dict(),
                                    "ease": ease_fits(*rated.shape)}
 
