@@ -314,9 +314,10 @@ class AnnSummary:
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
                            n_trees: int | None = None, seed: int = 7,
-                           progress: Progress = no_progress) -> AnnSummary:
+                           progress: Progress = no_progress, table=None) -> AnnSummary:
     """Write index.ann, neighbours.npy and scores.npy for unit vectors (in memory or memory-mapped,
-    see vectors_on_disk); refuse below the recall floor."""
+    see vectors_on_disk); refuse below the recall floor. `table`, when given, is (ids, scores, method
+    name): a neighbour table made by an exact model."""
     n_items = len(vectors)
     seconds = {}
     rng = np.random.default_rng(seed)
@@ -339,7 +340,8 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
 
     progress("neighbours", 70)
     started = time.perf_counter()
-    width, table_method, table_recall = write_neighbour_table(vectors, out_dir, sample, truth, truth_scores, seed)
+    width, table_method, table_recall = write_neighbour_table(vectors, out_dir, sample, truth, truth_scores, seed,
+                                                              table)
     if table_recall < recall_floor:
         raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
     seconds["table"] = round(time.perf_counter() - started, 2)
@@ -348,12 +350,15 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
 
 
 def write_neighbour_table(vectors: np.ndarray, out_dir: Path, sample: np.ndarray, truth: np.ndarray,
-                          truth_scores: np.ndarray, seed: int) -> tuple[int, str, float]:
-    """neighbours.npy and scores.npy: exact, or by inverted file with its recall (ties counted) on
-    the sample. Returns (width, method, recall)."""
+                          truth_scores: np.ndarray, seed: int, table=None) -> tuple[int, str, float]:
+    """neighbours.npy and scores.npy: a given exact model's table, exact search, or an inverted file with
+    its recall (ties counted) on the sample. Returns (width, method, recall)."""
     n_items = len(vectors)
     width = table_width(n_items)
-    if n_items <= EXACT_TABLE_MAX_ITEMS:
+    if table is not None:
+        ids, scores, method = table
+        width, recall = ids.shape[1], 1.0
+    elif n_items <= EXACT_TABLE_MAX_ITEMS:
         ids, scores = exact_top(vectors, np.arange(n_items), width)
         method, recall = "exact", 1.0
     else:

@@ -1,7 +1,9 @@
 """Building one index version into a directory: vectors, Annoy index, neighbour table, manifest.
 
 The web tier answers the common question (the k nearest items to an item) from a precomputed
-neighbour table read through a memory map, as Gorse does; the Annoy index serves wider searches.
+neighbour table read through a memory map, as Gorse does. Where the catalog allows, that table comes
+from an exact item-item model fused with content (recommender/fusion.py), series companions first;
+the Annoy index over blended vectors answers filters, cold items and catalogs too large for it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from recommender.ann import (
     METRIC,
     RECALL_FLOOR,
     RECALL_SAMPLE,
+    AnnSummary,
     BuildError,
     Progress,
     annoy_top,
@@ -31,6 +34,7 @@ from recommender.ann import (
 )
 from recommender.catalog import Catalog
 from recommender.evaluation import evaluate, positives
+from recommender.fusion import FusionSettings
 from recommender.index_store import write_manifest
 from recommender.item_table import write_item_table
 from recommender.layout import (
@@ -44,8 +48,10 @@ from recommender.layout import (
     SCORES_FILE,
     SEARCH_DIR,
 )
+from recommender.neighbour_table import default_fusion, exact_model_table, lead_with_companions, series_summary
 from recommender.search import TitleSearch
-from recommender.vectors import BlendSettings, build_item_vectors, content_vectors
+from recommender.series import series_pairs
+from recommender.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
 
 # Re-exported: callers that build indexes need these names from one place.
 __all__ = ["BuildError", "FORMAT_VERSION", "build_index", "liked_matrix", "RECALL_FLOOR", "RECALL_SAMPLE",
@@ -90,55 +96,88 @@ def write_serving_files(out_dir: Path, items: pd.DataFrame, likes: sparse.csr_ma
     return {**{name: (out_dir / name).stat().st_size for name in names}, **sizes}
 
 
+def checked_items(catalog: Catalog) -> pd.DataFrame:
+    items = catalog.items.reset_index(drop=True)
+    if len(items) < 2:
+        raise BuildError(f"the catalog has {len(items)} item(s); at least 2 are needed to find similar items")
+    return items
+
+
+def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, settings: BlendSettings,
+                   evaluate_quality: bool, progress: Progress) -> tuple[dict | None, BlendSettings, FusionSettings]:
+    """The evaluation (when asked for and possible) and the blend and fusion it chose on validation."""
+    interactions = catalog.interactions
+    has_interactions = interactions is not None and not interactions.empty
+    n_users = int(interactions["user_id"].nunique()) if has_interactions else 0
+    fusion = default_fusion(len(items), n_users)
+    if not (has_interactions and evaluate_quality):
+        return None, settings, fusion
+    progress("evaluating", 10)
+    evaluation = evaluate(items, interactions, settings, content=content)
+    if "chosen" in evaluation:
+        settings = replace(settings, **evaluation["chosen"])
+        fusion = FusionSettings(**evaluation["fusion"])
+    return evaluation, settings, fusion
+
+
+def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vectors: ItemVectors,
+                     fusion: FusionSettings, options: dict, progress: Progress) -> tuple[AnnSummary, dict]:
+    """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first."""
+    pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
+    table, summary = exact_model_table(items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors)
+    vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
+    vectors.content = vectors.collaborative = None
+    ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
+                                 options["seed"], progress, table)
+    if table is None:
+        lead_with_companions(out_dir, vectors.vectors, pairs)
+    return ann, {**summary, "series": series_summary(out_dir, pairs)}
+
+
+def build_manifest(out_dir: Path, catalog: Catalog, table: pd.DataFrame, vectors: ItemVectors, parts: dict) -> dict:
+    """What a version holds and how it was made; keys read by the web tier stay as they were."""
+    return {
+        "format": FORMAT_VERSION,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "item_count": len(table),
+        "interaction_count": 0 if catalog.interactions is None else int(len(catalog.interactions)),
+        "dimensions": vectors.dims,
+        "metric": METRIC,
+        **asdict(parts["ann"]),
+        "neighbour_model": parts["neighbour_model"],
+        "evaluation": parts["evaluation"],
+        "source_hash": catalog.source_hash,
+        "settings": asdict(parts["settings"]),
+        "files": {**{name: (out_dir / name).stat().st_size for name in (INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE)},
+                  **parts["serving"]},
+        "categories": all_categories(table),
+        "notes": list(catalog.notes),
+    }
+
+
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
                 progress: Progress = no_progress, n_trees: int | None = None,
                 recall_floor: float = RECALL_FLOOR, evaluate_quality: bool = True) -> dict:
     """Write a complete, checked index version into out_dir and return its manifest."""
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    items = catalog.items.reset_index(drop=True)
-    n_items = len(items)
-    if n_items < 2:
-        raise BuildError(f"the catalog has {n_items} item(s); at least 2 are needed to find similar items")
-
+    items = checked_items(catalog)
     progress("vectors", 5)
     content = content_vectors(items, settings)
-    evaluation = None
-    if catalog.interactions is not None and not catalog.interactions.empty and evaluate_quality:
-        progress("evaluating", 10)
-        evaluation = evaluate(items, catalog.interactions, settings, content=content)
-        if "chosen" in evaluation:
-            settings = replace(settings, **evaluation["chosen"])
+    evaluation, settings, fusion = tuned_settings(catalog, items, content, settings, evaluate_quality, progress)
     progress("vectors", 30)
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
-
     progress("index", 40)
-    vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
-    vectors.content = vectors.collaborative = content = None
-    ann = build_neighbour_search(vectors.vectors, out_dir, recall_floor, n_trees, settings.seed, progress)
-
+    options = {"recall_floor": recall_floor, "n_trees": n_trees, "seed": settings.seed}
+    ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
     progress("save", 90)
     table = items.copy()
     table["interaction_count"] = vectors.interaction_counts.astype(np.int64)
     table["collaborative_share"] = vectors.collaborative_share
     serving = write_serving_files(out_dir, table, liked_matrix(items, catalog.interactions))
-
-    manifest = {
-        "format": FORMAT_VERSION,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "item_count": n_items,
-        "interaction_count": 0 if catalog.interactions is None else int(len(catalog.interactions)),
-        "dimensions": vectors.dims,
-        "metric": METRIC,
-        **asdict(ann),
-        "evaluation": evaluation,
-        "source_hash": catalog.source_hash,
-        "settings": asdict(settings),
-        "files": {**{name: (out_dir / name).stat().st_size for name in (INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE)},
-                  **serving},
-        "categories": all_categories(table),
-        "notes": list(catalog.notes),
-    }
+    manifest = build_manifest(out_dir, catalog, table, vectors, {
+        "ann": ann, "neighbour_model": neighbour_model, "evaluation": evaluation, "settings": settings,
+        "serving": serving})
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     write_manifest(out_dir, manifest)
     progress("built", 95)

@@ -1,10 +1,12 @@
-"""Offline evaluation of similar-items quality against baselines, by a leave-last-out protocol.
+"""Offline evaluation of similar-items quality against baselines and well-known item-to-item peers,
+by a leave-last-out protocol.
 
 For each user, the last positive interaction (by time) is held out; the query is the user's
 previous positive item; each method recommends 10 items similar to the query, skipping items the
 user already interacted with. Models are trained without the held-out interactions. Knobs (the
-blend weight) are chosen on a validation split made the same way from the earlier interactions,
-never on the test split.
+blend weight, EASE's lambda, the served fusion's weights) are chosen on a validation split made the
+same way from the earlier interactions, never on the test split. Every method gets a bootstrap 95%
+interval for HitRate@10; the served method's difference against each peer gets a paired one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from recommender.fusion import FusedModel, FusionSettings, category_matrix
+from recommender.itemitem import EASE_LAMBDAS, Ease, ItemModel, SparseKnn, VectorModel, ease_fits, rated_matrix
+from recommender.series import companions_of, series_hit_rate, series_pairs
 from recommender.vectors import (
     POSITIVE_RATING,
     BlendSettings,
@@ -26,10 +31,23 @@ from recommender.vectors import (
 )
 
 K = 10
-METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blend")
-WEIGHT_GRID = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+SERVED = "served"
+PEERS = ("EASE", "item-kNN BM25", "item-kNN cosine", "blend", "most-popular", "content-only")
+METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blend", "EASE", "item-kNN BM25",
+           "item-kNN cosine", SERVED)
+WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7, 0.9)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-
+FUSION_GRID = tuple(FusionSettings(None, knn, 0.05, damping, category, base, vectors)
+                    for base in ("EASE", "BM25") for knn in (0.0, 0.5) for vectors in (0.0, 0.5)
+                    for damping in (0.0, 0.1, 0.2) for category in (0.0, 0.25, 0.5))
+SERIES_CHECKED = (*PEERS, SERVED)
+COVERAGE_TARGET = 0.25
+CATEGORY_SHARE_TARGET = 0.93
+CATEGORY_SHARE_ITEMS = 100
+SAME_RATE_ERRORS = 2.0
+TIE_BREAK = 1e-6
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SEED = 20190513
 
 @dataclass(frozen=True)
 class Split:
@@ -88,8 +106,11 @@ def _rank_by_vectors(vectors: np.ndarray, query_rows: np.ndarray, seen: sparse.c
 
 
 def _top(scores: np.ndarray) -> np.ndarray:
-    part = np.argpartition(-scores, K, axis=1)[:, :K]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    """The K best columns per row, best first. A sub-resolution tie-break (earlier rows win) keeps
+    argpartition fast on rows full of equal scores (zeros of sparse models)."""
+    broken = scores + np.linspace(TIE_BREAK, 0.0, scores.shape[1], dtype=np.float32)[None, :]
+    part = np.argpartition(broken, -K, axis=1)[:, -K:]
+    order = np.argsort(-np.take_along_axis(broken, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
 
 
@@ -102,52 +123,156 @@ def _metrics(recommended: np.ndarray, target_rows: np.ndarray, n_items: int) -> 
             "coverage": round(len(np.unique(recommended)) / n_items, 4), "users": int(len(target_rows))}
 
 
+def _masked_top(scores: np.ndarray, query_rows: np.ndarray, seen: sparse.csr_matrix | None) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float32)
+    scores[np.arange(len(query_rows)), query_rows] = -np.inf
+    if seen is not None:
+        scores[seen.nonzero()] = -np.inf
+    return _top(scores)
+
+
+def per_user(recommended: np.ndarray, target_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hit (0/1) and NDCG of each evaluated user, for bootstrap intervals."""
+    hits = recommended == target_rows[:, None]
+    hit = hits.any(axis=1)
+    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(np.argmax(hits, axis=1) + 2), 0.0)
+
+
+def bootstrap_interval(values: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> list:
+    """95% percentile interval of the mean, resampling users (the same resamples for every method,
+    so intervals of differences are paired)."""
+    if not len(values):
+        return [0.0, 0.0]
+    picks = np.random.default_rng(seed).integers(0, len(values), size=(samples, len(values)))
+    means = values[picks].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
+
+
+class PopularityModel(ItemModel):
+    name = "most-popular"
+
+    def __init__(self, counts: np.ndarray):
+        self.n_items = len(counts)
+        self._scores = counts + np.linspace(0, 1e-3, len(counts), dtype=np.float32)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.tile(self._scores, (len(rows), 1))
+
+
+class RandomModel(ItemModel):
+    name = "random"
+
+    def __init__(self, n_items: int, seed: int):
+        self.n_items, self.seed = n_items, seed
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.random.default_rng(self.seed).random((len(rows), self.n_items))
+
+
 @dataclass
 class Evaluator:
-    """Scores every method on one split; content vectors are shared, the rest is trained on split.train."""
+    """Scores every method on one split; content vectors are shared, the rest is trained on split.train.
+
+    After `run`, `hits` holds each method's per-user hits, for paired intervals."""
 
     items: pd.DataFrame
     content: np.ndarray
     settings: BlendSettings
+    fusion: FusionSettings = FusionSettings()
+    pairs: np.ndarray | None = None
 
     def __post_init__(self):
         self.positions = pd.Index(self.items["item_id"])
+        self.hits: dict[str, np.ndarray] = {}
+        self.companions = companions_of(self.pairs, len(self.items)) if self.pairs is not None else None
+        self.categories = category_matrix(self.items["categories"])
+
+    def models(self, train: pd.DataFrame, methods, seed: int = 0) -> dict[str, ItemModel | str]:
+        """Each method trained on `train`; a method that cannot be built is a string saying why."""
+        n = len(self.items)
+        matrix = interaction_matrix(self.items, train)
+        counts = np.asarray(matrix.getnnz(axis=1)).ravel().astype(np.float32)
+        rated = rated_matrix(self.items, train)
+        built: dict[str, ItemModel | str] = {}
+        needs_collaborative = {"collaborative-only", "blend", SERVED} & set(methods)
+        collaborative = collaborative_vectors(matrix, self.settings) if needs_collaborative else None
+        blended = blend(self.content, collaborative, counts, self.settings)[0] if needs_collaborative else None
+        too_big = ease_fits(*rated.shape)
+        lam = self.fusion.ease_lambda or EASE_LAMBDAS[0]
+        makers = {
+            "random": lambda: RandomModel(n, seed),
+            "most-popular": lambda: PopularityModel(counts),
+            "content-only": lambda: VectorModel(self.content, "content-only"),
+            "collaborative-only": lambda: VectorModel(collaborative, "collaborative-only"),
+            "blend": lambda: VectorModel(blended, "blend"),
+            "EASE": lambda: too_big or Ease(rated, lam),
+            "item-kNN BM25": lambda: SparseKnn(rated, "bm25"),
+            "item-kNN cosine": lambda: SparseKnn(rated, "cosine"),
+        }
+        for method in methods:
+            if method != SERVED:
+                built[method] = makers[method]()
+        if SERVED in methods:
+            built[SERVED] = FusedModel(rated, self.content, self.fusion, self.companions,
+                                       bases={"EASE": built.get("EASE"), "BM25": built.get("item-kNN BM25")},
+                                       knn=built.get("item-kNN cosine"), categories=self.categories,
+                                       vectors=blended)
+        return built
+
+    def score(self, model: ItemModel, split: Split, seen: sparse.csr_matrix) -> tuple[dict, np.ndarray]:
+        query_rows = self.positions.get_indexer(split.queries)
+        target_rows = self.positions.get_indexer(split.targets)
+        recommended = _masked_top(model.scores(query_rows), query_rows, seen)
+        metrics = _metrics(recommended, target_rows, len(self.items))
+        return metrics, recommended
+
+    def series_check(self, model: ItemModel) -> float | None:
+        """Share of title-pattern series pairs found in each other's top K (no seen items to skip)."""
+        if self.pairs is None or not len(self.pairs):
+            return None
+        rows = np.unique(self.pairs)
+        table = np.full((len(self.items), K), -1, dtype=np.int64)
+        table[rows] = _masked_top(model.scores(rows), rows, None)
+        return round(series_hit_rate(table, self.pairs, K), 4)
 
     def run(self, split: Split, methods=METHODS, grid: list[BlendSettings] | None = None, seed: int = 0) -> dict:
-        n = len(self.items)
+        seen = _seen_matrix(split.train, self.positions, split.users)
+        target_rows = self.positions.get_indexer(split.targets)
+        table = {}
+        for method, model in self.models(split.train, methods, seed).items():
+            if isinstance(model, str):
+                table[method] = {"skipped": model, "users": len(split)}
+                continue
+            table[method], recommended = self.score(model, split, seen)
+            hit, ndcg = per_user(recommended, target_rows)
+            self.hits[method] = hit
+            table[method]["hit_rate_ci"] = bootstrap_interval(hit)
+            table[method]["series_hit_rate"] = self.series_check(model) if method in SERIES_CHECKED else None
+        if grid:
+            table["_grid"] = self._blend_grid(split, seen, grid)
+        return table
+
+    def _blend_grid(self, split: Split, seen, grid: list[BlendSettings]) -> list:
         matrix = interaction_matrix(self.items, split.train)
         counts = np.asarray(matrix.getnnz(axis=1)).ravel().astype(np.float32)
         collaborative = collaborative_vectors(matrix, self.settings)
         query_rows = self.positions.get_indexer(split.queries)
         target_rows = self.positions.get_indexer(split.targets)
-        seen = _seen_matrix(split.train, self.positions, split.users)
-        table = {}
-        for method in methods:
-            if method == "random":
-                scores = np.random.default_rng(seed).random((len(split), n))
-                scores[np.arange(len(split)), query_rows] = -np.inf
-                scores[seen.nonzero()] = -np.inf
-                recommended = _top(scores)
-            elif method == "most-popular":
-                scores = np.tile(counts + np.linspace(0, 1e-3, n, dtype=np.float32), (len(split), 1))
-                scores[np.arange(len(split)), query_rows] = -np.inf
-                scores[seen.nonzero()] = -np.inf
-                recommended = _top(scores)
-            elif method == "content-only":
-                recommended = _rank_by_vectors(self.content, query_rows, seen)
-            elif method == "collaborative-only":
-                recommended = _rank_by_vectors(collaborative, query_rows, seen)
-            else:
-                vectors, _ = blend(self.content, collaborative, counts, self.settings)
-                recommended = _rank_by_vectors(vectors, query_rows, seen)
-            table[method] = _metrics(recommended, target_rows, n)
-        if grid:
-            table["_grid"] = []
-            for candidate in grid:
-                vectors, _ = blend(self.content, collaborative, counts, candidate)
-                table["_grid"].append((candidate, _metrics(_rank_by_vectors(vectors, query_rows, seen),
-                                                           target_rows, n)))
-        return table
+        scored = []
+        for candidate in grid:
+            vectors, _ = blend(self.content, collaborative, counts, candidate)
+            scored.append((candidate, _metrics(_rank_by_vectors(vectors, query_rows, seen), target_rows,
+                                               len(self.items))))
+        return scored
+
+    def paired_differences(self, served: str = SERVED) -> dict:
+        """Served minus each peer in HitRate@K, with a paired bootstrap 95% interval."""
+        mine = self.hits.get(served)
+        if mine is None:
+            return {}
+        return {peer: {"difference": round(float((mine - self.hits[peer]).mean()), 4),
+                       "ci": bootstrap_interval(mine - self.hits[peer])}
+                for peer in PEERS if peer in self.hits}
 
 
 def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[BlendSettings, dict]:
@@ -160,22 +285,80 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
     return min(eligible, key=lambda pair: (pair[0].collaborative_weight, -pair[0].evidence_shrinkage))
 
 
+def choose_fusion(scored: list[tuple[FusionSettings, dict]], users: int) -> tuple[FusionSettings, dict]:
+    """Among fusions whose validation coverage reaches COVERAGE_TARGET (all, if none does), the best
+    HitRate (then NDCG) of those whose neighbours of the CATEGORY_SHARE_ITEMS most-rated items share a
+    category with them at least CATEGORY_SHARE_TARGET of the time, if it is within SAME_RATE_ERRORS
+    standard errors of the best HitRate; else the best HitRate."""
+    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET] or scored
+    best = max(wide, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+    standard_error = float(np.sqrt(best[1]["hit_rate"] * (1 - best[1]["hit_rate"]) / max(users, 1)))
+    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET
+             and m["hit_rate"] >= best[1]["hit_rate"] - SAME_RATE_ERRORS * standard_error]
+    return max(alike, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"])) if alike else best
+
+
+def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recommended: np.ndarray) -> float:
+    """Share of recommended items sharing at least one category with their query item."""
+    query = categories[np.repeat(query_rows, recommended.shape[1])]
+    shared = np.asarray(query.multiply(categories[recommended.ravel()]).sum(axis=1)).ravel() > 0
+    return round(float(shared.mean()), 4)
+
+
+def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
+    """On the validation split: EASE's lambda (where EASE fits), then the fusion weights."""
+    rated = rated_matrix(evaluator.items, split.train)
+    seen = _seen_matrix(split.train, evaluator.positions, split.users)
+    lam, lambdas = None, {}
+    if ease_fits(*rated.shape) is None:
+        for candidate in EASE_LAMBDAS:
+            lambdas[candidate] = evaluator.score(Ease(rated, candidate), split, seen)[0]
+        lam = max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"]))
+    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
+    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED)
+                             if lam else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
+    query_rows = evaluator.positions.get_indexer(split.queries)
+    every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 1.0)
+    bases = ["EASE", "BM25"] if lam else ["BM25"]
+    parts = model.parts(query_rows, every_source, bases=bases)
+    most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
+    popular_parts = model.parts(most_rated, every_source, bases=bases)
+    grid = [replace(c, ease_lambda=lam) for c in FUSION_GRID if lam or c.base != "EASE"]
+    scored = []
+    for candidate in grid:
+        metrics = _fusion_metrics(evaluator, model, parts, candidate, split, seen)
+        popular_top = _masked_top(model.scores(most_rated, popular_parts, candidate), most_rated, None)
+        metrics["category_share"] = category_share(evaluator.categories, most_rated, popular_top)
+        scored.append((candidate, metrics))
+    chosen, metrics = choose_fusion(scored, len(split))
+    return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
+
+
+def _fusion_metrics(evaluator: Evaluator, model: FusedModel, parts: dict, candidate: FusionSettings,
+                    split: Split, seen) -> dict:
+    query_rows = evaluator.positions.get_indexer(split.queries)
+    recommended = _masked_top(model.scores(query_rows, parts, candidate), query_rows, seen)
+    return _metrics(recommended, evaluator.positions.get_indexer(split.targets), len(evaluator.items))
+
+
 def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
              content: np.ndarray | None = None) -> dict:
-    """Choose the blend on validation, then report every method on the test split.
+    """Choose the blend and the served fusion on validation, then report every method on the test split.
 
-    Returns {"chosen": {...knobs}, "validation": {...}, "test": {method: metrics}, ...}.
+    Returns {"chosen": {...blend knobs}, "fusion": {...}, "validation": {...}, "test": {method: metrics},
+    "served": name of the served row, "series": {...}, ...}.
     """
     started = time.perf_counter()
     items = items.reset_index(drop=True)
     content = content_vectors(items, settings) if content is None else content
-    evaluator = Evaluator(items, content, settings)
     test_split = leave_last_out(interactions)
     validation_split = leave_last_out(test_split.train)
     if len(items) <= 2 * K:
         return {"skipped": f"the catalog has {len(items)} items; evaluation at k={K} needs more than {2 * K}"}
     if len(test_split) < 10 or len(validation_split) < 10:
         return {"skipped": f"too few users with two liked items ({len(test_split)}); need at least 10"}
+    pairs = series_pairs(items["title"].astype(str).tolist(), content)
+    evaluator = Evaluator(items, content, settings, pairs=pairs)
     grid = [replace(settings, collaborative_weight=w, evidence_shrinkage=s)
             for w in WEIGHT_GRID for s in SHRINKAGE_GRID]
     validation = evaluator.run(validation_split, methods=(), grid=grid)
@@ -183,31 +366,64 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     chosen = replace(settings, collaborative_weight=best.collaborative_weight,
                      evidence_shrinkage=best.evidence_shrinkage)
     evaluator.settings = chosen
+    fusion, tuning = tune_served(evaluator, validation_split)
+    evaluator.fusion = fusion
     test = evaluator.run(test_split)
+    test[SERVED]["vs"] = evaluator.paired_differences()
     return {
         "protocol": "leave-last-positive-out by time; query = previous positive; k=10; seen items excluded",
         "k": K,
+        "served": SERVED,
+        "methods": list(METHODS),
+        "peers": list(PEERS),
         "chosen": {"collaborative_weight": chosen.collaborative_weight,
                    "evidence_shrinkage": chosen.evidence_shrinkage},
+        "fusion": fusion.as_dict(),
+        "ease": {"lambda": fusion.ease_lambda, "skipped": ease_fits(len(items), interactions["user_id"].nunique())},
+        "series": {"pairs": int(len(pairs)), "rule": "shared title stem with a sequel marker or subtitle, or an "
+                   "uncommon two-word prefix, and close content"},
         "validation": {"users": len(validation_split), "blend": best_metrics,
-                       "best_hit_rate": max(m["hit_rate"] for _, m in validation["_grid"])},
+                       "best_hit_rate": max(m["hit_rate"] for _, m in validation["_grid"]), **tuning},
         "test": test,
         "test_users": len(test_split),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
 
+def _row(method: str, m: dict, k: int, served: str) -> str:
+    if "skipped" in m:
+        return f"| {method} | - | - | - | - | - | {m['skipped']} |"
+    low, high = m.get("hit_rate_ci", [0.0, 0.0])
+    series = "-" if m.get("series_hit_rate") is None else f"{m['series_hit_rate']:.3f}"
+    return (f"| {method} | {m['hit_rate']:.4f} | {m['ndcg']:.4f} | {m['coverage']:.4f} | [{low:.3f}, {high:.3f}] "
+            f"| {series} | {'served' if method == served else ''} |")
+
+
 def format_table(report: dict) -> str:
-    """The evaluation as a markdown table, as printed by `flask evaluate`."""
+    """The evaluation as a markdown table, as printed by `flask evaluate`: every method with its
+    bootstrap interval and series check, then the served method's paired differences."""
     if "test" not in report:
         return f"evaluation skipped: {report.get('skipped', 'no interactions')}"
-    lines = [f"| method | HitRate@{report['k']} | NDCG@{report['k']} | coverage@{report['k']} |",
-             "|---|---:|---:|---:|"]
-    for method in METHODS:
-        m = report["test"][method]
-        lines.append(f"| {method} | {m['hit_rate']:.4f} | {m['ndcg']:.4f} | {m['coverage']:.4f} |")
-    chosen = report["chosen"]
+    k, served = report["k"], report.get("served", SERVED)
+    lines = [f"| method | HitRate@{k} | NDCG@{k} | coverage@{k} | HitRate 95% CI | series@{k} | |",
+             "|---|---:|---:|---:|---|---:|---|"]
+    lines += [_row(method, report["test"][method], k, served) for method in report.get("methods", METHODS)]
+    differences = report["test"].get(served, {}).get("vs", {})
+    if differences:
+        lines += ["", f"| {served} minus | HitRate@{k} difference | paired 95% CI |", "|---|---:|---|"]
+        lines += [f"| {peer} | {d['difference']:+.4f} | [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] |"
+                  for peer, d in differences.items()]
+    chosen, fusion = report["chosen"], report.get("fusion", {})
     lines.append("")
     lines.append(f"{report['test_users']} test users; blend chosen on validation: collaborative weight "
                  f"{chosen['collaborative_weight']}, evidence shrinkage {chosen['evidence_shrinkage']}")
+    if fusion:
+        base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion["ease_lambda"] and fusion["base"] == "EASE" \
+            else "item-kNN BM25"
+        lines.append(f"served = {base} + {fusion['knn_weight']:g} x item-kNN cosine + {fusion['content_weight']:g}"
+                     f" x content + {fusion['vectors_weight']:g} x blend, scaled by category overlap "
+                     f"({fusion['category_weight']:g}), popularity exponent {fusion['popularity_exponent']:g}, "
+                     f"series companions first ({report['series']['pairs']} title pairs); chosen on validation")
+    if report.get("ease", {}).get("skipped"):
+        lines.append(report["ease"]["skipped"])
     return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""Why two items are neighbours, in words a shopper understands: shared categories, shared words
-of the title or description, and how many people liked both."""
+"""Why two items are neighbours, in words a shopper understands: the same series, shared
+categories, shared words of the title or description, and how many people liked both."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.search import fold
+from recommender.series import same_series
 
 # Words too common to explain anything (kept here so serving never loads scikit-learn).
 STOP_WORDS = frozenset("""
@@ -35,14 +36,16 @@ class Why:
     categories: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     liked_both: int | None = None
+    series: bool = False
 
     def as_dict(self) -> dict:
-        return {"categories": list(self.categories), "words": list(self.words), "liked_both": self.liked_both}
+        return {"categories": list(self.categories), "words": list(self.words), "liked_both": self.liked_both,
+                "same_series": self.series}
 
     @property
     def summary(self) -> str:
-        """One short line, e.g. 'Both Animation, Comedy · “toy”, “story” · 52 people liked both'."""
-        parts = []
+        """One short line, e.g. 'Same series · Both Animation, Comedy · “toy”, “story” · 52 people liked both'."""
+        parts = ["Same series"] if self.series else []
         if self.categories:
             parts.append("Both " + ", ".join(self.categories))
         if self.words:
@@ -93,11 +96,13 @@ class Explainer:
         """why(b) for neighbours b of item a; what is known of a is read once."""
         categories_a = set(self.table.categories(a))
         words_a = self.words(a)
+        title_a = self.table.title(a)
 
         def why(b: int) -> Why:
             shared_categories = tuple(c for c in self.table.categories(b) if c in categories_a)
             title_words = self._title_words(b)
             shared = words_a & (title_words | self._description_words(b))
             ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
-            return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None)
+            return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None,
+                       same_series(title_a, self.table.title(b)))
         return why

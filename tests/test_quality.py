@@ -420,13 +420,13 @@ def test_why_matches_the_data(model, liked_by):
 
 
 def test_api_similar_carries_why(client, model):
-    """Every JSON result has why: categories, words, liked_both and the summary line."""
+    """Every JSON result has why: categories, words, liked_both, same_series and the summary line."""
     item_id = model.items["item_id"].astype(str).iloc[3]
     body = similar_json(client, item_id)
     expected = model.get_similar_items(item_id, body["k"])
     assert [r["item_id"] for r in body["results"]] == [r.item_id for r in expected]
     for result, truth in zip(body["results"], expected):
-        assert set(result["why"]) == {"categories", "words", "liked_both", "summary"}
+        assert set(result["why"]) == {"categories", "words", "liked_both", "same_series", "summary"}
         assert result["why"] == truth.why.as_dict() | {"summary": truth.why.summary}
 
 
@@ -655,7 +655,7 @@ def test_cli_evaluate_needs_interactions(app, small_catalog):
 # -- 7. admin ----------------------------------------------------------------------------------------
 
 def test_admin_page_shows_the_evaluation(built_data_dir):
-    """A signed-in admin sees the served index's evaluation table, blend marked as served."""
+    """A signed-in admin sees the served index's evaluation table, the served row marked."""
     manifest = read_manifest(IndexStore(built_data_dir / "indexes").current_path())
     report = manifest["evaluation"]
     assert report and "test" in report, f"the built index has no evaluation: {report}"
@@ -675,7 +675,7 @@ def test_admin_page_shows_the_evaluation(built_data_dir):
         row = re.search(rf'<th scope="row">{re.escape(method)}.*?</tr>', table, re.S)
         assert row, f"no row for {method}"
         assert f"{m['hit_rate']:.4f}" in row.group(0) and f"{m['ndcg']:.4f}" in row.group(0)
-    assert "blend (served)" in table
+    assert f"{report['served']} (served)" in table
     assert f"{report['test_users']} users" in table
     assert str(report["chosen"]["collaborative_weight"]) in table
 

@@ -1,0 +1,170 @@
+"""The served similarity: an exact item-item model (EASE where it fits, BM25 item-kNN beyond)
+fused with binary-cosine item-kNN and content neighbours, series companions first.
+
+Each source is scaled per query row so its best neighbour scores 1, then the sources are
+weighted and summed; the sum is scaled down where the two items share few categories (so a family
+film's neighbours stay family films), and a popularity exponent can damp items everyone rated.
+The weights are chosen on the validation split (recommender/evaluation.py), never the test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from recommender.itemitem import Ease, ItemModel, SparseKnn, ease_fits
+
+SERIES_BONUS = 10.0
+BLOCK_CELLS = 1 << 23
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Weights of the fused score. `base` is "EASE" (used where EASE fits) or "BM25" item-kNN."""
+
+    ease_lambda: float | None = 1000.0
+    knn_weight: float = 0.0
+    content_weight: float = 0.1
+    popularity_exponent: float = 0.0
+    category_weight: float = 0.0
+    base: str = "EASE"
+    vectors_weight: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scaled(scores: np.ndarray) -> np.ndarray:
+    """Each row divided by its best score, negatives cut, so sources of different scales can be added."""
+    scores = np.maximum(scores, 0.0)
+    return scores / np.maximum(scores.max(axis=1, keepdims=True), 1e-12)
+
+
+class FusedModel(ItemModel):
+    """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping.
+
+    Sources: the base model, binary-cosine item-kNN, content cosine and blended-vector cosine; the sum
+    is scaled by category overlap when asked. Models given in `bases` are reused, not rebuilt."""
+
+    name = "served"
+
+    def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
+                 companions: list[list[int]] | None = None, bases: dict | None = None,
+                 knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None,
+                 vectors: np.ndarray | None = None):
+        self.n_items = len(content)
+        self.item_users = item_users
+        self.categories, self.vectors = categories, vectors
+        self.settings = settings
+        self.content = content
+        self.companions = companions
+        self.ease_fits = ease_fits(*item_users.shape) is None
+        self.bases = {name: model for name, model in (bases or {}).items() if isinstance(model, ItemModel)}
+        self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
+        self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
+        self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
+
+    def base_name(self, settings: FusionSettings) -> str:
+        return "EASE" if settings.base == "EASE" and settings.ease_lambda and self.ease_fits else "BM25"
+
+    def _base(self, name: str, settings: FusionSettings) -> ItemModel:
+        if name not in self.bases:
+            self.bases[name] = Ease(self.item_users, settings.ease_lambda) if name == "EASE" \
+                else SparseKnn(self.item_users, "bm25")
+        return self.bases[name]
+
+    def parts(self, rows: np.ndarray, settings: FusionSettings | None = None, bases=None) -> dict[str, np.ndarray]:
+        """Each source's scores for the query rows, scaled; computed once when tuning many weightings."""
+        s = settings or self.settings
+        found = {f"base:{name}": _scaled(self._base(name, s).scores(rows)) for name in bases or [self.base_name(s)]}
+        if s.knn_weight:
+            found["knn"] = _scaled(self.knn.scores(rows))
+        if s.content_weight:
+            found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
+        if s.vectors_weight and self.vectors is not None:
+            found["vectors"] = _scaled(self.vectors[rows] @ self.vectors.T)
+        if s.category_weight and self.categories is not None:
+            found["category"] = category_overlap(self.categories, rows)
+        return found
+
+    def similarity(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
+        """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
+        s = settings or self.settings
+        parts = parts if parts is not None else self.parts(rows, s)
+        total = parts[f"base:{self.base_name(s)}"].copy()
+        weights = 1.0
+        for key, weight in (("knn", s.knn_weight), ("content", s.content_weight), ("vectors", s.vectors_weight)):
+            if weight and key in parts:
+                total += weight * parts[key]
+                weights += weight
+        total /= weights
+        if s.category_weight and "category" in parts:
+            total *= 1.0 - s.category_weight + s.category_weight * parts["category"]
+        total[np.arange(len(rows)), rows] = 0.0
+        return total
+
+    def scores(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
+        """The ranking score: damped fused similarity, series companions lifted above everything."""
+        rows = np.asarray(rows)
+        s = settings or self.settings
+        damping = self._damping if settings is None else (1.0 + self._counts) ** -s.popularity_exponent
+        ranked = self.similarity(rows, parts, s) * damping[None, :]
+        if self.companions is not None:
+            for out, row in enumerate(rows.tolist()):
+                if self.companions[row]:
+                    ranked[out, self.companions[row]] += SERIES_BONUS
+        return ranked
+
+
+def category_matrix(categories: pd.Series) -> sparse.csr_matrix:
+    """Item-by-category indicator rows from 'A|B' strings."""
+    lists = [[c for c in str(v).split("|") if c] if isinstance(v, str) else [] for v in categories]
+    names = {c: i for i, c in enumerate(sorted({c for cats in lists for c in cats}))}
+    rows = np.repeat(np.arange(len(lists)), [len(cats) for cats in lists])
+    cols = np.array([names[c] for cats in lists for c in cats], dtype=np.int64)
+    shape = (len(lists), max(len(names), 1))
+    return sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=shape)
+
+
+def category_overlap(categories: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Jaccard overlap of category sets, query rows against all; 1 where either item has none."""
+    shared = np.asarray((categories[rows] @ categories.T).toarray())
+    sizes = np.asarray(categories.sum(axis=1)).ravel()
+    union = sizes[rows][:, None] + sizes[None, :] - shared
+    return np.where(union > 0, shared / np.maximum(union, 1e-12), 1.0).astype(np.float32)
+
+
+def fused_table(model: FusedModel, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top `width` neighbours of every row by the fused model, scored for display in [0, 1].
+
+    Display scores are the fused similarity rescaled per row by the damping of the first
+    non-companion neighbour, so the order shown is the order ranked."""
+    n = model.n_items
+    width = min(width, n - 1)
+    ids = np.empty((n, width), dtype=np.int32)
+    shown = np.empty((n, width), dtype=np.float32)
+    step = max(1, min(1024, BLOCK_CELLS // max(n, 1)))
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        ranked = model.scores(rows)
+        ranked[np.arange(len(rows)), rows] = -np.inf
+        top = np.argpartition(-ranked, width - 1, axis=1)[:, :width] if width < n - 1 else \
+            np.argsort(-ranked, axis=1)[:, :width]
+        order = np.argsort(-np.take_along_axis(ranked, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        ids[rows] = top
+        shown[rows] = _display(np.take_along_axis(ranked, top, axis=1))
+    return ids, shown
+
+
+def _display(ranked: np.ndarray) -> np.ndarray:
+    """Ranking scores mapped into [0, 1] in the same order: companions near 1, the rest scaled so the
+    best non-companion shows its own fused similarity when undamped."""
+    bonus = ranked >= SERIES_BONUS
+    plain = np.where(bonus, ranked - SERIES_BONUS, ranked)
+    scale = np.maximum(np.max(np.where(bonus, 0.0, plain), axis=1, keepdims=True), 1e-12)
+    rest = np.clip(plain / scale, 0.0, 1.0) * 0.9
+    return np.where(bonus, 0.9 + 0.1 * np.clip(plain, 0.0, 1.0), rest).astype(np.float32)

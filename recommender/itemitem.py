@@ -1,0 +1,153 @@
+"""Exact item-to-item models learnt from interactions: EASE (Steck 2019) and item-kNN on a
+BM25-weighted rating matrix (as implicit's BM25Recommender) or on binary cosine.
+
+Each model answers one question, `scores(rows)`: for some query items, a score for every item
+(higher is more similar). The evaluation ranks with it; the builder fills the neighbour table from
+it in blocks. EASE inverts a square matrix of side min(users, items) (by the Woodbury identity when
+users are fewer), so it is only built where that fits: see `ease_fits`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+EASE_MAX_ITEMS = 20_000
+EASE_MAX_INNER = 6_000
+EASE_MAX_CELLS = 60_000_000
+EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
+BM25_K1 = 100.0
+BM25_B = 0.8
+
+
+def rated_matrix(items: pd.DataFrame, interactions: pd.DataFrame) -> sparse.csr_matrix:
+    """Item-by-user matrix of ratings (1 where there is no rating); the last rating of a pair counts."""
+    positions = pd.Index(items["item_id"])
+    rows = positions.get_indexer(interactions["item_id"])
+    users, cols = np.unique(interactions["user_id"].to_numpy(), return_inverse=True)
+    values = interactions["rating"].to_numpy(dtype=float) if "rating" in interactions else np.ones(len(rows))
+    values = np.where(np.isnan(values), 1.0, np.maximum(values, 0.5))
+    keep = rows >= 0
+    coo = sparse.coo_matrix((values[keep], (rows[keep], cols[keep])), shape=(len(items), len(users)))
+    matrix = coo.tocsr()
+    matrix.sum_duplicates()
+    counts = sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=matrix.shape)
+    matrix.data = matrix.data / counts.tocsr().data
+    return matrix
+
+
+def ease_fits(n_items: int, n_users: int) -> str | None:
+    """None when EASE can be built for this many items and users, else why not (for the manifest)."""
+    if n_items > EASE_MAX_ITEMS:
+        return f"EASE skipped: {n_items} items (limit {EASE_MAX_ITEMS})"
+    if min(n_items, n_users) > EASE_MAX_INNER:
+        return f"EASE skipped: {n_items} items and {n_users} users (limit {EASE_MAX_INNER} for the smaller)"
+    if n_users < n_items and n_users * n_items > EASE_MAX_CELLS:
+        return f"EASE skipped: {n_users} x {n_items} user-item cells (limit {EASE_MAX_CELLS})"
+    return None
+
+
+class ItemModel:
+    """Scores of every item for some query rows; subclasses say how."""
+
+    name = "item model"
+    n_items: int
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass
+class Ease(ItemModel):
+    """EASE on the binary user-item matrix: B = I - P / diag(P), P = (XᵀX + λI)⁻¹.
+
+    With fewer users than items, Woodbury gives P = (I - XᵀMX) / λ with M = (XXᵀ + λI)⁻¹, so
+    B[q, j] = x_qᵀ M x_j / (1 - x_jᵀ M x_j) and only a users-square matrix is inverted.
+    """
+
+    item_users: sparse.csr_matrix
+    lam: float = 1000.0
+    name = "EASE"
+
+    def __post_init__(self):
+        x = (self.item_users > 0).astype(np.float64).tocsr()
+        self.n_items, n_users = x.shape
+        self._by_users = n_users < self.n_items
+        if self._by_users:
+            gram = (x.T @ x).toarray() + self.lam * np.eye(n_users)
+            inner = np.linalg.inv(gram)
+            self._x = x
+            self._mx = np.asarray(x @ inner, dtype=np.float32)
+            self._denominator = (1.0 - np.asarray(x.multiply(self._mx).sum(axis=1)).ravel()).astype(np.float32)
+        else:
+            gram = (x @ x.T).toarray() + self.lam * np.eye(self.n_items)
+            precision = np.linalg.inv(gram)
+            self._denominator = np.diag(precision).astype(np.float32).copy()
+            self._precision = precision.astype(np.float32)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        if self._by_users:
+            out = (self._x[rows].toarray().astype(np.float32) @ self._mx.T) / self._denominator[None, :]
+        else:
+            out = -self._precision[rows] / self._denominator[None, :]
+        out[np.arange(len(rows)), rows] = 0.0
+        return out.astype(np.float32)
+
+
+def bm25_weight(item_users: sparse.csr_matrix, k1: float = BM25_K1, b: float = BM25_B) -> sparse.csr_matrix:
+    """BM25 of each row of a sparse matrix (rows are documents, columns terms). Applied to the
+    user-by-item matrix as implicit's BM25Recommender does: idf damps items everyone rated, the length
+    norm damps prolific users."""
+    coo = item_users.tocoo()
+    n = float(item_users.shape[0])
+    idf = np.log(n) - np.log1p(np.bincount(coo.col, minlength=item_users.shape[1]))
+    row_sums = np.asarray(item_users.sum(axis=1)).ravel()
+    length_norm = (1.0 - b) + b * row_sums / max(row_sums.mean(), 1e-12)
+    data = coo.data * (k1 + 1.0) / (k1 * length_norm[coo.row] + coo.data) * idf[coo.col]
+    return sparse.csr_matrix((data, (coo.row, coo.col)), shape=item_users.shape)
+
+
+@dataclass
+class SparseKnn(ItemModel):
+    """Item-kNN by dot products of sparse item rows (weighted by BM25, or binary and unit length)."""
+
+    item_users: sparse.csr_matrix
+    weighting: str = "bm25"
+
+    def __post_init__(self):
+        if self.weighting == "bm25":
+            self._rows = bm25_weight(self.item_users.T.tocsr()).T.astype(np.float32).tocsr()
+        elif self.weighting == "cosine":
+            self._rows = normalize((self.item_users > 0).astype(np.float32)).tocsr()
+        else:
+            raise ValueError(f"weighting must be 'bm25' or 'cosine', not {self.weighting!r}")
+        self._columns = self._rows.T.tocsc()
+        self.n_items = self._rows.shape[0]
+        self.name = f"item-kNN ({'BM25' if self.weighting == 'bm25' else 'cosine'})"
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        out = np.asarray((self._rows[rows] @ self._columns).toarray(), dtype=np.float32)
+        out[np.arange(len(rows)), rows] = 0.0
+        return out
+
+
+@dataclass
+class VectorModel(ItemModel):
+    """Cosine over unit vectors (content, or the blend), as an ItemModel."""
+
+    vectors: np.ndarray
+    name: str = "vectors"
+
+    def __post_init__(self):
+        self.n_items = len(self.vectors)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        out = self.vectors[np.asarray(rows)] @ self.vectors.T
+        out[np.arange(len(rows)), rows] = 0.0
+        return out

