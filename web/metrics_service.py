@@ -44,7 +44,7 @@ def parse_moment(name: str, raw: str | None) -> float | None:
     if raw is None or not raw.strip():
         return None
     text = raw.strip()
-    seconds = parse_timestamp(float(text)) if text.replace(".", "", 1).isdigit() else parse_timestamp(text)
+    seconds = parse_timestamp(float(text)) if text.replace(".", "", 1).isdecimal() else parse_timestamp(text)
     if seconds is None:
         raise BadRequest(f"{name} must be Unix seconds or an ISO 8601 date such as 2024-05-01, got {raw[:40]!r}")
     return seconds

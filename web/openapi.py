@@ -7,6 +7,9 @@ route whose answers drift from this document fails the suite.
 from __future__ import annotations
 
 from recommender.limits import ITEM_ID_MAX_CHARS, K_DEFAULT, K_MAX, K_MIN, YEAR_MAX, YEAR_MIN
+from recommender.metrics.arms import ARMS
+from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
+from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -87,6 +90,7 @@ def schemas() -> dict:
             {"file": STRING, "column": {"type": ["string", "null"]}, "rows": {"type": "array"},
              "message": STRING, "text": STRING}, ["message"])}}),
         **ingest_schemas(),
+        **metrics_schemas(),
     }
 
 
@@ -112,6 +116,44 @@ def ingest_schemas() -> dict:
                                "unknown_items": {"type": "array"}}),
         "FieldErrors": obj({"errors": {"type": "array", "items": obj(
             {"index": {"type": ["integer", "null"]}, "field": STRING, "message": STRING}, ["message"])}}),
+    }
+
+
+def metrics_schemas() -> dict:
+    """Click-through rates per index version and A/B tests between two versions (the admin metrics routes)."""
+    count, rate = {"type": "integer", "minimum": 0}, {"type": "number", "minimum": 0}
+    share = {"type": "number", "minimum": MIN_SHARE, "maximum": MAX_SHARE}
+    rate_fields = {"impressions": count, "clicks": count, "ctr": rate,
+                   "ci_low": {"type": "number", "minimum": 0, "maximum": 1},
+                   "ci_high": {"type": "number", "minimum": 0, "maximum": 1}}
+    moment = {"type": "number", "description": "Unix seconds"}
+    experiment = {"experiment_id": STRING, "control": STRING, "challenger": STRING, "share": share,
+                  "started_at": moment, "stopped_at": nullable(moment), "promoted": {"type": ["string", "null"]},
+                  "running": {"type": "boolean"}}
+    arm = obj({"arm": {"type": "string", "enum": list(ARMS)}, "version": STRING,
+               "share": {"type": "number", "minimum": 0, "maximum": 1}, **rate_fields})
+    report = {**experiment, "arms": {"type": "array", "items": arm, "minItems": 2, "maxItems": 2},
+              "p_value": nullable({"type": "number", "minimum": 0, "maximum": 1}),
+              "verdict": {"type": "string", "enum": [NOT_ENOUGH_DATA, NO_DIFFERENCE, CHALLENGER_BETTER,
+                                                     CONTROL_BETTER]}}
+    return {
+        "Rate": obj(rate_fields),
+        "VersionMetrics": obj({"version": STRING, **rate_fields,
+                               "by_position": {"type": "array", "items": obj(
+                                   {"position": {"type": "integer", "minimum": 1}, **rate_fields})},
+                               "by_surface": {"type": "object", "additionalProperties": ref("Rate")}}),
+        "MetricsAnswer": obj({"since": nullable(moment), "until": nullable(moment),
+                              "versions": {"type": "array", "items": ref("VersionMetrics")}}),
+        "ExperimentInput": obj({"challenger": {"type": "string", "description": "A kept version other than the "
+                                               "one served now (which becomes the control)."},
+                                "share": nullable({**share, "description": "Share of visitors shown the "
+                                                   "challenger (default 0.5)."})}, ["challenger"]),
+        "Experiment": obj(experiment),
+        "ExperimentReport": obj(report),
+        "StopInput": {"type": "object", "properties": {"promote": {
+            "type": ["string", "null"], "description": "The control or challenger version to serve from now on "
+                                                       "(a rollback job); null or left out keeps the control."}}},
+        "StoppedExperiment": obj({**report, "promote_job_id": {"type": ["string", "null"]}}),
     }
 
 
@@ -204,6 +246,7 @@ def admin_paths() -> dict:
                            obj({"job_id": STRING, "version": STRING, "state": STRING, "error": STRING}))},
             "400", "404"), requestBody={"required": True, "content": {JSON: {"schema": obj({"version": STRING})}}})},
         **item_paths(op),
+        **metrics_paths(op),
     }
 
 
@@ -224,6 +267,48 @@ def item_paths(op) -> dict:
                 {"200": answer("Removed.", {"type": "object"}), "204": {"description": "Removed."}}, "404"),
                 parameters=item_id),
         },
+    }
+
+
+def metrics_paths(op) -> dict:
+    """CTR per index version and A/B tests; their data lives in the store's database."""
+    no_database = {"503": error("The database cannot be reached: metrics and experiments are unavailable.")}
+    experiment_id = [{"name": "experiment_id", "in": "path", "required": True,
+                      "schema": {"type": "string", "minLength": 1, "pattern": "^[^/\\x00-\\x1f]+$"}}]
+    moment = "Unix seconds or an ISO 8601 date such as 2024-05-01 (UTC unless it says otherwise)"
+    window = [{"name": "since", "in": "query", "description": f"Count from this moment on: {moment}.",
+               "schema": STRING},
+              {"name": "until", "in": "query", "description": f"Count up to (not including) this moment: {moment}.",
+               "schema": STRING}]
+    metrics = admin_responses({"200": answer("One entry per version, newest first.", ref("MetricsAnswer")),
+                               "400": error("A bad since or until, named in the message.")}) | no_database
+    start = admin_responses({
+        "201": answer("Started.", ref("Experiment")),
+        "400": error("Not a JSON object, or a bad challenger or share."),
+        "409": error("No version is served yet, or an experiment is already running.")}) | no_database
+    report = admin_responses({"200": answer("The report.", ref("ExperimentReport"))}, "404") | no_database
+    stop = admin_responses({
+        "200": answer("Stopped; promote_job_id names the rollback job when a version was promoted.",
+                      ref("StoppedExperiment")),
+        "400": error("Not a JSON object, or promote is neither version of the experiment."),
+        "404": error("No such experiment, or the promoted version is no longer kept."),
+        "409": error("The experiment has already stopped.")}) | {
+        "503": error("The database or, when promoting, the job queue (Redis) is unavailable; the experiment "
+                     "keeps running.")}
+
+    def body(schema: str) -> dict:
+        return {"required": True, "content": {JSON: {"schema": ref(schema)}}}
+    return {
+        "/api/admin/metrics": {"get": op("Impressions, clicks and CTR per index version", "getMetrics", metrics,
+                                         parameters=window)},
+        "/api/admin/experiments": {"post": op("Start an A/B test of the served version against a kept one",
+                                              "startExperiment", start, requestBody=body("ExperimentInput"))},
+        "/api/admin/experiments/{experiment_id}": {"get": op(
+            "An experiment with each arm's CTR, the p value and the verdict", "getExperiment", report,
+            parameters=experiment_id)},
+        "/api/admin/experiments/{experiment_id}/stop": {"post": op(
+            "Stop an experiment, optionally promoting one of its versions", "stopExperiment", stop,
+            parameters=experiment_id, requestBody=body("StopInput"))},
     }
 
 
