@@ -64,7 +64,7 @@ def image_mib(tag: str) -> float:
 def container_names(project: str, service: str | None = None) -> list[str]:
     filters = ["--filter", f"label={PROJECT_LABEL}={project}"]
     if service:
-        filters += ["--filter", f"label=io.podman.compose.service={service}"]
+        filters += ["--filter", f"label=com.docker.compose.service={service}"]
     return podman("ps", "-a", *filters, "--format", "{{.Names}}").split()
 
 
@@ -83,7 +83,7 @@ def cleanup(project: str, tag_prefix: str) -> list[str]:
     left = []
     label = f"label={PROJECT_LABEL}={project}"
     for kind, listing, remove in (
-            ("container", ["ps", "-a", "--filter", label, "--format", "{{.Names}}"], ["rm", "-f", "-t", "0"]),
+            ("container", ["ps", "-a", "--filter", label, "--format", "{{.Names}}"], ["rm", "-f", "-v", "-t", "0"]),
             ("network", ["network", "ls", "--filter", label, "--format", "{{.Name}}"], ["network", "rm", "-f"]),
             ("volume", ["volume", "ls", "--filter", label, "--format", "{{.Name}}"], ["volume", "rm", "-f"]),
             ("image", ["images", "--format", "{{.Repository}}:{{.Tag}}"], ["rmi", "-f"])):
