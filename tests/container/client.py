@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.processes import wait_for
@@ -87,10 +88,6 @@ class Stack:
     def index(self) -> dict:
         return self.admin("/api/admin/index")
 
-    def follow(self, job_id: str) -> dict:
-        return wait_for(lambda: (job := self.job(job_id))["state"] in ("SUCCESS", "FAILURE") and job,
-                        JOB_SECONDS, f"job {job_id}", interval=0.2)
-
     def served_versions(self) -> dict[str, str | None]:
         """The X-Index-Version each web container answers a similar-items question with."""
         versions = {}
@@ -99,8 +96,24 @@ class Stack:
             versions[name] = headers.get("X-Index-Version") if status == 200 else f"HTTP {status}"
         return versions
 
-    def seconds_until_both_serve(self, version: str, seconds: float) -> float:
-        """From the job reported done until every web container answers with `version`."""
-        started = time.monotonic()
-        wait_for(lambda: set(self.served_versions().values()) == {version}, seconds, f"both webs on {version}", 0.05)
-        return time.monotonic() - started
+    def follow_and_time_swap(self, job_id: str, old: str) -> tuple[dict, dict[str, str], float]:
+        """Follow a job while asking both web containers for their version all along. Returns the job, what
+        each web switched to, and the seconds from publication (a version's name is its UTC publish time to
+        the millisecond; the containers share this machine's clock) until the last of them served it."""
+        switched: dict[str, tuple[str, float]] = {}
+
+        def step():
+            now = time.time()
+            for name, version in self.served_versions().items():
+                if version != old and name not in switched:
+                    switched[name] = (version, now)
+            job = self.job(job_id)
+            done = job["state"] == "FAILURE" or (job["state"] == "SUCCESS" and len(switched) == len(self.webs))
+            return job if done else None
+
+        job = wait_for(step, JOB_SECONDS, f"job {job_id} and both webs on its version", interval=0.02)
+        if job["state"] != "SUCCESS":
+            return job, {}, float("nan")
+        published = datetime.strptime(job["index_version"].split("Z-")[0], "%Y%m%dT%H%M%S%f")
+        published = published.replace(tzinfo=timezone.utc).timestamp()
+        return job, {name: v for name, (v, _) in switched.items()}, max(t for _, t in switched.values()) - published
