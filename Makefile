@@ -56,7 +56,7 @@ container-test: install
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman podman-compose runc debootstrap; fi
 	$(SUDO) env CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf timeout -k 60 $(CONTAINER_TEST_SECONDS) \
-	  $(BIN)/python -m tests.container.check_stack
+	  $(BIN)/python -u -m tests.container.check_stack
 
 lint: install
 	$(BIN)/ruff check .

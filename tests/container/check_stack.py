@@ -45,6 +45,7 @@ def tags(run_id: str) -> dict[str, str]:
 
 def build_images(image: dict[str, str]) -> dict[str, float]:
     """Every image the stack runs, timed; the base first, everything else on it."""
+    print("building the local Debian base (debootstrap) and the images on it", flush=True)
     seconds = {"base": engine.build_base(image["base"])}
     base_arg = {"BASE_IMAGE": image["base"]}
     for name in ("redis", "postgres", "proxy"):
@@ -69,6 +70,7 @@ def stack_env(image: dict[str, str]) -> dict:
 
 def start(project: str, env: dict) -> float:
     """compose up (production file plus the test's port overlay); seconds until every service is healthy."""
+    print(f"starting compose project {project}", flush=True)
     started = time.monotonic()
     engine.run(["podman-compose", "-p", project, *engine.COMPOSE_RUN_ARGS, "-f", "docker-compose.yml",
                 "-f", "tests/container/compose.test.yml", "up", "-d", "--no-build", *SERVICES],
