@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from recommender.limits import SECRET_MIN_CHARS
+from recommender.store.weights import parse_event_weights
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -42,6 +43,11 @@ class Settings:
     build_lock_seconds: int = 120
     redeliver_seconds: int = 900
     bench_routes: bool = False
+    database_url: str = ""
+    event_weights: str = ""
+    event_days: float = 365.0
+    rebuild_after_seconds: float = 5.0
+    rebuild_at_most_every: float = 600.0
 
     @property
     def production(self) -> bool:
@@ -58,6 +64,11 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def event_weight_table(self) -> dict[str, float]:
+        """LIKEWISE_EVENT_WEIGHTS parsed (checked once at start, so this cannot fail later)."""
+        return parse_event_weights(self.event_weights)
 
     def with_overrides(self, overrides: dict) -> Settings:
         """A copy with the given fields replaced (tests and the app factory pass their own)."""
@@ -151,4 +162,24 @@ def settings_from_env(environ=None) -> Settings:
         build_lock_seconds=_int(environ, "LIKEWISE_LOCK_SECONDS", defaults.build_lock_seconds),
         redeliver_seconds=_int(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
         bench_routes=environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
+        **_live_settings(environ, defaults),
     )
+
+
+def _live_settings(environ, defaults: Settings) -> dict:
+    """The store of record and the automatic rebuilds after changes (issue 12)."""
+    weights = environ.get("LIKEWISE_EVENT_WEIGHTS", "")
+    try:
+        parse_event_weights(weights)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    live = {"database_url": environ.get("DATABASE_URL", "").strip(), "event_weights": weights,
+            "event_days": _float(environ, "LIKEWISE_EVENT_DAYS", defaults.event_days),
+            "rebuild_after_seconds": _float(environ, "LIKEWISE_REBUILD_AFTER_SECONDS", defaults.rebuild_after_seconds),
+            "rebuild_at_most_every": _float(environ, "LIKEWISE_REBUILD_AT_MOST_EVERY", defaults.rebuild_at_most_every)}
+    for name, value in (("LIKEWISE_EVENT_DAYS", live["event_days"]),
+                        ("LIKEWISE_REBUILD_AFTER_SECONDS", live["rebuild_after_seconds"]),
+                        ("LIKEWISE_REBUILD_AT_MOST_EVERY", live["rebuild_at_most_every"])):
+        if not value > 0:
+            raise ConfigError(f"{name} must be more than 0, got {value:g}")
+    return live

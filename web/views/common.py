@@ -31,7 +31,7 @@ class NoIndexYet(ServiceUnavailable):
 def served_model() -> SimilarItemsModel:
     """The model this request uses from start to end, even if a newer one is swapped in meanwhile."""
     if "model" not in g:
-        model = current_app.extensions["model_holder"].model
+        model = current_app.extensions["model_holder"].served()
         if model is None:
             raise NoIndexYet()
         g.model = model
