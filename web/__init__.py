@@ -107,12 +107,12 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, security
-    from web.views import admin, admin_api, api, health, pages
+    from web.views import admin, admin_api, api, events_api, health, items_api, pages
 
-    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp):
+    for blueprint in (pages.bp, api.bp, health.bp, admin.bp, admin_api.bp, items_api.bp, events_api.bp):
         app.register_blueprint(blueprint)
-    csrf.exempt(api.bp)
-    csrf.exempt(admin_api.bp)
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp):
+        csrf.exempt(blueprint)
     if app_settings.bench_routes:
         from web.views import bench
 
