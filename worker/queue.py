@@ -172,8 +172,7 @@ class JobQueue:
         """Queue writing an uploaded (already validated) catalog into the store, then a build; named by
         its upload id, never coalesced."""
         job_id = str(uuid.uuid4())
-        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id, "mode": mode},
-                                       files={**files, "mode": mode}))
+        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id, "mode": mode}, files=files))
         return job_id
 
     def request_task(self, task: str, kind: str, kwargs: dict) -> str:
