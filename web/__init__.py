@@ -7,6 +7,7 @@ imports the worker's tasks or the build stack (scikit-learn, SciPy).
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -97,12 +98,20 @@ def open_store_of_record(app_settings: Settings) -> StoreHandle:
     return handle
 
 
+def format_timestamp(seconds: float | None) -> str:
+    """Unix seconds as UTC text for the admin page ("—" when there is none)."""
+    if seconds is None:
+        return "—"
+    return datetime.fromtimestamp(float(seconds), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _templates(app: Flask, app_settings: Settings) -> None:
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(ROOT / "templates"),
         PrefixLoader({"partials": FileSystemLoader(ROOT / "partials")}),
     ])
     app.jinja_env.globals.update(htmx_version=HTMX_VERSION, limits=limits, settings=app_settings)
+    app.jinja_env.filters["timestamp"] = format_timestamp
 
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
