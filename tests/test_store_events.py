@@ -43,9 +43,11 @@ def expected_interactions(events: list[dict], visible: set[str], now: float) -> 
     type_weight = frame["type"].map(DEFAULT_EVENT_WEIGHTS).fillna(frame["value"])
     decay = 0.5 ** (((now - frame["timestamp"]) / DAY) / (HORIZON_DAYS / 4))
     frame["contribution"] = type_weight.where(explicit, type_weight * decay)
-    pairs = frame.groupby(["user_id", "item_id"]).agg(weight=("contribution", "sum"), timestamp=("timestamp", "max"))
+    frame["strength"] = type_weight
+    pairs = frame.groupby(["user_id", "item_id"]).agg(weight=("contribution", "sum"), strength=("strength", "sum"),
+                                                      timestamp=("timestamp", "max"))
     ratings = frame[frame["type"] == "rating"].sort_values("timestamp").groupby(["user_id", "item_id"])["value"].last()
-    pairs["rating"] = ratings.reindex(pairs.index).fillna(pairs["weight"].clip(upper=5.0))
+    pairs["rating"] = ratings.reindex(pairs.index).fillna(pairs["strength"].clip(upper=5.0))
     return pairs.reset_index()[["user_id", "item_id", "rating", "timestamp", "weight"]]
 
 
@@ -152,3 +154,11 @@ def test_an_empty_catalog_is_a_catalog_error(store):
         DatabaseCatalogSource(store).load()
 
 
+
+
+def test_a_like_stays_liked_as_it_ages_within_the_horizon(store):
+    store.put_item("i1", {"title": "One"})
+    now = time.time()
+    store.add_events([{"user_id": "u", "item_id": "i1", "type": "like", "timestamp": now - 30 * DAY}])
+    pair = DatabaseCatalogSource(store, horizon_days=HORIZON_DAYS, now=now).load().interactions.iloc[0]
+    assert pair["rating"] == 4.0 and pair["weight"] < 4.0

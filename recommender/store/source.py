@@ -4,7 +4,9 @@ Events are aggregated in the database, never loaded one by one: for each (user, 
 the horizon, weight = sum over its events of type_weight x 0.5 ** (age_days / half_life_days), with
 the half-life a quarter of the horizon (an event a full horizon old counts 1/16). A rating event
 weighs its own value. rating = the pair's latest explicit rating when it has one, else
-min(5, weight): a like (4) or a purchase (6 -> 5) counts as liked (rating >= 4), a lone view (1) not.
+min(5, the undecayed sum of its type weights within the horizon): a like (4) or a purchase (6 -> 5)
+counts as liked (rating >= 4), a lone view (1) not. (With the decayed weight instead, a like would
+fall below "liked" seconds after it was sent; the decayed `weight` is kept beside it.)
 With horizon_days=None every event counts, undecayed.
 
 Ratings are explicit feedback and never decay or fall out of the horizon: the horizon and the
@@ -93,14 +95,14 @@ class DatabaseCatalogSource:
             contribution = case((explicit, events.c.value), else_=type_weight * func.exp(-rate * age_s))
         visible = events.join(items, and_(items.c.item_id == events.c.item_id, ~items.c.hidden))
         pairs = (select(events.c.user_id, events.c.item_id, func.sum(contribution).label("weight"),
-                        func.max(events.c.ts).label("timestamp"))
+                        func.sum(type_weight).label("strength"), func.max(events.c.ts).label("timestamp"))
                  .select_from(visible).where(*in_window).group_by(events.c.user_id, events.c.item_id).subquery())
         order = func.row_number().over(partition_by=[events.c.user_id, events.c.item_id],
                                        order_by=[events.c.ts.desc(), events.c.id.desc()])
         ranked = (select(events.c.user_id, events.c.item_id, events.c.value, order.label("position"))
                   .where(explicit).subquery())
         latest = select(ranked.c.user_id, ranked.c.item_id, ranked.c.value).where(ranked.c.position == 1).subquery()
-        capped = case((pairs.c.weight > RATING_CAP, RATING_CAP), else_=pairs.c.weight)
+        capped = case((pairs.c.strength > RATING_CAP, RATING_CAP), else_=pairs.c.strength)
         return (select(pairs.c.user_id, pairs.c.item_id, func.coalesce(latest.c.value, capped).label("rating"),
                        pairs.c.timestamp, pairs.c.weight)
                 .select_from(pairs.outerjoin(latest, and_(latest.c.user_id == pairs.c.user_id,
