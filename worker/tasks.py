@@ -15,7 +15,7 @@ from flask import current_app
 
 from recommender.builder import BuildError
 from recommender.catalog import CatalogError
-from recommender.catalog_source import ActiveCatalog, CatalogSource, UnknownUpload, UploadStore
+from recommender.catalog_source import ActiveCatalog, CatalogFiles, CatalogSource, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.model import IndexLoadError, SimilarItemsModel
@@ -77,27 +77,44 @@ def _first_catalog(store: Store) -> None:
         store.import_files_once(files.items.parent)
 
 
-def _write_upload(store: Store, upload_id: str, mode: str) -> dict:
-    """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
+def _upload(upload_id: str) -> CatalogFiles:
     try:
-        catalog = UploadStore(settings().uploads_dir).files(upload_id).load()
+        return UploadStore(settings().uploads_dir).files(upload_id)
     except UnknownUpload as exc:
         raise RebuildFailed(str(exc)) from None
+
+
+def _write_upload(store: Store, files: CatalogFiles, mode: str) -> dict:
+    """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
+    try:
+        catalog = files.load()
+        write = store.merge_catalog if mode == MERGE else store.replace_catalog
+        return write(catalog.items, catalog.interactions)
     except CatalogError as exc:
         raise RebuildFailed(f"the catalog is not valid: {exc}") from None
-    write = store.merge_catalog if mode == MERGE else store.replace_catalog
-    return write(catalog.items, catalog.interactions)
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"{exc}; nothing was written") from None
 
 
-def _read_store(upload_id: str | None, mode: str) -> tuple[DatabaseCatalogSource, dict | None]:
+def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[str, dict]:
+    """A replacing upload is built from its files first and written into the store only when its
+    build published, so an upload that cannot be built changes nothing. A merge needs the stored
+    catalog around it, so it is written first and the store is built."""
+    files, store = _upload(upload_id), store_of_record()
+    if mode == MERGE:
+        written = _write_upload(store, files, mode)
+        return _build(index, store_source(store), job_id, progress), written
+    version = _build(index, files, job_id, progress)
+    return version, _write_upload(store, files, mode)
+
+
+def _build_store(index: IndexStore, job_id: str, progress) -> str:
     store = store_of_record()
     try:
-        written = _write_upload(store, upload_id, mode) if upload_id else None
-        if not upload_id:
-            _first_catalog(store)
+        _first_catalog(store)
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was built") from None
-    return store_source(store), written
+    return _build(index, store_source(store), job_id, progress)
 
 
 def _write_failure(exc: OSError) -> RebuildFailed:
@@ -147,9 +164,12 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
         if reason == AUTO_REASON:
             queue.auto_rebuild_starts(self.request.id)
         store.clear_staging()
+        written = None
         try:
-            source, written = _read_store(upload_id, mode)
-            version = _build(store, source, self.request.id, progress)
+            if upload_id:
+                version, written = _build_upload(store, upload_id, mode, self.request.id, progress)
+            else:
+                version = _build_store(store, self.request.id, progress)
         finally:
             if upload_id:
                 UploadStore(settings().uploads_dir).discard(upload_id)
