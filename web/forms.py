@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import FileField, HiddenField, IntegerField, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from recommender.limits import ITEM_ID_MAX_CHARS, K_DEFAULT, K_MAX, K_MIN
@@ -31,8 +32,8 @@ class UploadForm(FlaskForm):
     items = FileField("Items file (CSV or Parquet)")
     interactions = FileField("Interactions file (optional)")
     mode = RadioField("How", default="replace", validate_choice=False, choices=[
-        ("replace", "Replace the catalog (items not in the file are removed)"),
-        ("merge", "Merge (add and update the file's items, keep the others)")])
+        SelectChoice("replace", "Replace the catalog (items not in the file are removed)"),
+        SelectChoice("merge", "Merge (add and update the file's items, keep the others)")])
 
 
 class ActionForm(FlaskForm):
