@@ -17,7 +17,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import builds, http, lookup, memory, search, swap
+from benchmarks import builds, http, lookup, memory, search, store, swap
 from benchmarks.context import Context, Plan
 from benchmarks.report import Row, items, machine_description, render
 
@@ -64,6 +64,8 @@ def run_all(ctx: Context) -> list[Row]:
     section(ctx, rows, "Builds", lambda: builds.run(ctx))
     section(ctx, rows, "Hot swap", lambda: swap.run(ctx))
     section(ctx, rows, "Memory", memory_use)
+    section(ctx, rows, "Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds,
+                                                            plan.store_events, ctx.log))
     return rows
 
 

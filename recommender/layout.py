@@ -17,3 +17,4 @@ LIKES_INDPTR_FILE = "likes_indptr.npy"
 LIKES_INDICES_FILE = "likes_indices.npy"
 POPULAR_FILE = "popular.npy"
 SEARCH_DIR = "search"
+CATALOG_SNAPSHOT_FILE = "catalog_items.parquet"  # the items this version was built from (restorable)

@@ -81,9 +81,11 @@ class Filters:
     exclude: frozenset[str] = frozenset()
     year_min: int | None = None
     year_max: int | None = None
+    exclude_rows: frozenset[int] = frozenset()  # rows of items removed since the build (never shown)
 
     def __bool__(self) -> bool:
-        return bool(self.categories or self.exclude or self.year_min is not None or self.year_max is not None)
+        return bool(self.categories or self.exclude or self.exclude_rows or self.year_min is not None
+                    or self.year_max is not None)
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ class SimilarItemsModel:
     def _filter(self, filters: Filters):
         if not filters:
             return lambda row: True
-        excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0}
+        excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0} | filters.exclude_rows
         wanted = filters.categories
         low = filters.year_min if filters.year_min is not None else -10**9
         high = filters.year_max if filters.year_max is not None else 10**9

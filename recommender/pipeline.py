@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from recommender.ann import Progress, no_progress
+from recommender.catalog import Catalog
 from recommender.catalog_source import CatalogSource
-from recommender.index_store import IndexStore
+from recommender.index_store import IndexStore, read_manifest, write_manifest
+from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.model import IndexLoadError, SimilarItemsModel
 
 
@@ -14,6 +18,16 @@ def build_index(*args, **kwargs) -> dict:
     from recommender.builder import build_index as build
 
     return build(*args, **kwargs)
+
+
+def keep_catalog_snapshot(catalog: Catalog, source: CatalogSource, version_dir: Path) -> None:
+    """Keep the items a version was built from beside it, and say in its manifest what it read, so
+    the admin page can show it and restore that catalog into the store after a rollback."""
+    catalog.items.to_parquet(version_dir / CATALOG_SNAPSHOT_FILE, index=False)
+    manifest = read_manifest(version_dir)
+    manifest["catalog"] = {"source": source.describe(), "source_hash": catalog.source_hash,
+                           "revision": getattr(source, "revision_read", None), "snapshot": CATALOG_SNAPSHOT_FILE}
+    write_manifest(version_dir, manifest)
 
 
 def build_and_publish(store: IndexStore, source: CatalogSource, build_id: str | None = None,
@@ -28,6 +42,7 @@ def build_and_publish(store: IndexStore, source: CatalogSource, build_id: str | 
     catalog = source.load()
     with store.staging() as staging_dir:
         build_index(catalog, staging_dir, progress=progress)
+        keep_catalog_snapshot(catalog, source, staging_dir)
         progress("verifying", 96)
         try:
             SimilarItemsModel(staging_dir)

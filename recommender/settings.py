@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from recommender.limits import SECRET_MIN_CHARS
+from recommender.store.weights import parse_event_weights
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -49,6 +50,11 @@ class Settings:
     bench_routes: bool = False
     embed_origins: tuple[str, ...] = ()
     public_url: str = ""
+    database_url: str = ""
+    event_weights: str = ""
+    event_days: float = 365.0
+    rebuild_after_seconds: float = 5.0
+    rebuild_at_most_every: float = 600.0
 
     @property
     def embed_any_origin(self) -> bool:
@@ -69,6 +75,11 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def event_weight_table(self) -> dict[str, float]:
+        """LIKEWISE_EVENT_WEIGHTS parsed (checked once at start, so this cannot fail later)."""
+        return parse_event_weights(self.event_weights)
 
     def with_overrides(self, overrides: dict) -> Settings:
         """A copy with the given fields replaced (tests and the app factory pass their own)."""
@@ -178,4 +189,25 @@ def settings_from_env(environ=None) -> Settings:
         embed_origins=parse_origins(environ.get("LIKEWISE_EMBED_ORIGINS", ""), "LIKEWISE_EMBED_ORIGINS"),
         public_url=(parse_origin(environ["LIKEWISE_PUBLIC_URL"], "LIKEWISE_PUBLIC_URL")
                     if environ.get("LIKEWISE_PUBLIC_URL", "").strip() else ""),
+        **_live_settings(environ, defaults),
     )
+
+
+def _live_settings(environ, defaults: Settings) -> dict:
+    """The store of record and the automatic rebuilds after changes (issue 12)."""
+    weights = environ.get("LIKEWISE_EVENT_WEIGHTS", "")
+    try:
+        parse_event_weights(weights)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    live = {"database_url": environ.get("DATABASE_URL", "").strip(), "event_weights": weights}
+    for field, variable in (("event_days", "LIKEWISE_EVENT_DAYS"),
+                            ("rebuild_after_seconds", "LIKEWISE_REBUILD_AFTER_SECONDS"),
+                            ("rebuild_at_most_every", "LIKEWISE_REBUILD_AT_MOST_EVERY")):
+        live[field] = _number(environ, variable, getattr(defaults, field), float)
+    for name, value in (("LIKEWISE_EVENT_DAYS", live["event_days"]),
+                        ("LIKEWISE_REBUILD_AFTER_SECONDS", live["rebuild_after_seconds"]),
+                        ("LIKEWISE_REBUILD_AT_MOST_EVERY", live["rebuild_at_most_every"])):
+        if not value > 0:
+            raise ConfigError(f"{name} must be more than 0, got {value:g}")
+    return live

@@ -77,7 +77,8 @@ def test_catalog_builds_are_never_coalesced(queue, sent):
     first = queue.request_catalog_build("a" * 32, {"items": "a.csv"})
     second = queue.request_catalog_build("b" * 32, {"items": "b.csv"})
     assert len({rebuild, first, second}) == 3
-    assert [c["kwargs"] for c in sent[1:]] == [{"upload_id": "a" * 32}, {"upload_id": "b" * 32}]
+    assert [c["kwargs"] for c in sent[1:]] == [{"upload_id": "a" * 32, "mode": "replace"},
+                                               {"upload_id": "b" * 32, "mode": "replace"}]
     assert queue.status(first).kind == "upload" and queue.status(first).details == {"items": "a.csv"}
     assert queue.request_rebuild() == (rebuild, True), "an upload must not clear the waiting rebuild"
 
@@ -233,3 +234,18 @@ def test_prefix_isolates_queues(server, celery_app):
     lock_b.lock.blocking_timeout = 0.2
     with lock_a, lock_b:
         assert a.lock_key != b.lock_key and a.redis.exists(a.lock_key, b.lock_key) == 2
+
+
+def test_an_automatic_rebuild_waits_for_a_quiet_period_but_not_past_the_ceiling(queue, redis, sent):
+    first = queue.request_rebuild_after(quiet=5, ceiling=60)
+    assert first is not None and queue.request_rebuild_after(quiet=5, ceiling=60) is None
+    now = time.time()
+    assert 4 < queue.auto_rebuild_wait(5, 60, now=now) <= 5  # a change just came: wait for the quiet
+    assert queue.auto_rebuild_wait(5, 60, now=now + 6) == 0  # quiet for 5 s: build
+    redis.set(queue.dirty_since_key, repr(now - 59.5))
+    assert queue.auto_rebuild_wait(5, 60, now=now) <= 0.5  # changes keep coming: the ceiling wins
+    later = queue.defer_auto_rebuild(first, 3)
+    assert redis.get(queue.auto_key) == later and queue.status(first) is None
+    assert [call["countdown"] for call in sent] == [5, 3]
+    queue.auto_rebuild_starts(later)
+    assert queue.request_rebuild_after(quiet=5, ceiling=60) is not None  # the next change schedules again

@@ -6,6 +6,8 @@ imports the worker's tasks or the build stack (scikit-learn, SciPy).
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -16,11 +18,15 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from recommender import limits
 from recommender.index_store import IndexStore
 from recommender.settings import Settings, settings_from_env
+from recommender.store import StoreUnavailable
+from recommender.store.handle import StoreHandle
 from web.model_holder import ModelHolder
+from web.removed_items import RemovedItems
 from worker.queue import celery_init_app
 
 ROOT = Path(__file__).resolve().parent.parent
 HTMX_VERSION = "2.0.11"
+log = logging.getLogger(__name__)
 
 # Flask-style config keys that tests and callers may pass for Likewise settings.
 SETTING_KEYS = {"LIKEWISE_ENV": "env", "DATA_DIR": "data_dir", "SECRET_KEY": "secret_key",
@@ -28,7 +34,7 @@ SETTING_KEYS = {"LIKEWISE_ENV": "env", "DATA_DIR": "data_dir", "SECRET_KEY": "se
                 "REBUILD_EVERY_SECONDS": "rebuild_every_seconds", "MAX_CONTENT_LENGTH": "max_upload_bytes",
                 "RELOAD_INTERVAL_SECONDS": "reload_seconds", "FLOWER_URL": "flower_url",
                 "BUILD_LOCK_SECONDS": "build_lock_seconds", "REDELIVER_SECONDS": "redeliver_seconds",
-                "BENCH_ROUTES": "bench_routes"}
+                "BENCH_ROUTES": "bench_routes", "DATABASE_URL": "database_url", "INGEST_TOKEN": "ingest_token"}
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -71,12 +77,32 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     celery_init_app(app, app_settings)
     store = IndexStore(app_settings.index_dir)
     app.extensions["index_store"] = store
-    app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds)
+    handle = open_store_of_record(app_settings)
+    app.extensions["store_of_record"] = handle
+    app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle))
     _blueprints(app, app_settings)
     from web.cli import register as register_cli
 
     register_cli(app)
     return app
+
+
+def open_store_of_record(app_settings: Settings) -> StoreHandle:
+    """Upgrade the schema and import an existing data dir's catalog files once; a database that is
+    down does not stop the web tier (pages answer from the served index; the API says 503)."""
+    handle = StoreHandle(app_settings.database_url, app_settings.data_dir)
+    try:
+        handle.prepare(app_settings.catalog_dir)
+    except StoreUnavailable as exc:
+        log.warning("the store of record is unavailable at start: %s", exc)
+    return handle
+
+
+def format_timestamp(seconds: float | None) -> str:
+    """Unix seconds as UTC text for the admin page ("—" when there is none)."""
+    if seconds is None:
+        return "—"
+    return datetime.fromtimestamp(float(seconds), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _templates(app: Flask, app_settings: Settings) -> None:
@@ -85,19 +111,19 @@ def _templates(app: Flask, app_settings: Settings) -> None:
         PrefixLoader({"partials": FileSystemLoader(ROOT / "partials")}),
     ])
     app.jinja_env.globals.update(htmx_version=HTMX_VERSION, limits=limits, settings=app_settings)
+    app.jinja_env.filters["timestamp"] = format_timestamp
 
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security, tracking
-    from web.views import admin, admin_api, api, docs, embed, health, metrics, pages
+    from web.views import admin, admin_api, api, docs, embed, events_api, health, items_api, metrics, pages
     from web.views import tracking as tracking_views
 
-    for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, tracking_views.bp,
-                      metrics.bp, metrics.api_bp):
+    for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
+                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp):
         app.register_blueprint(blueprint)
-    csrf.exempt(api.bp)
-    csrf.exempt(admin_api.bp)
-    csrf.exempt(metrics.api_bp)
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp):
+        csrf.exempt(blueprint)
     tracking.init_app(app)
     if app_settings.bench_routes:
         from web.views import bench

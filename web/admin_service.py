@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from flask import current_app
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import NotFound, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable
 
 from recommender.catalog_source import UploadStore
 from recommender.index_store import IndexStoreError
-from web import settings
+from web import settings, store_service
 from web.uploads import save_upload
-from worker.queue import ROLLBACK_TASK, JobQueue, JobQueueUnavailable, JobStatus, job_queue_for
+from worker.queue import (
+    REPLACE,
+    RESTORE_CATALOG_TASK,
+    ROLLBACK_TASK,
+    UPLOAD_MODES,
+    JobQueue,
+    JobQueueUnavailable,
+    JobStatus,
+    job_queue_for,
+)
 
 ROLLBACK_WAIT_SECONDS = 10
 
@@ -49,15 +58,17 @@ def request_rebuild() -> tuple[str, bool]:
     return queue_call(lambda q: q.request_rebuild())
 
 
-def upload_catalog(items: FileStorage | None, interactions: FileStorage | None) -> str:
-    """Validate and keep the upload, then queue its build; raises CatalogError with every problem.
-    If the job cannot be queued, the upload is removed again."""
+def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, mode: str = REPLACE) -> str:
+    """Validate and keep the upload, then queue writing it into the store (replace or merge) and a
+    build; raises CatalogError with every problem. If the job cannot be queued, the upload is removed."""
+    if mode not in UPLOAD_MODES:
+        raise BadRequest(f"mode must be one of {', '.join(UPLOAD_MODES)}, got {mode[:20]!r}")
     job_queue()  # refuse early, before saving files, when no queue is configured
     uploads = UploadStore(settings().uploads_dir)
     upload_id, files = save_upload(uploads, items, interactions)
     names = {"items": files.items.name, **({"interactions": files.interactions.name} if files.interactions else {})}
     try:
-        return queue_call(lambda q: q.request_catalog_build(upload_id, names))
+        return queue_call(lambda q: q.request_catalog_build(upload_id, names, mode))
     except QueueUnavailable:
         uploads.discard(upload_id)
         raise
@@ -69,6 +80,23 @@ def request_rollback(version: str) -> str:
     except IndexStoreError as exc:
         raise NotFound(f"{exc}: choose one of the kept versions.") from None
     return queue_call(lambda q: q.request_task(ROLLBACK_TASK, "rollback", {"version": version}))
+
+
+def request_catalog_restore(version: str) -> str:
+    """Write the items `version` was built from back into the store (replace), e.g. after a rollback."""
+    try:
+        current_app.extensions["index_store"].version_path(version)
+    except IndexStoreError as exc:
+        raise NotFound(f"{exc}: choose one of the kept versions.") from None
+    return queue_call(lambda q: q.request_task(RESTORE_CATALOG_TASK, "restore catalog", {"version": version}))
+
+
+def store_state() -> dict:
+    """The store's counts and next automatic rebuild, or why they cannot be read right now."""
+    try:
+        return store_service.store_summary()
+    except store_service.StoreDown as exc:
+        return {"error": exc.description}
 
 
 def wait_for_rollback(job_id: str) -> JobStatus | None:
@@ -87,4 +115,5 @@ def index_summary() -> dict:
         "versions": store.versions(),
         "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
                        if holder.failure else None),
+        "store": store_state(),
     }

@@ -16,6 +16,7 @@ from recommender.layout import FORMAT_VERSION
 from recommender.limits import K_DEFAULT, K_MAX, K_MIN
 from recommender.model import UnknownItem
 from recommender.pipeline import build_and_publish
+from recommender.store import StoreUnavailable
 from web import settings
 
 ITEMS_HELP = "Items file (CSV or Parquet). Default: the active catalog, or the demo catalog."
@@ -40,6 +41,20 @@ def chosen_files(items_path: Path | None, interactions_path: Path | None) -> Cat
             raise click.UsageError("--interactions needs --items")
         return ensure_demo_catalog()
     return CatalogFiles(items_path, interactions_path)
+
+
+def record_in_store(files: CatalogFiles, replace: bool) -> None:
+    """The catalog just built goes into the store of record too: given files replace its catalog; the
+    active (or demo) files are imported once, on a fresh store. A database that is down is reported."""
+    handle = current_app.extensions["store_of_record"]
+    try:
+        if replace:
+            catalog = files.load()
+            handle.get().replace_catalog(catalog.items, catalog.interactions)
+        elif handle.prepare(files.items.parent):
+            click.echo("Imported the catalog files into the store of record.")
+    except StoreUnavailable as exc:
+        click.echo(f"Warning: the store of record was not updated: {exc}", err=True)
 
 
 def current_is_servable(store: IndexStore) -> bool:
@@ -73,6 +88,7 @@ def build_index_command(items_path, interactions_path, if_missing):
         raise click.ClickException(str(exc)) from None
     if items_path is not None:
         active_catalog().replace_with(files)
+    record_in_store(files, replace=items_path is not None)
     manifest = store.versions()[0]
     click.echo(f"Published index {version}: {manifest['item_count']} items, {manifest['dimensions']} "
                f"dimensions, recall@10 {manifest['recall_at_10']}, built in {manifest['build_seconds']} s.")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import FileField, HiddenField, IntegerField, PasswordField, StringField
+from wtforms import FileField, HiddenField, IntegerField, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from recommender.limits import ITEM_ID_MAX_CHARS, K_DEFAULT, K_MAX, K_MIN
@@ -30,6 +31,9 @@ class LoginForm(FlaskForm):
 class UploadForm(FlaskForm):
     items = FileField("Items file (CSV or Parquet)")
     interactions = FileField("Interactions file (optional)")
+    mode = RadioField("How", default="replace", validate_choice=False, choices=[
+        SelectChoice("replace", "Replace the catalog (items not in the file are removed)"),
+        SelectChoice("merge", "Merge (add and update the file's items, keep the others)")])
 
 
 class ActionForm(FlaskForm):

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from recommender.settings import ADMIN_TOKEN_FILE, ConfigError, settings_from_env
+from recommender.settings import ADMIN_TOKEN_FILE, INGEST_TOKEN_FILE, ConfigError, settings_from_env
 from web.supervisor import ProcfileError, Supervisor, parse_procfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,11 +78,15 @@ def startup_banner(env: dict, settings: dict, token_is_new: bool, embedded_redis
     token = (f": {settings.admin_token}" if token_is_new
              else f", kept in {Path(env['LIKEWISE_DATA_DIR']) / ADMIN_TOKEN_FILE}"
              if not env.get("ADMIN_TOKEN") else ", from the environment")
+    ingest = (f": {settings.ingest_token}" if token_is_new and not env.get("INGEST_TOKEN")
+              else f", kept in {Path(env['LIKEWISE_DATA_DIR']) / INGEST_TOKEN_FILE}"
+              if not env.get("INGEST_TOKEN") else ", from the environment")
     return "\n".join([
         "",
         "  Likewise is starting:",
         f"    site     {site}",
         f"    admin    {site}admin   (sign in with ADMIN_TOKEN{token})",
+        f"    events   POST {site}api/events   (Authorization: Bearer INGEST_TOKEN{ingest})",
         f"    flower   http://127.0.0.1:{env['FLOWER_PORT']}/   (user and password from FLOWER_BASIC_AUTH;"
         " by default user admin, password the admin token)",
         f"    redis    {'embedded, ' if embedded_redis else ''}{env['REDIS_URL']}",

@@ -32,9 +32,10 @@ class LoadFailure:
 class ModelHolder:
     """Per-process holder of the served SimilarItemsModel."""
 
-    def __init__(self, store: IndexStore, interval: float = 0.5):
+    def __init__(self, store: IndexStore, interval: float = 0.5, removed=None):
         self.store = store
         self.interval = interval
+        self.removed = removed  # web.removed_items.RemovedItems, refreshed by the same watcher
         self._model: SimilarItemsModel | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -63,6 +64,15 @@ class ModelHolder:
             self.refresh()
         self._ensure_watcher()
         return self._model
+
+    def served(self):
+        """The served model without the items removed from the store since it was built."""
+        model = self.model
+        if self.removed is None:
+            return model
+        if not self.removed.tried:
+            self.removed.refresh()
+        return self.removed.view(model)
 
     def refresh(self) -> bool:
         """Load the version `current` points at if it is new; returns True when it swapped."""
@@ -131,5 +141,7 @@ class ModelHolder:
             time.sleep(self.interval)
             try:
                 self.refresh()
+                if self.removed is not None:
+                    self.removed.refresh()
             except Exception:  # the watcher must outlive any one bad version; the error is logged
                 log.exception("index watcher failed to refresh")

@@ -7,7 +7,6 @@ panel never hides one; API answers count when the caller asks (?track=1).
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -177,9 +176,8 @@ def track_api_answer(body: dict, source, k: int, results) -> dict:
 
 def init_app(app: Flask) -> None:
     """Register the tracking object, request hooks and template helpers on the app."""
-    url = app.config.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
     settings = app.extensions["settings"]
-    database = MetricsDatabase(url, settings.data_dir)
+    database = MetricsDatabase(settings.database_url or None, settings.data_dir)
     app.extensions[EXTENSION] = Tracking(app, settings.secret_key, database,
                                          enabled=app.config.get("TRACKING", True))
     app.before_request(_choose_arm)

@@ -25,6 +25,9 @@ from recommender.settings import Settings
 
 REBUILD_TASK = "likewise.rebuild_index"
 ROLLBACK_TASK = "likewise.rollback_index"
+RESTORE_CATALOG_TASK = "likewise.restore_catalog"
+REPLACE, MERGE = "replace", "merge"  # how an uploaded catalog is written into the store
+UPLOAD_MODES = (REPLACE, MERGE)
 TASKS_MODULE = "worker.tasks"
 QUEUE_NAME = "likewise"
 RESULTS_KEPT_SECONDS = 7 * 24 * 3600
@@ -33,6 +36,8 @@ LOCK_HEARTBEAT_SECONDS = 20
 LOCK_WAIT_SECONDS = 4 * 3600
 JOBS_KEPT = 20
 FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
+AUTO_REASON = "store changed"
+AUTO_KEY_SLACK_S = 300  # an automatic rebuild lost with its worker frees the slot for the next change
 
 CLEAR_IF_EQUAL = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -134,6 +139,10 @@ class JobQueue:
         self.jobs_key = prefix + "jobs"
         self.lock_key = prefix + "build-lock"
         self.building_key = prefix + "building"
+        self.auto_key = prefix + "rebuild:auto"
+        self.auto_due_key = prefix + "rebuild:auto-due"
+        self.last_change_key = prefix + "store:last-change"
+        self.dirty_since_key = prefix + "store:unbuilt-since"
 
     def _job_key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -159,10 +168,11 @@ class JobQueue:
             raise JobQueueUnavailable("could not queue the rebuild: try again")
         return self._guard(run)
 
-    def request_catalog_build(self, upload_id: str, files: dict) -> str:
-        """Queue a build of an uploaded (already validated) catalog, named by its upload id; never coalesced."""
+    def request_catalog_build(self, upload_id: str, files: dict, mode: str = REPLACE) -> str:
+        """Queue writing an uploaded (already validated) catalog into the store, then a build; named by
+        its upload id, never coalesced."""
         job_id = str(uuid.uuid4())
-        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id}, files=files))
+        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id, "mode": mode}, files=files))
         return job_id
 
     def request_task(self, task: str, kind: str, kwargs: dict) -> str:
@@ -170,6 +180,63 @@ class JobQueue:
         job_id = str(uuid.uuid4())
         self._guard(lambda: self._send(job_id, kind, kwargs, task=task))
         return job_id
+
+    # -- automatic rebuilds after changes to the store ---------------------------------------
+    def request_rebuild_after(self, quiet: float, ceiling: float) -> str | None:
+        """A change was stored: rebuild once changes pause for `quiet` seconds, or `ceiling` seconds
+        after the first unbuilt change at the latest. Sends a delayed rebuild only when none is
+        scheduled, so a burst of changes gives one build; returns the job id it sent, if any."""
+        def run():
+            now = time.time()
+            pipe = self.redis.pipeline()
+            pipe.set(self.last_change_key, repr(now))
+            pipe.set(self.dirty_since_key, repr(now), nx=True)
+            pipe.execute()
+            job_id = str(uuid.uuid4())
+            if not self.redis.set(self.auto_key, job_id, nx=True, ex=int(quiet) + AUTO_KEY_SLACK_S):
+                return None
+            self._schedule(job_id, quiet)
+            return job_id
+        return self._guard(run)
+
+    def _schedule(self, job_id: str, countdown: float) -> None:
+        self.redis.set(self.auto_due_key, repr(time.time() + countdown))
+        try:
+            self._send(job_id, "auto rebuild", {"reason": AUTO_REASON}, countdown=countdown)
+        except OperationalError:
+            self.redis.eval(CLEAR_IF_EQUAL, 1, self.auto_key, job_id)
+            raise
+
+    def auto_rebuild_wait(self, quiet: float, ceiling: float, now: float | None = None) -> float:
+        """Seconds an automatic rebuild starting now should still wait (0: build now)."""
+        now = time.time() if now is None else now
+        last, first = self.redis.mget(self.last_change_key, self.dirty_since_key)
+        if last is None or first is None:
+            return 0.0
+        return max(0.0, min(float(last) + quiet - now, float(first) + ceiling - now))
+
+    def defer_auto_rebuild(self, job_id: str, countdown: float) -> str:
+        """Changes are still coming: replace this automatic rebuild by one `countdown` seconds later."""
+        later = str(uuid.uuid4())
+        self.redis.set(self.auto_key, later, ex=int(countdown) + AUTO_KEY_SLACK_S)
+        self._forget_record(job_id)
+        self._schedule(later, countdown)
+        return later
+
+    def auto_rebuild_starts(self, job_id: str) -> None:
+        """The automatic rebuild reads the store now: changes from here on schedule the next one."""
+        pipe = self.redis.pipeline()
+        pipe.delete(self.dirty_since_key, self.auto_due_key)
+        pipe.execute()
+        self.redis.eval(CLEAR_IF_EQUAL, 1, self.auto_key, job_id)
+
+    def auto_rebuild_state(self) -> dict:
+        """For the admin page: when the next automatic rebuild is due, and the last change it follows."""
+        def run():
+            due, last, first = self.redis.mget(self.auto_due_key, self.last_change_key, self.dirty_since_key)
+            return {"next_rebuild_at": float(due) if due else None, "last_change_at": float(last) if last else None,
+                    "unbuilt_changes_since": float(first) if first else None}
+        return self._guard(run)
 
     def wait(self, job_id: str, seconds: float) -> JobStatus | None:
         """Poll a job until it finishes or `seconds` pass; returns its last status."""
@@ -181,7 +248,7 @@ class JobQueue:
         return status
 
     def _send(self, job_id: str, kind: str, kwargs: dict, files: dict | None = None,
-              task: str = REBUILD_TASK) -> None:
+              task: str = REBUILD_TASK, countdown: float | None = None) -> None:
         record = {"kind": kind, "requested_at": time.time(), **{f"file:{k}": v for k, v in (files or {}).items()}}
         pipe = self.redis.pipeline()
         pipe.hset(self._job_key(job_id), mapping=record)
@@ -190,18 +257,21 @@ class JobQueue:
         pipe.ltrim(self.jobs_key, 0, JOBS_KEPT - 1)
         pipe.execute()
         try:
-            self.celery.send_task(task, task_id=job_id, kwargs=kwargs, retry=False)
+            self.celery.send_task(task, task_id=job_id, kwargs=kwargs, retry=False, countdown=countdown)
         except OperationalError:
             self._forget(job_id)
             raise
 
     def _forget(self, job_id: str) -> None:
         """A job that never reached the broker must not linger in the list as 'queued'."""
+        self._forget_record(job_id)
+        self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
+
+    def _forget_record(self, job_id: str) -> None:
         pipe = self.redis.pipeline()
         pipe.delete(self._job_key(job_id))
         pipe.lrem(self.jobs_key, 0, job_id)
         pipe.execute()
-        self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
 
     # -- running (worker) ---------------------------------------------------------------------
     def stop_waiting(self, job_id: str) -> None:

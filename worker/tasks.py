@@ -1,4 +1,5 @@
-"""The jobs: rebuild (from the active catalog or an upload) and rollback, each under the build lock.
+"""The jobs: rebuild (from the store of record, after writing an upload into it), rollback and
+restoring a version's catalog into the store, each under the build lock.
 
 A build loads, builds and checks in a staging directory, then publishes with one atomic rename;
 anything that fails before that leaves the served version and the active catalog as they were.
@@ -14,12 +15,24 @@ from flask import current_app
 
 from recommender.builder import BuildError
 from recommender.catalog import CatalogError
-from recommender.catalog_source import ActiveCatalog, CatalogFiles, UnknownUpload, UploadStore
+from recommender.catalog_source import ActiveCatalog, CatalogFiles, CatalogSource, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
+from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings
-from worker.queue import REBUILD_TASK, ROLLBACK_TASK, BuildLock, JobQueue, job_queue_for
+from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
+from worker.queue import (
+    AUTO_REASON,
+    MERGE,
+    REBUILD_TASK,
+    REPLACE,
+    RESTORE_CATALOG_TASK,
+    ROLLBACK_TASK,
+    BuildLock,
+    JobQueue,
+    job_queue_for,
+)
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 DISK_NEARLY_FULL_BYTES = 16 * 2**20
@@ -45,13 +58,63 @@ def build_lock(queue: JobQueue, job_id: str | None = None) -> BuildLock:
     return queue.build_lock(settings().build_lock_seconds, job_id=job_id)
 
 
-def _source(upload_id: str | None) -> CatalogFiles:
-    if upload_id:
-        try:
-            return UploadStore(settings().uploads_dir).files(upload_id)
-        except UnknownUpload as exc:
-            raise RebuildFailed(str(exc)) from None
-    return ActiveCatalog(settings().catalog_dir).files_or_demo()[0]
+def store_of_record() -> Store:
+    try:
+        return current_app.extensions["store_of_record"].get()
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"{exc}; nothing was built") from None
+
+
+def store_source(store: Store) -> DatabaseCatalogSource:
+    """What every build reads: the store of record, with this deployment's weights and horizon."""
+    return DatabaseCatalogSource(store, weights=settings().event_weight_table, horizon_days=settings().event_days)
+
+
+def _first_catalog(store: Store) -> None:
+    """A store that never held a catalog takes the data dir's files (the demo's on a fresh install)."""
+    if store.summary()["items"] == 0 and store.summary()["files_imported_at"] is None:
+        files, _demo = ActiveCatalog(settings().catalog_dir).files_or_demo()
+        store.import_files_once(files.items.parent)
+
+
+def _upload(upload_id: str) -> CatalogFiles:
+    try:
+        return UploadStore(settings().uploads_dir).files(upload_id)
+    except UnknownUpload as exc:
+        raise RebuildFailed(str(exc)) from None
+
+
+def _write_upload(store: Store, files: CatalogFiles, mode: str) -> dict:
+    """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
+    try:
+        catalog = files.load()
+        write = store.merge_catalog if mode == MERGE else store.replace_catalog
+        return write(catalog.items, catalog.interactions)
+    except CatalogError as exc:
+        raise RebuildFailed(f"the catalog is not valid: {exc}") from None
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"{exc}; nothing was written") from None
+
+
+def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[str, dict]:
+    """A replacing upload is built from its files first and written into the store only when its
+    build published, so an upload that cannot be built changes nothing. A merge needs the stored
+    catalog around it, so it is written first and the store is built."""
+    files, store = _upload(upload_id), store_of_record()
+    if mode == MERGE:
+        written = _write_upload(store, files, mode)
+        return _build(index, store_source(store), job_id, progress), written
+    version = _build(index, files, job_id, progress)
+    return version, _write_upload(store, files, mode)
+
+
+def _build_store(index: IndexStore, job_id: str, progress) -> str:
+    store = store_of_record()
+    try:
+        _first_catalog(store)
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"{exc}; nothing was built") from None
+    return _build(index, store_source(store), job_id, progress)
 
 
 def _write_failure(exc: OSError) -> RebuildFailed:
@@ -66,9 +129,11 @@ def _write_failure(exc: OSError) -> RebuildFailed:
     return RebuildFailed(f"could not write the index ({hint}: {exc.strerror or exc}); nothing was published")
 
 
-def _build(store: IndexStore, source: CatalogFiles, job_id: str, progress) -> str:
+def _build(store: IndexStore, source: CatalogSource, job_id: str, progress) -> str:
     try:
         return build_and_publish(store, source, build_id=job_id, progress=progress)
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"{exc}; nothing was published") from None
     except CatalogError as exc:
         raise RebuildFailed(f"the catalog is not valid: {exc}") from None
     except (BuildError, IndexLoadError) as exc:
@@ -78,9 +143,15 @@ def _build(store: IndexStore, source: CatalogFiles, job_id: str, progress) -> st
 
 
 @shared_task(bind=True, name=REBUILD_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=2)
-def rebuild_index(self, upload_id: str | None = None, reason: str = "manual") -> dict:
-    """Build a new index version from the active catalog, or from an upload (named by its id)."""
+def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE) -> dict:
+    """Build a new index version from the store of record; with an upload (named by its id), write
+    the upload into the store first (replace or merge). An automatic rebuild after changes waits
+    until they pause (or the ceiling), then reads everything stored up to its start."""
     queue, store = job_queue(), index_store()
+    if reason == AUTO_REASON and (wait := queue.auto_rebuild_wait(settings().rebuild_after_seconds,
+                                                                  settings().rebuild_at_most_every)):
+        return {"deferred_to": queue.defer_auto_rebuild(self.request.id, wait), "stage": "deferred",
+                "progress": 100, "reason": reason}
 
     def progress(stage: str, percent: int) -> None:
         self.update_state(state="PROGRESS", meta={"stage": stage, "progress": percent})
@@ -90,16 +161,19 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual") ->
         queue.stop_waiting(self.request.id)
         if existing := store.find_build(self.request.id):
             return {"index_version": existing, "stage": "done", "progress": 100, "reason": reason}
+        if reason == AUTO_REASON:
+            queue.auto_rebuild_starts(self.request.id)
         store.clear_staging()
+        written = None
         try:
-            source = _source(upload_id)
-            version = _build(store, source, self.request.id, progress)
             if upload_id:
-                ActiveCatalog(settings().catalog_dir).replace_with(source)
+                version, written = _build_upload(store, upload_id, mode, self.request.id, progress)
+            else:
+                version = _build_store(store, self.request.id, progress)
         finally:
             if upload_id:
                 UploadStore(settings().uploads_dir).discard(upload_id)
-    return {"index_version": version, "stage": "done", "progress": 100, "reason": reason}
+    return {"index_version": version, "stage": "done", "progress": 100, "reason": reason, "written": written}
 
 
 @shared_task(name=ROLLBACK_TASK, acks_late=True)
@@ -114,3 +188,23 @@ def rollback_index(version: str) -> dict:
         except (IndexStoreError, IndexLoadError) as exc:
             raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
     return {"index_version": version, "stage": "done", "progress": 100}
+
+
+@shared_task(name=RESTORE_CATALOG_TASK, acks_late=True)
+def restore_catalog(version: str) -> dict:
+    """Write the items a kept version was built from back into the store (replace), so the next
+    rebuild reads what that version serves. Events are a log and stay as they are."""
+    import pandas as pd
+
+    with build_lock(job_queue()):
+        try:
+            snapshot = index_store().version_path(version) / CATALOG_SNAPSHOT_FILE
+        except IndexStoreError as exc:
+            raise RebuildFailed(f"cannot restore the catalog of {version}: {exc}") from None
+        if not snapshot.is_file():
+            raise RebuildFailed(f"version {version} was built before catalogs were kept with versions")
+        try:
+            written = store_of_record().replace_catalog(pd.read_parquet(snapshot))
+        except StoreUnavailable as exc:
+            raise RebuildFailed(f"{exc}; the store was not changed") from None
+    return {"index_version": version, "stage": "done", "progress": 100, "written": written}

@@ -1,4 +1,4 @@
-"""The metrics tables: impressions, clicks and experiments (created by migration 0002_metrics).
+"""The metrics tables: impressions, clicks and experiments (created by migration 0003).
 
 Clicks repeat their impression's version, arm and surface: an impression id is shared by every
 view of one cached panel, so counting never needs a join. `day` is whole UTC days since 1970,

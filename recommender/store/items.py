@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from recommender.store.removed import mark_present, mark_removed
 from recommender.store.schema import items
 from recommender.store.upsert import chunks, dialect_insert
 from recommender.store.validation import split_categories
@@ -28,13 +29,18 @@ def upsert_items(connection: Connection, rows: list[dict], now: float) -> tuple[
     for chunk in chunks(rows, UPSERT_CHUNK_ROWS):
         values = [{**row, "created_at": now, "updated_at": now} for row in chunk]
         created += sum(1 for (created_at,) in connection.execute(statement, values) if created_at == now)
+    mark_removed(connection, [row["item_id"] for row in rows if row.get("hidden")], now)
+    mark_present(connection, [row["item_id"] for row in rows if not row.get("hidden")])
     return created, len(rows) - created
 
 
-def delete_items(connection: Connection, item_ids: list[str]) -> int:
+def delete_items(connection: Connection, item_ids: list[str], now: float) -> int:
+    """Delete items, listing them as removed in the same transaction."""
     deleted = 0
     for chunk in chunks(item_ids, UPSERT_CHUNK_ROWS):
         deleted += connection.execute(delete(items).where(items.c.item_id.in_(chunk))).rowcount
+    if deleted:
+        mark_removed(connection, item_ids, now)
     return deleted
 
 

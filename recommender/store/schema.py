@@ -56,6 +56,12 @@ events = Table(
     Index("ix_events_ts", "ts"),
 )
 
+removed_items = Table(
+    "removed_items", metadata,
+    Column("item_id", String(ID_LENGTH), primary_key=True),
+    Column("removed_at", Float, nullable=False),
+)
+
 store_state = Table(
     "store_state", metadata,
     Column("key", String(STATE_KEY_LENGTH), primary_key=True),
@@ -66,4 +72,6 @@ STATE_REVISION = "catalog_revision"
 STATE_LAST_CHANGE = "last_change_at"
 STATE_FILES_IMPORTED = "files_imported_at"
 STATE_FILES_IMPORTED_FROM = "files_imported_from"
-STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM)
+STATE_REMOVED_REVISION = "removed_revision"
+STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM,
+              STATE_REMOVED_REVISION)

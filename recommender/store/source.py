@@ -4,8 +4,14 @@ Events are aggregated in the database, never loaded one by one: for each (user, 
 the horizon, weight = sum over its events of type_weight x 0.5 ** (age_days / half_life_days), with
 the half-life a quarter of the horizon (an event a full horizon old counts 1/16). A rating event
 weighs its own value. rating = the pair's latest explicit rating when it has one, else
-min(5, weight): a like (4) or a purchase (6 -> 5) counts as liked (rating >= 4), a lone view (1) not.
+min(5, the undecayed sum of its type weights within the horizon): a like (4) or a purchase (6 -> 5)
+counts as liked (rating >= 4), a lone view (1) not. (With the decayed weight instead, a like would
+fall below "liked" seconds after it was sent; the decayed `weight` is kept beside it.)
 With horizon_days=None every event counts, undecayed.
+
+Ratings are explicit feedback and never decay or fall out of the horizon: the horizon and the
+half-life apply to implicit events (view, click, like, add_to_cart, purchase) only. So an imported
+ratings file (the MovieLens demo's ratings are from 1996-2016) keeps counting at its full value.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import math
 import time
 
 import pandas as pd
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select
 
 from recommender.catalog import Catalog, CatalogError, Problem
 from recommender.store.event_validation import RATING_TYPE
@@ -69,6 +75,7 @@ class DatabaseCatalogSource:
         self.weights = dict(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
         self.horizon_days = horizon_days
         self.now = now
+        self.revision_read: int | None = None  # the catalog revision the last load() read
 
     def describe(self) -> str:
         horizon = "all events" if self.horizon_days is None else f"events of the last {self.horizon_days:g} days"
@@ -77,23 +84,25 @@ class DatabaseCatalogSource:
     def _pairs_query(self, now: float):
         """Per (user, item) within the horizon, joined to visible items: weight, latest time, latest rating."""
         type_weight = case(self.weights, value=events.c.type, else_=events.c.value)
-        in_window = [events.c.ts >= now - self.horizon_days * DAY_S] if self.horizon_days is not None else []
+        explicit = events.c.type == RATING_TYPE
+        in_window = ([or_(explicit, events.c.ts >= now - self.horizon_days * DAY_S)]
+                     if self.horizon_days is not None else [])
         if self.horizon_days is None:
             contribution = type_weight
         else:
             rate = math.log(2) / (self.horizon_days * HALF_LIFE_SHARE_OF_HORIZON * DAY_S)
             age_s = case((events.c.ts > now, 0.0), else_=literal(now) - events.c.ts)
-            contribution = type_weight * func.exp(-rate * age_s)
+            contribution = case((explicit, events.c.value), else_=type_weight * func.exp(-rate * age_s))
         visible = events.join(items, and_(items.c.item_id == events.c.item_id, ~items.c.hidden))
         pairs = (select(events.c.user_id, events.c.item_id, func.sum(contribution).label("weight"),
-                        func.max(events.c.ts).label("timestamp"))
+                        func.sum(type_weight).label("strength"), func.max(events.c.ts).label("timestamp"))
                  .select_from(visible).where(*in_window).group_by(events.c.user_id, events.c.item_id).subquery())
         order = func.row_number().over(partition_by=[events.c.user_id, events.c.item_id],
                                        order_by=[events.c.ts.desc(), events.c.id.desc()])
         ranked = (select(events.c.user_id, events.c.item_id, events.c.value, order.label("position"))
-                  .where(events.c.type == RATING_TYPE, *in_window).subquery())
+                  .where(explicit).subquery())
         latest = select(ranked.c.user_id, ranked.c.item_id, ranked.c.value).where(ranked.c.position == 1).subquery()
-        capped = case((pairs.c.weight > RATING_CAP, RATING_CAP), else_=pairs.c.weight)
+        capped = case((pairs.c.strength > RATING_CAP, RATING_CAP), else_=pairs.c.strength)
         return (select(pairs.c.user_id, pairs.c.item_id, func.coalesce(latest.c.value, capped).label("rating"),
                        pairs.c.timestamp, pairs.c.weight)
                 .select_from(pairs.outerjoin(latest, and_(latest.c.user_id == pairs.c.user_id,
@@ -112,6 +121,7 @@ class DatabaseCatalogSource:
             high_water = connection.execute(select(func.max(events.c.id))).scalar()
             rows = connection.execute(select(items).where(~items.c.hidden).order_by(items.c.item_id)).mappings().all()
             interactions = pd.read_sql(self._pairs_query(now), connection)
+        self.revision_read = int(revision)
         if not rows:
             raise CatalogError([Problem(SOURCE_NAME, "the catalog has no visible items")])
         interactions = interactions.astype({"user_id": str, "item_id": str, "rating": float, "timestamp": float,

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from recommender.catalog_source import CatalogFiles
 from recommender.store import events as event_store
 from recommender.store import items as item_store
+from recommender.store import removed as removed_store
 from recommender.store import uploads
 from recommender.store.engine import StoreUnavailable, make_engine, writer
 from recommender.store.event_validation import event_row, validate_events
@@ -119,7 +120,7 @@ class Store:
             return False
         now = time.time()
         with self.writer.begin() as connection:
-            deleted = item_store.delete_items(connection, [item_id]) > 0
+            deleted = item_store.delete_items(connection, [item_id], now) > 0
             if deleted:
                 bump_revision(connection, now)
         return deleted
@@ -168,7 +169,7 @@ class Store:
         removed = 0
         if replace:
             gone = item_store.item_ids(connection) - {row["item_id"] for row in item_rows}
-            removed = item_store.delete_items(connection, sorted(gone))
+            removed = item_store.delete_items(connection, sorted(gone), now)
         created, updated = item_store.upsert_items(connection, item_rows, now)
         accepted = event_store.insert_events(connection, events)
         bump_revision(connection, now)
@@ -199,6 +200,18 @@ class Store:
         with self.engine.connect() as connection:
             imported = read_state(connection).get(STATE_FILES_IMPORTED)
             return bool(imported) or connection.execute(items.select().limit(1)).first() is not None
+
+    @guarded
+    def removed_revision(self) -> int:
+        """A counter that moves whenever the list of removed ids changes (cheap to poll)."""
+        with self.engine.connect() as connection:
+            return removed_store.removed_revision(connection)
+
+    @guarded
+    def removed_ids(self) -> tuple[int, frozenset[str]]:
+        """(revision, ids deleted or hidden and not stored visible since), read together."""
+        with self.engine.connect() as connection, connection.begin():
+            return removed_store.removed_revision(connection), removed_store.read_removed(connection)
 
     @guarded
     def summary(self, now: float | None = None) -> dict:

@@ -133,7 +133,8 @@ def _upload_problems(form: UploadForm, problems):
 @checked_form(UploadForm)
 def upload_catalog(form):
     try:
-        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"))
+        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"),
+                                              form.mode.data or "replace")
     except CatalogError as exc:
         return _upload_problems(form, exc.problems)
     return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")
@@ -146,3 +147,12 @@ def rollback(form):
     version = request.form.get("version", "")
     job_id = admin_service.request_rollback(version)
     return _after_action(f"Rolling back to {version}. Job {job_id[:8]}.")
+
+
+@bp.post("/admin/restore-catalog")
+@admin_page
+@checked_form()
+def restore_catalog(form):
+    version = request.form.get("version", "")
+    job_id = admin_service.request_catalog_restore(version)
+    return _after_action(f"Restoring the catalog of {version} into the store. Job {job_id[:8]}.")

@@ -23,7 +23,8 @@ def rebuild():
 @admin_api
 def catalog():
     try:
-        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"))
+        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"),
+                                              request.form.get("mode", "replace"))
     except CatalogError as exc:
         return jsonify({"errors": [p.as_dict() | {"text": str(p)} for p in exc.problems]}), 422
     return jsonify({"job_id": job_id}), 202
@@ -54,3 +55,13 @@ def rollback():
     if state == "FAILURE":
         return jsonify({"job_id": job_id, "version": version, "state": state, "error": job.error}), 409
     return jsonify({"job_id": job_id, "version": version, "state": state}), 200 if state == "SUCCESS" else 202
+
+
+@bp.post("/index/restore-catalog")
+@admin_api
+def restore_catalog():
+    body = request.get_json(silent=True)
+    version = body.get("version") if isinstance(body, dict) else None
+    if not isinstance(version, str) or not version:
+        raise BadRequest('Send JSON {"version": "<a kept version>"}.')
+    return jsonify({"job_id": admin_service.request_catalog_restore(version), "version": version}), 202

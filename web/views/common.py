@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app, g, render_template, request
-from werkzeug.exceptions import BadRequest, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, ServiceUnavailable
 
 from recommender.limits import (
     FILTER_VALUES_MAX,
@@ -31,7 +31,7 @@ class NoIndexYet(ServiceUnavailable):
 def served_model() -> SimilarItemsModel:
     """The model this request uses from start to end, even if a newer one is swapped in meanwhile."""
     if "model" not in g:
-        model = current_app.extensions["model_holder"].model
+        model = current_app.extensions["model_holder"].served()
         if model is None:
             raise NoIndexYet()
         g.model = model
@@ -103,3 +103,17 @@ def versioned(response, model: SimilarItemsModel):
     """Say which index version produced an answer, so clients can tell answers across a swap apart."""
     response.headers["X-Index-Version"] = model.version
     return response
+
+
+def json_body(max_bytes: int):
+    """The request's JSON body, refused with 413 past `max_bytes` and 400 when it is not JSON."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise RequestEntityTooLarge(f"the body is {request.content_length} bytes; at most {max_bytes} are taken "
+                                    "per call: send fewer per call")
+    data = request.get_data(cache=True)
+    if len(data) > max_bytes:
+        raise RequestEntityTooLarge(f"the body is over {max_bytes} bytes: send fewer per call")
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        raise BadRequest("the body must be JSON (Content-Type: application/json)")
+    return body

@@ -1,14 +1,14 @@
 """Impressions, clicks and experiments (issue 14: panel metrics and A/B tests).
 
-Revision ID: 0002_metrics
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_metrics"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

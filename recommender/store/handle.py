@@ -1,0 +1,45 @@
+"""One Store per process, opened on first use: engines and their pooled connections must not cross
+a fork (gunicorn --preload forks after create_app), so a child opens its own."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from recommender.store.store import Store
+
+
+class StoreHandle:
+    """The store of record of this process, from DATABASE_URL (or the SQLite file in the data dir)."""
+
+    def __init__(self, url: str | None, data_dir: str | Path):
+        self.url = url or None
+        self.data_dir = Path(data_dir)
+        self._store: Store | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Store:
+        """This process's store; raises StoreUnavailable when the database cannot be reached."""
+        with self._lock:
+            if self._store is None or self._pid != os.getpid():
+                self._store = Store.open(self.url, self.data_dir)
+                self._pid = os.getpid()
+            return self._store
+
+    def prepare(self, active_catalog_dir: str | Path | None = None) -> dict | None:
+        """On start: bring the schema up to date and import an existing data dir's catalog files once.
+
+        The connections are closed afterwards, so a process forked from this one opens its own."""
+        store = self.get()
+        try:
+            return store.import_files_once(active_catalog_dir) if active_catalog_dir is not None else None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None and self._pid == os.getpid():
+                self._store.engine.dispose()
+            self._store, self._pid = None, None

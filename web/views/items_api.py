@@ -1,0 +1,67 @@
+"""The items API (admin token): create, replace, read and delete catalog items one by one or in batches.
+
+Every write is committed before it is answered; a batch is stored whole or not at all. A new or
+changed item shows after the automatic rebuild; a deleted or hidden one leaves every answer at once.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+
+from recommender.limits import ITEMS_BODY_MAX_BYTES, ITEMS_PER_CALL_MAX
+from recommender.store import InvalidInput
+from web import store_service
+from web.auth import admin_api
+from web.views.common import check_item_id, json_body
+
+bp = Blueprint("items_api", __name__, url_prefix="/api/admin/items")
+
+
+def refused(exc: InvalidInput):
+    return jsonify({"errors": exc.errors}), 422
+
+
+@bp.put("/<item_id>")
+@admin_api
+def put_item(item_id: str):
+    body = json_body(ITEMS_BODY_MAX_BYTES)
+    if not isinstance(body, dict):
+        raise BadRequest('send one item as a JSON object, e.g. {"title": "..."}')
+    try:
+        status = store_service.put_item(check_item_id(item_id), body)
+    except InvalidInput as exc:
+        return refused(exc)
+    return jsonify({"item_id": item_id, "status": status}), 201 if status == "created" else 200
+
+
+@bp.post("")
+@admin_api
+def put_items():
+    body = json_body(ITEMS_BODY_MAX_BYTES)
+    if not isinstance(body, dict) or "items" not in body:
+        raise BadRequest('send {"items": [{"item_id": "...", "title": "..."}, ...]}')
+    if isinstance(body["items"], list) and len(body["items"]) > ITEMS_PER_CALL_MAX:
+        raise RequestEntityTooLarge(f"{len(body['items'])} items: at most {ITEMS_PER_CALL_MAX} per call")
+    try:
+        created, updated = store_service.put_items(body["items"])
+    except InvalidInput as exc:
+        return refused(exc)
+    return jsonify({"created": created, "updated": updated}), 200
+
+
+@bp.get("/<item_id>")
+@admin_api
+def get_item(item_id: str):
+    found = store_service.get_item(check_item_id(item_id))
+    if found is None:
+        raise NotFound(f"no item with id '{item_id}' is stored")
+    return jsonify(found)
+
+
+@bp.delete("/<item_id>")
+@admin_api
+def delete_item(item_id: str):
+    if not store_service.delete_item(check_item_id(item_id)):
+        raise NotFound(f"no item with id '{item_id}' is stored")
+    return "", 204
