@@ -59,6 +59,18 @@ def test_each_bad_field_refuses_the_batch_naming_index_and_field(api, live_app, 
     assert stored_events(live_app) == 1
 
 
+@pytest.mark.parametrize("field, raw", [("value", "1" + "0" * 400), ("value", "NaN"), ("value", "-Infinity"),
+                                        ("timestamp", "1" + "0" * 400), ("user_id", '"u\\ud800"'),
+                                        ("event_id", '"e\\udfff"')])
+def test_numbers_no_float_holds_and_lone_surrogates_are_422_not_500(api, live_app, field, raw):
+    """JSON allows them, Python parses them, no database column can take them: refused by field."""
+    event = {key: json.dumps(value) for key, value in {**EVENTS[1], "event_id": "e"}.items()} | {field: raw}
+    body = '{"events": [{' + ", ".join(f'"{key}": {value}' for key, value in event.items()) + "}]}"
+    response = api.post("/api/events", data=body, content_type="application/json", headers=INGEST_HEADERS)
+    assert response.status_code == 422 and [e["field"] for e in response.get_json()["errors"]] == [field]
+    assert stored_events(live_app) == 0
+
+
 def test_a_rating_needs_its_value(api):
     response = api.post("/api/events", json={"events": [{**EVENTS[2], "value": None}]}, headers=INGEST_HEADERS)
     assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "value"

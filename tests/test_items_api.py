@@ -65,6 +65,25 @@ def test_a_batch_is_stored_whole_or_not_at_all(api):
         {"created": 0, "updated": 5}
 
 
+@pytest.mark.parametrize("field", ["title", "description", "categories", "url", "studio"])
+def test_lone_surrogates_are_422_naming_the_field_not_500(api, field):
+    """\\ud800 is valid JSON but not text any database can store."""
+    value = '["Drama\\ud800"]' if field == "categories" else '"https://example.org/\\ud800"' if field == "url" \
+        else '"x\\ud800"'
+    body = '{"title": "T", "%s": %s}' % (field, value) if field != "title" else '{"title": %s}' % value
+    response = api.put("/api/admin/items/s", data=body, content_type="application/json", headers=ADMIN_HEADERS)
+    assert response.status_code == 422 and [e["field"] for e in response.get_json()["errors"]] == [field]
+    assert api.get("/api/admin/items/s", headers=ADMIN_HEADERS).status_code == 404
+
+
+def test_a_batch_with_ids_that_are_not_text_is_422_not_500(api):
+    items = [{"item_id": {"a": 1}, "title": "A"}, {"item_id": ["b"], "title": "B"}, {"item_id": ["b"], "title": "B"}]
+    response = api.post("/api/admin/items", json={"items": items}, headers=ADMIN_HEADERS)
+    assert response.status_code == 422
+    assert [(e["index"], e["field"]) for e in response.get_json()["errors"]] == [(0, "item_id"), (1, "item_id"),
+                                                                                 (2, "item_id")]
+
+
 def test_too_many_items_in_one_call_is_413(api):
     many = [{"item_id": f"m{n}", "title": "M"} for n in range(1001)]
     assert api.post("/api/admin/items", json={"items": many}, headers=ADMIN_HEADERS).status_code == 413

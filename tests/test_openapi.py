@@ -27,6 +27,8 @@ from web import admin_service
 from web.openapi import openapi_document
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
+INGEST_TOKEN = "fuzz-ingest-token"
+INGEST = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 UNDOCUMENTED = {"/api/openapi.json", "/api/docs"}
 FUZZ_EXAMPLES = 12
 
@@ -61,7 +63,9 @@ def test_ingest_routes_are_documented():
     paths = openapi_document()["paths"]
     assert {"get", "put", "delete"} <= set(paths["/api/admin/items/{item_id}"])
     assert "post" in paths["/api/admin/items"] and "post" in paths["/api/events"]
-    assert paths["/api/events"]["post"]["security"] == [{"ingestToken": []}]
+    assert paths["/api/events"]["post"]["security"] == [{"ingestToken": []}, {"adminToken": []}]
+    upload = paths["/api/admin/catalog"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload["properties"]["mode"]["enum"] == ["replace", "merge"]
 
 
 def test_docs_page_lists_every_operation_without_scripts_from_elsewhere(client):
@@ -84,13 +88,17 @@ def test_docs_answer_304_on_their_etag(client):
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory, small_catalog):
-    """An app of its own (uploads land in its own data dir), with the job queue on fakeredis."""
+    """An app of its own (uploads and the SQLite store land in its own data dir), with the job queue on
+    fakeredis and an ingest token for POST /api/events."""
     import celery
 
     data_dir = tmp_path_factory.mktemp("fuzz")
     build_and_publish(IndexStore(data_dir / "indexes"), small_catalog)
     broker = celery.Celery("fuzz", broker="memory://", backend="cache+memory://")
-    return with_fake_queue(make_app(data_dir, REDIS_URL="redis://fake"), broker)
+    app = with_fake_queue(make_app(data_dir, REDIS_URL="redis://fake", INGEST_TOKEN=INGEST_TOKEN,
+                                   DATABASE_URL=f"sqlite:///{data_dir / 'store.db'}"), broker)
+    yield app
+    app.extensions["store_of_record"].close()
 
 
 def fuzz_schema(app):
@@ -121,7 +129,7 @@ def test_fuzz_json_api_keeps_to_the_document(fuzz_app, monkeypatch):
         def run(case, real_id):
             if real_id is not None and "item_id" in (case.path_parameters or {}):
                 case.path_parameters["item_id"] = real_id  # random ids are all 404s: answers of real items too
-            response = case.call(headers=ADMIN)
+            response = case.call(headers=INGEST if case.operation.path == "/api/events" else ADMIN)
             assert response.status_code < 500, (case.path, case.query, response.status_code, response.text[:300])
             case.validate_response(response, checks=CHECKS)
         try:

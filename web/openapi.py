@@ -6,15 +6,42 @@ route whose answers drift from this document fails the suite.
 
 from __future__ import annotations
 
-from recommender.limits import ITEM_ID_MAX_CHARS, K_DEFAULT, K_MAX, K_MIN, YEAR_MAX, YEAR_MIN
+from recommender.limits import (
+    EVENTS_PER_CALL_MAX,
+    ITEM_ID_MAX_CHARS,
+    ITEMS_PER_CALL_MAX,
+    K_DEFAULT,
+    K_MAX,
+    K_MIN,
+    YEAR_MAX,
+    YEAR_MIN,
+)
 from recommender.metrics.arms import ARMS
 from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
 from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
+from recommender.store.event_validation import EVENT_TYPES, MAX_RATING, MIN_RATING, RATING_TYPE
+from recommender.store.events import MAX_UNKNOWN_IDS_LISTED
+from recommender.store.validation import (
+    CATEGORY_SEPARATOR,
+    ITEM_FIELDS,
+    MAX_ATTRIBUTE_NAME_CHARS,
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_ID_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MAX_YEAR,
+    MIN_YEAR,
+    RESERVED_NAMES,
+)
+from worker.queue import UPLOAD_MODES
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 JSON = "application/json"
-EVENT_TYPES = ["view", "click", "like", "add_to_cart", "purchase", "rating"]
 
 
 def ref(name: str) -> dict:
@@ -45,6 +72,7 @@ def error(description: str) -> dict:
 
 STRING = {"type": "string"}
 STRINGS = {"type": "array", "items": STRING}
+COUNT = {"type": "integer", "minimum": 0}
 CACHED_HEADERS = {
     "ETag": {"description": "Strong validator of the index version and the request's parameters; send it back "
                             "in If-None-Match for a 304.", "schema": STRING},
@@ -85,37 +113,95 @@ def schemas() -> dict:
         "IndexSummary": obj({"current": {"type": ["object", "null"]}, "serving": {"type": ["string", "null"]},
                              "published": {"type": ["string", "null"]},
                              "versions": {"type": "array", "items": {"type": "object"}},
-                             "load_error": {"type": ["object", "null"]}}),
+                             "load_error": {"type": ["object", "null"]},
+                             "store": {"type": "object", "description": "The store's counts and the next automatic "
+                                                                       "rebuild, or an error saying why not."}}),
         "CatalogProblems": obj({"errors": {"type": "array", "items": obj(
             {"file": STRING, "column": {"type": ["string", "null"]}, "rows": {"type": "array"},
              "message": STRING, "text": STRING}, ["message"])}}),
-        **ingest_schemas(),
+        **item_schemas(),
+        **event_schemas(),
         **metrics_schemas(),
     }
 
 
-def ingest_schemas() -> dict:
-    """Item upserts and interaction events (the admin items routes and POST /api/events)."""
-    scalar = {"type": ["string", "number", "boolean", "null"]}
-    item_input = {"type": "object", "required": ["title"], "additionalProperties": scalar, "properties": {
-        "title": {"type": "string", "minLength": 1}, "description": STRING,
-        "categories": {"anyOf": [STRINGS, {"type": "string", "description": "categories separated by |"}]},
-        "year": nullable({"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX}),
-        "image_url": STRING, "url": STRING, "hidden": {"type": "boolean"}}}
-    event = obj({"event_id": STRING, "user_id": STRING, "item_id": STRING,
-                 "type": {"type": "string", "enum": EVENT_TYPES}, "value": {"type": "number"},
-                 "timestamp": {"anyOf": [{"type": "number", "description": "unix seconds"},
-                                         {"type": "string", "format": "date-time"}]}},
-                ["user_id", "item_id", "type"])
+SCALAR = {"type": ["string", "number", "boolean", "null"]}
+NO_CONTROL_CHARS = "^[^\\x00-\\x1f\\x7f]+$"
+
+
+def store_id(what: str) -> dict:
+    """An id as the store takes it (item, user or event id)."""
+    schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": NO_CONTROL_CHARS,
+              "description": f"The {what}: 1 to {MAX_ID_CHARS} characters, no control characters."}
+    if what == "item id":
+        schema |= {"pattern": "^[^/\\x00-\\x1f\\x7f]+$", "not": {"enum": [".", ".."]},
+                   "description": f"The item id: 1 to {MAX_ID_CHARS} characters, no '/' or control characters, "
+                                  "not '.' or '..'."}
+    return schema
+
+
+def item_schemas() -> dict:
+    """Items written and read one by one or in batches (the admin items routes)."""
+    web_address = {"anyOf": [{"const": ""}, {"type": "string", "maxLength": MAX_URL_CHARS,
+                                             "pattern": "^https?://[^\\s/]+[^\\x00-\\x1f\\x7f]*$"}]}
+    attribute = {"anyOf": [{"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS},
+                           {"type": ["number", "boolean", "null"]}]}
+    fields = {
+        "item_id": {**store_id("item id"), "description": "Optional; when sent it must equal the id in the path."},
+        "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE_CHARS, "pattern": "\\S"},
+        "description": nullable({"type": "string", "maxLength": MAX_DESCRIPTION_CHARS}),
+        "categories": nullable({"anyOf": [
+            {"type": "array", "maxItems": MAX_CATEGORIES, "items": {"type": "string", "maxLength": MAX_CATEGORY_CHARS}},
+            {"type": "string", "description": f"Categories separated by '{CATEGORY_SEPARATOR}' (at most "
+                                              f"{MAX_CATEGORIES} of at most {MAX_CATEGORY_CHARS} characters)."}]}),
+        "year": nullable({"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR}),
+        "image_url": nullable(web_address), "url": nullable(web_address),
+        "hidden": {"type": "boolean", "description": "Hidden items leave every answer at once."}}
+    item_input = {
+        "type": "object", "required": ["title"], "properties": fields, "additionalProperties": attribute,
+        "propertyNames": {"maxLength": MAX_ATTRIBUTE_NAME_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f]*\\S",
+                          "not": {"enum": [name for name in RESERVED_NAMES if name != "item_id"]}},
+        "maxProperties": len(ITEM_FIELDS) + 1 + MAX_ATTRIBUTES,
+        "description": f"Any other property is kept as an attribute (at most {MAX_ATTRIBUTES}, scalar values)."}
+    record = {"type": "object", "additionalProperties": SCALAR, "required": [*fields, "created_at", "updated_at"],
+              "properties": {"item_id": STRING, "title": STRING, "description": STRING, "categories": STRINGS,
+                             "year": nullable({"type": "integer"}), "image_url": STRING, "url": STRING,
+                             "hidden": {"type": "boolean"}, "created_at": {"type": "number"},
+                             "updated_at": {"type": "number"}}}
     return {
         "ItemInput": item_input,
-        "StoredItem": obj({"item": {"type": "object"}}, ["item"]),
+        "ItemsInput": obj({"items": {"type": "array", "maxItems": ITEMS_PER_CALL_MAX, "items": {
+            **item_input, "required": ["item_id", "title"]},
+            "description": "Stored all or none; item ids may not repeat."}}),
+        "ItemWritten": obj({"item_id": STRING, "status": {"type": "string", "enum": ["created", "updated"]}}),
+        "ItemsWritten": obj({"created": COUNT, "updated": COUNT}),
+        "StoredItem": obj({"item": record, "in_served_index": {"type": "boolean"},
+                           "shown_in_answers": {"type": "boolean"}, "index_version": {"type": ["string", "null"]}}),
+        "FieldErrors": obj({"errors": {"type": "array", "minItems": 1, "items": obj(
+            {"index": {"type": ["integer", "null"]}, "field": STRING, "message": STRING})}}),
+    }
+
+
+def event_schemas() -> dict:
+    """Interaction events (POST /api/events)."""
+    event = {**obj({"event_id": nullable({**store_id("event id"), "description": "Repeats are counted, not stored."}),
+                    "user_id": store_id("user id"), "item_id": store_id("item id"),
+                    "type": {"type": "string", "enum": list(EVENT_TYPES)},
+                    "value": nullable({"type": "number", "description": f"A rating's value, {MIN_RATING} to "
+                                                                       f"{MAX_RATING}; optional for other types."}),
+                    "timestamp": nullable({"anyOf": [{"type": "number", "minimum": 0, "description": "Unix seconds"},
+                                                     {"type": "string", "format": "date-time"}],
+                                           "description": "At most a day ahead; the time received when left out."})},
+                   ["user_id", "item_id", "type"], extra=False),
+             "if": {"properties": {"type": {"const": RATING_TYPE}}},
+             "then": {"required": ["value"], "properties": {"value": {"type": "number", "minimum": MIN_RATING,
+                                                                      "maximum": MAX_RATING}}}}
+    return {
         "Event": event,
-        "Events": obj({"events": {"type": "array", "items": ref("Event"), "minItems": 1}}),
-        "EventsAccepted": obj({"accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
-                               "unknown_items": {"type": "array"}}),
-        "FieldErrors": obj({"errors": {"type": "array", "items": obj(
-            {"index": {"type": ["integer", "null"]}, "field": STRING, "message": STRING}, ["message"])}}),
+        "Events": obj({"events": {"type": "array", "items": ref("Event"), "maxItems": EVENTS_PER_CALL_MAX,
+                                  "description": "Stored all or none."}}),
+        "EventsAccepted": obj({"accepted": COUNT, "duplicates": COUNT, "unknown_items": COUNT,
+                               "unknown_item_ids": {**STRINGS, "maxItems": MAX_UNKNOWN_IDS_LISTED}}),
     }
 
 
@@ -207,14 +293,29 @@ def public_paths() -> dict:
     }
 
 
-def admin_responses(ok: dict, *extra: str) -> dict:
+QUEUE_DOWN = "The job queue (Redis) is unavailable (or REDIS_URL is not set): nothing was queued."
+STORE_DOWN = "The store of record (database) is unavailable: nothing was stored or read."
+COMMON_ERRORS = {"400": "Bad input, named in the message.", "404": "Not found.", "409": "Refused.",
+                 "413": "Too large."}
+
+
+def admin_responses(ok: dict, *extra: str, unavailable: str | None = QUEUE_DOWN) -> dict:
+    """`ok` plus the answers of every Bearer-token route, plus the `extra` error codes named."""
     responses = {**ok, "401": error("No or a wrong Bearer token."),
-                 "429": error("Too many failed attempts from this address."),
-                 "503": error("The job queue (Redis) is unavailable.")}
+                 "429": error("Too many failed attempts from this address.")}
+    if unavailable:
+        responses["503"] = error(unavailable)
     for code in extra:
-        responses[code] = error({"400": "Bad input.", "404": "Not found.", "409": "Refused.",
-                                 "413": "Too large."}[code])
+        responses.setdefault(code, error(COMMON_ERRORS[code]))
     return responses
+
+
+def json_body(schema: dict) -> dict:
+    return {"required": True, "content": {JSON: {"schema": schema}}}
+
+
+def version_body() -> dict:
+    return json_body(obj({"version": {"type": "string", "minLength": 1, "description": "A kept index version."}}))
 
 
 def admin_paths() -> dict:
@@ -223,49 +324,79 @@ def admin_paths() -> dict:
     def op(summary: str, operation_id: str, responses: dict, **more) -> dict:
         return {"summary": summary, "tags": ["admin"], "operationId": operation_id, "security": bearer,
                 "responses": responses, **more}
-    job = answer("The job.", ref("Job"))
+    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING})
     return {
-        "/api/admin/rebuild": {"post": op("Rebuild the index from the active catalog", "rebuild", admin_responses(
+        "/api/admin/rebuild": {"post": op("Rebuild the index from the store's catalog", "rebuild", admin_responses(
             {"202": answer("Queued (or joined to a rebuild already queued).", obj(
                 {"job_id": STRING, "coalesced": {"type": "boolean"}}))}))},
-        "/api/admin/catalog": {"post": op("Upload a catalog and rebuild from it", "uploadCatalog", admin_responses(
-            {"202": answer("Validated and queued.", obj({"job_id": STRING})),
-             "422": answer("Every problem found in the files.", ref("CatalogProblems"))}, "400", "413"),
-            requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "required": ["items"],
-                "properties": {"items": {"type": "string", "contentMediaType": "text/csv"},
-                               "interactions": {"type": "string", "contentMediaType": "text/csv"}}}}}})},
+        "/api/admin/catalog": {"post": op("Upload a catalog into the store and rebuild from it", "uploadCatalog",
+                                          catalog_responses(), requestBody=catalog_body())},
         "/api/admin/jobs/{job_id}": {"get": op("A job's state and progress", "getJob", admin_responses(
-            {"200": job}, "404"), parameters=[{"name": "job_id", "in": "path", "required": True, "schema": STRING}])},
-        "/api/admin/index": {"get": op("Served, published and kept index versions", "getIndex",
-                                       admin_responses({"200": answer("The versions.", ref("IndexSummary"))}))},
+            {"200": answer("The job.", ref("Job"))}, "404"),
+            parameters=[{"name": "job_id", "in": "path", "required": True, "schema": STRING}])},
+        "/api/admin/index": {"get": op(
+            "Served, published and kept index versions, and the store's counts", "getIndex",
+            admin_responses({"200": answer("The versions.", ref("IndexSummary"))}, unavailable=None))},
         "/api/admin/index/rollback": {"post": op("Serve a kept version again", "rollback", admin_responses(
-            {"200": answer("Rolled back.", obj({"job_id": STRING, "version": STRING, "state": STRING})),
-             "202": answer("Still running.", obj({"job_id": STRING, "version": STRING, "state": STRING})),
+            {"200": answer("Rolled back.", rollback_state),
+             "202": answer("Still running.", rollback_state),
+             "400": error("Not a JSON object with a version."),
+             "404": error("The version is not kept."),
              "409": answer("The rollback failed; the served version is unchanged.",
-                           obj({"job_id": STRING, "version": STRING, "state": STRING, "error": STRING}))},
-            "400", "404"), requestBody={"required": True, "content": {JSON: {"schema": obj({"version": STRING})}}})},
+                           obj({"job_id": STRING, "version": STRING, "state": STRING, "error": STRING}))}),
+            requestBody=version_body())},
+        "/api/admin/index/restore-catalog": {"post": op(
+            "Write the items a kept version was built from back into the store (replacing its catalog)",
+            "restoreCatalog", admin_responses(
+                {"202": answer("Queued.", obj({"job_id": STRING, "version": STRING})),
+                 "400": error("Not a JSON object with a version."), "404": error("The version is not kept.")}),
+            requestBody=version_body())},
         **item_paths(op),
         **metrics_paths(op),
     }
 
 
+def catalog_body() -> dict:
+    csv = {"type": "string", "contentMediaType": "text/csv"}
+    return {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["items"],
+        "properties": {"items": {**csv, "description": "items.csv: item_id, title and optional columns."},
+                       "interactions": {**csv, "description": "interactions.csv: user_id, item_id, optional rating."},
+                       "mode": {"type": "string", "enum": list(UPLOAD_MODES), "default": UPLOAD_MODES[0],
+                                "description": "replace: the upload becomes the whole catalog; merge: its items "
+                                               "are added or overwritten and the others kept."}}}}}}
+
+
+def catalog_responses() -> dict:
+    return admin_responses({
+        "202": answer("Validated and queued: the job writes it into the store, then builds.", obj({"job_id": STRING})),
+        "400": error("mode is neither replace nor merge."),
+        "413": error("The upload is larger than MAX_UPLOAD_BYTES."),
+        "422": answer("Every problem found in the files (or no items file).", ref("CatalogProblems"))})
+
+
 def item_paths(op) -> dict:
-    """Single items, kept in the store and picked up by the next build."""
-    item_id = [{"name": "item_id", "in": "path", "required": True, "schema": STRING}]
-    body = {"required": True, "content": {JSON: {"schema": ref("ItemInput")}}}
-    stored = answer("The stored item.", ref("StoredItem"))
-    invalid = answer("The fields that are wrong.", ref("FieldErrors"))
+    """Single items and batches, written to the store and picked up by the next (automatic) build."""
+    item_id = params("ItemId")
+    invalid = answer("Every field that is wrong, by index and field; nothing was stored.", ref("FieldErrors"))
+    too_large = error(f"The body is too large, or more than {ITEMS_PER_CALL_MAX} items.")
+    bad_body = error("The body is not JSON, or not of the expected shape.")
+    bad_id = error("The item id in the path is too long or contains control characters.")
     return {
-        "/api/admin/items": {"post": op("Add an item", "createItem", admin_responses(
-            {"201": stored, "422": invalid}, "400", "409"), requestBody=body)},
+        "/api/admin/items": {"post": op("Add or replace a batch of items, all or none", "putItems", admin_responses(
+            {"200": answer("Stored.", ref("ItemsWritten")), "400": bad_body, "413": too_large, "422": invalid},
+            unavailable=STORE_DOWN), requestBody=json_body(ref("ItemsInput")))},
         "/api/admin/items/{item_id}": {
-            "get": op("A stored item", "getStoredItem", admin_responses({"200": stored}, "404"), parameters=item_id),
+            "get": op("A stored item, and whether the served index has it yet", "getStoredItem", admin_responses(
+                {"200": answer("The stored item.", ref("StoredItem")), "400": bad_id,
+                 "404": error("No item with this id is stored.")}, unavailable=STORE_DOWN), parameters=item_id),
             "put": op("Add or replace an item", "putItem", admin_responses(
-                {"200": stored, "201": stored, "422": invalid}, "400"), parameters=item_id, requestBody=body),
-            "delete": op("Remove an item", "deleteItem", admin_responses(
-                {"200": answer("Removed.", {"type": "object"}), "204": {"description": "Removed."}}, "404"),
-                parameters=item_id),
+                {"200": answer("Replaced.", ref("ItemWritten")), "201": answer("Created.", ref("ItemWritten")),
+                 "400": error("The body is not a JSON object, or a bad item id in the path."), "413": too_large,
+                 "422": invalid}, unavailable=STORE_DOWN), parameters=item_id, requestBody=json_body(ref("ItemInput"))),
+            "delete": op("Remove an item from the store and from every answer at once", "deleteItem", admin_responses(
+                {"204": {"description": "Removed."}, "400": bad_id,
+                 "404": error("No item with this id is stored.")}, unavailable=STORE_DOWN), parameters=item_id),
         },
     }
 
@@ -314,15 +445,18 @@ def metrics_paths(op) -> dict:
 
 def event_paths() -> dict:
     return {"/api/events": {"post": {
-        "summary": "Record interaction events", "tags": ["ingest"], "operationId": "postEvents",
-        "security": [{"ingestToken": []}],
-        "requestBody": {"required": True, "content": {JSON: {"schema": ref("Events")}}},
-        "responses": {"202": answer("Recorded; duplicates (same event_id) and events of unknown items counted.",
+        "summary": "Record interaction events, all or none", "tags": ["ingest"], "operationId": "postEvents",
+        "security": [{"ingestToken": []}, {"adminToken": []}],
+        "requestBody": json_body(ref("Events")),
+        "responses": {"202": answer("Committed; repeated event_ids and events of items not in the catalog counted.",
                                     ref("EventsAccepted")),
-                      "400": error("Not JSON."), "401": error("No or a wrong Bearer token (INGEST_TOKEN)."),
-                      "413": error("Too many events in one request."),
-                      "422": answer("Events that are wrong, by index and field.", ref("FieldErrors")),
-                      "429": error("Too many failed attempts from this address.")}}}}
+                      "400": error('Not JSON, or not an object with "events".'),
+                      "401": error("No or a wrong Bearer token (INGEST_TOKEN or ADMIN_TOKEN)."),
+                      "413": error(f"The body is too large, or more than {EVENTS_PER_CALL_MAX} events."),
+                      "422": answer("Every event that is wrong, by index and field; nothing was stored.",
+                                    ref("FieldErrors")),
+                      "429": error("Too many failed attempts from this address."),
+                      "503": error(STORE_DOWN)}}}}
 
 
 def openapi_document() -> dict:
@@ -338,7 +472,8 @@ def openapi_document() -> dict:
             "parameters": parameters(),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
-                "ingestToken": {"type": "http", "scheme": "bearer", "description": "INGEST_TOKEN"},
+                "ingestToken": {"type": "http", "scheme": "bearer",
+                                "description": "INGEST_TOKEN (POST /api/events also takes ADMIN_TOKEN)"},
             },
         },
     }

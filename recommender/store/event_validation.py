@@ -19,12 +19,21 @@ def _error(index, field: str, message: str) -> dict:
     return {"index": index, "field": field, "message": message}
 
 
+def finite_number(value) -> float | None:
+    """A JSON number as a float, or None when it is not a number or none fits a float (NaN, 1e400, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def parse_timestamp(value) -> float | None:
     """Unix seconds (number) or ISO 8601 text (UTC when no zone is given); None when neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (bool, int, float)):
+        return finite_number(value)
     if not isinstance(value, str):
         return None
     try:
@@ -50,10 +59,10 @@ def _timestamp_problem(value, now: float) -> str | None:
 def _value_problem(event: dict) -> str | None:
     value = event.get("value")
     if event.get("type") != RATING_TYPE:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return "value must be a number"
+        if value is not None and finite_number(value) is None:
+            return "value must be a finite number"
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not MIN_RATING <= value <= MAX_RATING:
+    if finite_number(value) is None or not MIN_RATING <= value <= MAX_RATING:
         return f"a rating needs a value from {MIN_RATING} to {MAX_RATING}"
     return None
 

@@ -65,7 +65,8 @@ def validate_items(bodies) -> list[dict]:
         errors += validate_item(index, item_id, body)
         if isinstance(item_id, str) and item_id in seen:
             errors.append({"index": index, "field": "item_id", "message": "item_id repeats an earlier item"})
-        seen.add(item_id)
+        if isinstance(item_id, str):  # other values are refused above, and may not even be hashable
+            seen.add(item_id)
     return errors
 
 

@@ -24,6 +24,8 @@ CATEGORY_SEPARATOR = "|"
 ITEM_FIELDS = ("title", "description", "categories", "year", "image_url", "url", "hidden")
 RESERVED_NAMES = ("item_id", "attributes", "created_at", "updated_at")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+SURROGATES = re.compile("[\ud800-\udfff]")  # JSON escapes such as \\ud800 that no database can store as text
+NOT_TEXT = "contains a lone surrogate (\\ud800-\\udfff), which is not text"
 URL_SCHEME = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
 
@@ -39,6 +41,8 @@ def id_problem(value, what: str = "item_id") -> str | None:
         return f"{what} must be 1 to {MAX_ID_CHARS} characters"
     if CONTROL_CHARS.search(value):
         return f"{what} cannot contain control characters"
+    if SURROGATES.search(value):
+        return f"{what} {NOT_TEXT}"
     if what == "item_id" and ("/" in value or value in (".", "..")):
         return "item_id cannot contain '/' or be '.' or '..'"
     return None
@@ -51,6 +55,8 @@ def _text_problem(value, field: str, limit: int, required: bool = False) -> str 
         return f"{field} cannot be empty"
     if len(value) > limit:
         return f"{field} is longer than {limit} characters"
+    if SURROGATES.search(value):
+        return f"{field} {NOT_TEXT}"
     return None
 
 
@@ -61,6 +67,8 @@ def _categories_problem(value) -> str | None:
         return "categories must be a list of text or one '|'-separated text"
     if len(value) > MAX_CATEGORIES or any(len(c) > MAX_CATEGORY_CHARS for c in value):
         return f"at most {MAX_CATEGORIES} categories of at most {MAX_CATEGORY_CHARS} characters each"
+    if any(SURROGATES.search(c) for c in value):
+        return f"categories {NOT_TEXT}"
     return None
 
 
@@ -76,6 +84,8 @@ def _url_problem(value, field: str) -> str | None:
         return f"{field} must be text"
     if value and (not URL_SCHEME.match(value) or len(value) > MAX_URL_CHARS or CONTROL_CHARS.search(value)):
         return f"{field} must be an http(s) address of at most {MAX_URL_CHARS} characters"
+    if SURROGATES.search(value):
+        return f"{field} {NOT_TEXT}"
     return None
 
 
@@ -98,6 +108,8 @@ def _attribute_problem(name: str, value) -> str | None:
         return f"'{name}' is reserved and cannot be an attribute"
     if len(name) > MAX_ATTRIBUTE_NAME_CHARS or not name.strip() or CONTROL_CHARS.search(name):
         return f"attribute names must be 1 to {MAX_ATTRIBUTE_NAME_CHARS} printable characters"
+    if SURROGATES.search(name) or isinstance(value, str) and SURROGATES.search(value):
+        return f"the attribute's name or value {NOT_TEXT}"
     if value is not None and not isinstance(value, (str, int, float, bool)):
         return "attributes must be a text, number, true/false or null (no lists or objects)"
     if isinstance(value, float) and not math.isfinite(value):
