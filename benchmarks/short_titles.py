@@ -55,8 +55,9 @@ def peak_rss_bytes() -> int:
 
 def build_from_file(n_items: int, root: Path) -> dict:
     """Write the items file, then load, build and publish it as the worker would."""
+    from recommender.catalog_source import CatalogFiles
     from recommender.index_store import IndexStore, read_manifest
-    from recommender.pipeline import CatalogFiles, build_and_publish
+    from recommender.pipeline import build_and_publish
 
     root.mkdir(parents=True, exist_ok=True)
     short_title_items(n_items).to_csv(root / ITEMS_FILE, index=False)

