@@ -20,6 +20,7 @@ TUNING_SAMPLE = 1_000
 TUNING_MARGIN = 0.005
 MIN_GROUPS, MAX_GROUPS = 16, 4096
 FIT_ROWS_PER_GROUP = 50
+GROUP_ROWS = 256
 KMEANS_ROUNDS = 8
 BLOCK_CELLS = 1 << 23
 
@@ -53,9 +54,11 @@ def spherical_kmeans(sample: np.ndarray, groups: int, seed: int) -> np.ndarray:
 
 
 def group_rows(vectors: np.ndarray, seed: int) -> InvertedFile:
-    """k-means (about sqrt(n) groups) fitted on a sample, then every row labelled by its nearest centre."""
+    """k-means fitted on a sample, then every row labelled by its nearest centre. About sqrt(n) groups,
+    but none of more than about GROUP_ROWS rows on average: a row's search then costs probes x
+    GROUP_ROWS comparisons however large the catalog, and the whole search grows linearly."""
     n = len(vectors)
-    groups = int(np.clip(np.sqrt(n), MIN_GROUPS, MAX_GROUPS))
+    groups = int(np.clip(max(np.sqrt(n), n / GROUP_ROWS), MIN_GROUPS, MAX_GROUPS))
     rng = np.random.default_rng(seed)
     sample = np.asarray(vectors[np.sort(rng.choice(n, size=min(n, FIT_ROWS_PER_GROUP * groups), replace=False))])
     centres = spherical_kmeans(sample, groups, seed)
