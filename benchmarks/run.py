@@ -62,6 +62,7 @@ def run_all(ctx: Context) -> list[Row]:
     section(ctx, rows, "Similar-items lookup", lookups)
     section(ctx, rows, "Live search", lambda: search.run(plan.search_queries, plan.search_rounds, ctx.log))
     section(ctx, rows, "Builds", lambda: builds.run(ctx))
+    section(ctx, rows, "Short-row build", lambda: builds.short_rows(ctx))
     section(ctx, rows, "Hot swap", lambda: swap.run(ctx))
     section(ctx, rows, "Memory", memory_use)
     section(ctx, rows, "Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds,

