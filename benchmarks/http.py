@@ -25,7 +25,10 @@ HEALTHZ = "floor: /healthz"
 SAME_URL = "similar partial, same URL repeated"
 NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 # Share of /healthz's req/s each route must reach (issue 13, part 6).
-HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5}
+EMBED = "embed fragment"
+EMBED_SEARCH = "embed live search"
+HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
+                  EMBED: 0.6, EMBED_SEARCH: 0.5}
 
 
 @dataclass
@@ -60,13 +63,14 @@ def routes(ctx: Context, seed: int = 4) -> list[Route]:
         Route("floor: constant", ["/bench/constant"], hx=False),
         Route(TEMPLATE, ["/bench/template"], hx=True),
         Route(HEALTHZ, ["/healthz"], hx=False),
-    ] + embed_routes(ids)
+    ] + embed_routes(ids, queries)
 
 
-def embed_routes(ids: list[str]) -> list[Route]:
-    """Hook for the /embed/* fragments: add their Route here (and a share in HEALTHZ_SHARES) once the
-    embed route is on main, e.g. Route("embed fragment", [f"/embed/items/{i}/similar" for i in ids], hx=False)."""
-    return []
+def embed_routes(ids: list[str], queries: list[str]) -> list[Route]:
+    """The /embed/* fragments as a host page on another origin asks for them (htmx, with an Origin)."""
+    origin = {"Origin": "https://shop.example"}
+    return [Route(EMBED, [f"/embed/items/{i}/similar?k=10" for i in ids], hx=True, extra_headers=origin),
+            Route(EMBED_SEARCH, [f"/embed/search?q={quote(q)}" for q in queries], hx=True, extra_headers=origin)]
 
 
 def with_etag(base: str, route: Route) -> Route:
@@ -131,7 +135,8 @@ def run(ctx: Context) -> list[Row]:
     demo = ctx.demo()
     chosen = routes(ctx)
     by_route: dict[str, list[LoadResult]] = {r.name: [] for r in chosen}
-    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1) as web:
+    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1,
+             LIKEWISE_EMBED_ORIGINS="https://shop.example") as web:
         ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}`; warming up")
         with_etag(web.base, next(r for r in chosen if r.name == NOT_MODIFIED))
         for route in chosen:

@@ -28,7 +28,7 @@ from tests.processes import free_port, wait_for
 ROOT = engine.ROOT
 SERVICES = ["redis", "postgres", "init", "web1", "web2", "worker1", "worker2", "proxy", "flower"]
 HEALTHY_SECONDS = 240
-INIT_SECONDS = 300
+INIT_SECONDS = 600
 SWAP_SECONDS = 2.0
 BUILDING_SECONDS = 120
 LOCK_SECONDS = 10
@@ -76,7 +76,10 @@ def start(project: str, env: dict) -> float:
                 "-f", "tests/container/compose.test.yml", "up", "-d", "--no-build", *SERVICES],
                engine.COMMAND_SECONDS * 2, env=engine.engine_env(env))
     init = engine.container_names(project, "init")
-    wait_for(lambda: not engine.state(init[0])["Running"], INIT_SECONDS, "the first-index job", interval=1)
+    try:
+        wait_for(lambda: not engine.state(init[0])["Running"], INIT_SECONDS, "the first-index job", interval=1)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; its log ends:\n{engine.logs(init[0])[-3000:]}") from None
     assert engine.state(init[0])["ExitCode"] == 0, engine.logs(init[0])[-3000:]
     for service in SERVICES:
         if service != "init":
