@@ -3,6 +3,7 @@ titles, through the same functions the full run calls (no wrk, no gunicorn), and
 
 from __future__ import annotations
 
+import importlib
 import math
 
 from benchmarks import lookup, search
@@ -37,8 +38,12 @@ def test_lookup_and_search_sections_measure_and_render(tmp_path):
     assert "Similar lookup (get_similar_items k=10), 2k synthetic items" in table
 
 
-def test_gunicorn_is_started_as_the_procfile_says():
+def test_gunicorn_is_started_as_the_procfile_says(monkeypatch):
     argv = procfile_web_argv({"WEB_CONCURRENCY": "4", "PORT": "5123"})
     assert argv[0].endswith("gunicorn")
-    assert argv[argv.index("--workers") + 1] == "4"
+    assert argv[argv.index("-c") + 1] == "web/gunicorn_conf.py"
     assert "127.0.0.1:5123" in argv and argv[-1] == "web:create_app()"
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    import web.gunicorn_conf as conf
+
+    assert importlib.reload(conf).workers == 4, "the benchmark sets the worker count through the config file"
