@@ -147,7 +147,8 @@ def run(ctx: Context) -> list[Row]:
                 by_route[route.name].append(result)
                 ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
-             "across routes; gunicorn as in the Procfile (2 sync workers, access log on) on loopback, load client "
+             "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
+             "on loopback, load client "
              "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; answers are "
              "served through the per-process fragment cache (warmed by the warm-up pass) and the 304 route sends "
              "the path's ETag in If-None-Match.")
