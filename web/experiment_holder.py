@@ -9,9 +9,7 @@ start or stop in one process reaches every process within about a second.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +18,7 @@ from recommender.metrics.arms import CHALLENGER, CONTROL, assign_arm
 from recommender.metrics.experiments import Experiment
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.store import StoreUnavailable
+from web.background import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +45,7 @@ class ExperimentHolder:
         self.load_error: str | None = None
         self._models: dict[str, SimilarItemsModel] = {}
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._thread_pid: int | None = None
+        self._watcher = ProcessThread(self, "refresh", self.interval, "experiment-watcher")
         self._read_once = False
 
     def running(self) -> bool:
@@ -100,23 +98,7 @@ class ExperimentHolder:
         return models
 
     def _ensure_watcher(self) -> None:
-        """One watcher per process: threads do not survive gunicorn's fork."""
-        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-                return
-            self._thread_pid = os.getpid()
-            self._thread = threading.Thread(target=self._watch, name="experiment-watcher", daemon=True)
-            self._thread.start()
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            try:
-                self.refresh()
-            except Exception:  # the watcher must outlive any one bad read; the error is logged
-                log.exception("experiment watcher failed to refresh")
+        self._watcher.ensure()
 
 
 __all__ = ["ArmChoice", "CHALLENGER", "CONTROL", "ExperimentHolder"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.model import IndexLoadError, SimilarItemsModel
+from web.background import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,7 @@ class ModelHolder:
         self.removed = removed  # web.removed_items.RemovedItems, refreshed by the same watcher
         self._model: SimilarItemsModel | None = None
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._thread_pid: int | None = None
+        self._watcher = ProcessThread(self, "watch_once", interval, "index-watcher")
         self.failure: LoadFailure | None = None
         self._failed_version: str | None = None
         self._swap_listeners: list[Callable[[str], None]] = []
@@ -126,22 +126,10 @@ class ModelHolder:
         self.failure = LoadFailure(version, reason, time.time())
 
     def _ensure_watcher(self) -> None:
-        """Start the watcher in this process: threads do not survive gunicorn's fork."""
-        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-                return
-            self._thread_pid = os.getpid()
-            self._thread = threading.Thread(target=self._watch, name="index-watcher", daemon=True)
-            self._thread.start()
+        self._watcher.ensure()
 
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            try:
-                self.refresh()
-                if self.removed is not None:
-                    self.removed.refresh()
-            except Exception:  # the watcher must outlive any one bad version; the error is logged
-                log.exception("index watcher failed to refresh")
+    def watch_once(self) -> None:
+        """One round of the watcher: a new version, and the items removed from the store meanwhile."""
+        self.refresh()
+        if self.removed is not None:
+            self.removed.refresh()

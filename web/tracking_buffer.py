@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from recommender.store import InvalidInput, StoreUnavailable
+from web.background import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,13 @@ class _Pending:
         return len(self.impressions) + len(self.clicks)
 
 
+
+def _flush_at_exit(buffer_ref: weakref.ref) -> None:
+    """Write what is still buffered when the process ends; a discarded buffer is not kept alive for it."""
+    buffer = buffer_ref()
+    if buffer is not None:
+        buffer.flush()
+
 class TrackingBuffer:
     """Collects rows from requests; `write(impressions, clicks)` stores one batch (raises StoreUnavailable)."""
 
@@ -63,10 +71,8 @@ class TrackingBuffer:
         self._pending = _Pending()
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._thread_pid: int | None = None
-        atexit.register(self.flush)
+        self._flusher = ProcessThread(self, "flush", flush_seconds, "tracking-flusher")
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def add_impression(self, row: dict) -> None:
         self._add(self._pending.impressions, row)
@@ -85,7 +91,7 @@ class TrackingBuffer:
             rows.append(row)
             waiting = len(self._pending)
         if waiting >= self.flush_rows:
-            self._wake.set()
+            self._flusher.wake.set()
         self._ensure_flusher()
 
     def flush(self) -> int:
@@ -107,22 +113,4 @@ class TrackingBuffer:
             return len(batch)
 
     def _ensure_flusher(self) -> None:
-        """One flusher per process: threads do not survive gunicorn's fork."""
-        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-                return
-            self._thread_pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="tracking-flusher", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # the flusher must outlive any one bad batch; the error is logged and counted
-                log.exception("tracking flush failed")
-                self.counters.last_error, self.counters.last_error_at = "unexpected error, see the log", time.time()
+        self._flusher.ensure()
