@@ -74,21 +74,22 @@ def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, 
         raise
 
 
-def request_rollback(version: str) -> str:
+def _version_job(task: str, kind: str, version: str) -> str:
+    """Queue a job about one kept version; 404 when no such version is kept."""
     try:
         current_app.extensions["index_store"].version_path(version)
     except IndexStoreError as exc:
         raise NotFound(f"{exc}: choose one of the kept versions.") from None
-    return queue_call(lambda q: q.request_task(ROLLBACK_TASK, "rollback", {"version": version}))
+    return queue_call(lambda q: q.request_task(task, kind, {"version": version}))
+
+
+def request_rollback(version: str) -> str:
+    return _version_job(ROLLBACK_TASK, "rollback", version)
 
 
 def request_catalog_restore(version: str) -> str:
     """Write the items `version` was built from back into the store (replace), e.g. after a rollback."""
-    try:
-        current_app.extensions["index_store"].version_path(version)
-    except IndexStoreError as exc:
-        raise NotFound(f"{exc}: choose one of the kept versions.") from None
-    return queue_call(lambda q: q.request_task(RESTORE_CATALOG_TASK, "restore catalog", {"version": version}))
+    return _version_job(RESTORE_CATALOG_TASK, "restore catalog", version)
 
 
 def store_state() -> dict:
