@@ -105,11 +105,19 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def removed_revision() -> int | None:
+    """The revision of the items removed from the store since the version was built: answers change
+    with it at once (a deleted item leaves every answer without waiting for a rebuild)."""
+    removed = current_app.extensions["model_holder"].removed
+    return removed.revision if removed is not None else None
+
+
 def request_key(vary: tuple[str, ...]) -> str:
-    """What the answer depends on besides the version: path, sorted query arguments, varying headers."""
+    """What the answer depends on besides the version: path, sorted query arguments, varying headers,
+    and the removed items' revision."""
     args = sorted(request.args.items(multi=True))
     headers = [(name, request.headers.get(name, "")) for name in vary]
-    return repr((request.path, args, headers))
+    return repr((request.path, args, headers, removed_revision()))
 
 
 def etag_for(version: str, key: str) -> str:

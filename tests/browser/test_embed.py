@@ -135,6 +135,11 @@ def item_link(likewise: str) -> re.Pattern:
     return re.compile(rf"^{re.escape(likewise)}/items/[^/?#]+$")
 
 
+def tracked_link(likewise: str) -> re.Pattern:
+    """A panel card's link: through Likewise's click redirect, which counts the click first."""
+    return re.compile(rf"^{re.escape(likewise)}/r/[^/?#]+$")
+
+
 def test_snippet_on_an_allowed_site_shows_the_panel_search_and_frame(browser, likewise, host_sites, snippets):
     problems = Problems()
     page = open_checked(browser, problems)
@@ -145,7 +150,7 @@ def test_snippet_on_an_allowed_site_shows_the_panel_search_and_frame(browser, li
         expect(page.locator(".likewise-similar-box .likewise-heading")).to_contain_text("Similar to")
         expect(cards.locator(".likewise-why")).to_have_count(10)
         for link in cards.locator("a.likewise-link").all():
-            expect(link).to_have_attribute("href", item_link(likewise))
+            expect(link).to_have_attribute("href", tracked_link(likewise))
         expect(page.locator(".likewise-card").first).to_have_css("border-top-style", "solid")  # likewise.css applied
 
         page.get_by_label("Search titles").press_sequentially("toy sto", delay=60)
