@@ -205,9 +205,6 @@ def _live_settings(environ, defaults: Settings) -> dict:
                             ("rebuild_after_seconds", "LIKEWISE_REBUILD_AFTER_SECONDS"),
                             ("rebuild_at_most_every", "LIKEWISE_REBUILD_AT_MOST_EVERY")):
         live[field] = _number(environ, variable, getattr(defaults, field), float)
-    for name, value in (("LIKEWISE_EVENT_DAYS", live["event_days"]),
-                        ("LIKEWISE_REBUILD_AFTER_SECONDS", live["rebuild_after_seconds"]),
-                        ("LIKEWISE_REBUILD_AT_MOST_EVERY", live["rebuild_at_most_every"])):
-        if not value > 0:
-            raise ConfigError(f"{name} must be more than 0, got {value:g}")
+        if not live[field] > 0:
+            raise ConfigError(f"{variable} must be more than 0, got {live[field]:g}")
     return live

@@ -177,7 +177,7 @@ def track_api_answer(body: dict, source, k: int, results) -> dict:
 def init_app(app: Flask) -> None:
     """Register the tracking object, request hooks and template helpers on the app."""
     settings = app.extensions["settings"]
-    database = MetricsDatabase(settings.database_url or None, settings.data_dir)
+    database = MetricsDatabase(app.extensions["store_of_record"])
     app.extensions[EXTENSION] = Tracking(app, settings.secret_key, database,
                                          enabled=app.config.get("TRACKING", True))
     app.before_request(_choose_arm)

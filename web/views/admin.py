@@ -140,19 +140,23 @@ def upload_catalog(form):
     return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")
 
 
+def _version_action(request_job, message: str):
+    """A button about one kept version: queue its job, then say so in `message` (with {version})."""
+    version = request.form.get("version", "")
+    job_id = request_job(version)
+    return _after_action(f"{message.format(version=version)} Job {job_id[:8]}.")
+
+
 @bp.post("/admin/rollback")
 @admin_page
 @checked_form()
 def rollback(form):
-    version = request.form.get("version", "")
-    job_id = admin_service.request_rollback(version)
-    return _after_action(f"Rolling back to {version}. Job {job_id[:8]}.")
+    return _version_action(admin_service.request_rollback, "Rolling back to {version}.")
 
 
 @bp.post("/admin/restore-catalog")
 @admin_page
 @checked_form()
 def restore_catalog(form):
-    version = request.form.get("version", "")
-    job_id = admin_service.request_catalog_restore(version)
-    return _after_action(f"Restoring the catalog of {version} into the store. Job {job_id[:8]}.")
+    return _version_action(admin_service.request_catalog_restore,
+                           "Restoring the catalog of {version} into the store.")

@@ -42,13 +42,19 @@ def index():
     return jsonify(admin_service.index_summary())
 
 
-@bp.post("/index/rollback")
-@admin_api
-def rollback():
+def version_from_body() -> str:
+    """The `version` of a JSON body {"version": "<a kept version>"}, else 400."""
     body = request.get_json(silent=True)
     version = body.get("version") if isinstance(body, dict) else None
     if not isinstance(version, str) or not version:
         raise BadRequest('Send JSON {"version": "<a kept version>"}.')
+    return version
+
+
+@bp.post("/index/rollback")
+@admin_api
+def rollback():
+    version = version_from_body()
     job_id = admin_service.request_rollback(version)
     job = admin_service.wait_for_rollback(job_id)
     state = job.state if job else "PENDING"
@@ -60,8 +66,5 @@ def rollback():
 @bp.post("/index/restore-catalog")
 @admin_api
 def restore_catalog():
-    body = request.get_json(silent=True)
-    version = body.get("version") if isinstance(body, dict) else None
-    if not isinstance(version, str) or not version:
-        raise BadRequest('Send JSON {"version": "<a kept version>"}.')
+    version = version_from_body()
     return jsonify({"job_id": admin_service.request_catalog_restore(version), "version": version}), 202
