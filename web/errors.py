@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from recommender.model import UnknownItem
+from recommender.store import InvalidInput
 from web.views.common import wants_fragment
 
 
@@ -17,6 +18,11 @@ def _respond(status: int, title: str, message: str):
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(InvalidInput)
+    def invalid_input(error: InvalidInput):
+        """A write refused as a whole: every problem by index and field, nothing stored."""
+        return jsonify({"errors": error.errors}), 422
+
     @app.errorhandler(UnknownItem)
     def unknown_item(error: UnknownItem):
         return _respond(404, "Item not found", f"{error}. Search for it by title, or check the link.")

@@ -105,6 +105,16 @@ def versioned(response, model: SimilarItemsModel):
     return response
 
 
+def json_batch(key: str, max_bytes: int, max_count: int, example: str) -> list:
+    """The list under `key` of a JSON body: 413 past the byte or count limit, 400 without the key."""
+    body = json_body(max_bytes)
+    if not isinstance(body, dict) or key not in body:
+        raise BadRequest(f"send {example}")
+    if isinstance(body[key], list) and len(body[key]) > max_count:
+        raise RequestEntityTooLarge(f"{len(body[key])} {key}: at most {max_count} per call")
+    return body[key]
+
+
 def json_body(max_bytes: int):
     """The request's JSON body, refused with 413 past `max_bytes` and 400 when it is not JSON."""
     if request.content_length is not None and request.content_length > max_bytes:

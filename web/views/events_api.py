@@ -7,13 +7,11 @@ worker or database restart. A batch is stored whole or not at all.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from recommender.limits import EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX
-from recommender.store import InvalidInput
 from web import settings, store_service
 from web.auth import token_required
-from web.views.common import json_body
+from web.views.common import json_batch
 
 bp = Blueprint("events_api", __name__, url_prefix="/api")
 
@@ -29,13 +27,6 @@ def ingest_api(view):
 @bp.post("/events")
 @ingest_api
 def add_events():
-    body = json_body(EVENTS_BODY_MAX_BYTES)
-    if not isinstance(body, dict) or "events" not in body:
-        raise BadRequest('send {"events": [{"user_id": "...", "item_id": "...", "type": "view"}, ...]}')
-    if isinstance(body["events"], list) and len(body["events"]) > EVENTS_PER_CALL_MAX:
-        raise RequestEntityTooLarge(f"{len(body['events'])} events: at most {EVENTS_PER_CALL_MAX} per call")
-    try:
-        result = store_service.add_events(body["events"])
-    except InvalidInput as exc:
-        return jsonify({"errors": exc.errors}), 422
-    return jsonify(result), 202
+    events = json_batch("events", EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX,
+                        '{"events": [{"user_id": "...", "item_id": "...", "type": "view"}, ...]}')
+    return jsonify(store_service.add_events(events)), 202

@@ -7,19 +7,14 @@ changed item shows after the automatic rebuild; a deleted or hidden one leaves e
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, NotFound
 
 from recommender.limits import ITEMS_BODY_MAX_BYTES, ITEMS_PER_CALL_MAX
-from recommender.store import InvalidInput
 from web import store_service
 from web.auth import admin_api
-from web.views.common import check_item_id, json_body
+from web.views.common import check_item_id, json_batch, json_body
 
 bp = Blueprint("items_api", __name__, url_prefix="/api/admin/items")
-
-
-def refused(exc: InvalidInput):
-    return jsonify({"errors": exc.errors}), 422
 
 
 @bp.put("/<item_id>")
@@ -28,25 +23,16 @@ def put_item(item_id: str):
     body = json_body(ITEMS_BODY_MAX_BYTES)
     if not isinstance(body, dict):
         raise BadRequest('send one item as a JSON object, e.g. {"title": "..."}')
-    try:
-        status = store_service.put_item(check_item_id(item_id), body)
-    except InvalidInput as exc:
-        return refused(exc)
+    status = store_service.put_item(check_item_id(item_id), body)
     return jsonify({"item_id": item_id, "status": status}), 201 if status == "created" else 200
 
 
 @bp.post("")
 @admin_api
 def put_items():
-    body = json_body(ITEMS_BODY_MAX_BYTES)
-    if not isinstance(body, dict) or "items" not in body:
-        raise BadRequest('send {"items": [{"item_id": "...", "title": "..."}, ...]}')
-    if isinstance(body["items"], list) and len(body["items"]) > ITEMS_PER_CALL_MAX:
-        raise RequestEntityTooLarge(f"{len(body['items'])} items: at most {ITEMS_PER_CALL_MAX} per call")
-    try:
-        created, updated = store_service.put_items(body["items"])
-    except InvalidInput as exc:
-        return refused(exc)
+    items = json_batch("items", ITEMS_BODY_MAX_BYTES, ITEMS_PER_CALL_MAX,
+                       '{"items": [{"item_id": "...", "title": "..."}, ...]}')
+    created, updated = store_service.put_items(items)
     return jsonify({"created": created, "updated": updated}), 200
 
 
