@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 
 SQLITE_FILE_NAME = "likewise.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WAL_SWITCH_RETRY_SECONDS = 0.02
 POSTGRES_CONNECT_TIMEOUT_S = 5
 POOL_SIZE = 5
 POOL_MAX_OVERFLOW = 5
@@ -58,13 +60,29 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_BEGIN_OPTION: "IMMEDIATE"})
 
 
+def _use_wal(cursor) -> None:
+    """Switch the file to WAL (it stays so). Switching needs the file to itself and SQLite does not wait
+    for that with the busy timeout: when another process is switching the same new file at that
+    moment, try again until the busy timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_SECONDS)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" listener below emits BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         try:
