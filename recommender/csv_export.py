@@ -39,7 +39,8 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for position in range(frame.shape[1]):
         values = frame.iloc[:, position]
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-            safe.iloc[:, position] = values.map(safe_cell, na_action="ignore").astype(object)
+            cells = [safe_cell(value) for value in values]  # not Series.map: it would turn 12 beside a None into 12.0
+            safe.isetitem(position, pd.Series(cells, index=frame.index, dtype=object))
     return safe
 
 
@@ -57,3 +58,27 @@ def safe_csv_text(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     write_safe_csv(frame, buffer)
     return buffer.getvalue()
+
+
+EXPORT_COLUMNS = ("item_id", "title", "description", "categories", "year", "image_url", "url", "hidden")
+
+
+def _page_frame(rows: list[dict], attribute_names: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: [row[name] for row in rows] for name in EXPORT_COLUMNS})
+    frame["year"] = pd.array(frame["year"], dtype="Int64")
+    frame["hidden"] = frame["hidden"].map(lambda hidden: "true" if hidden else "false")
+    for name in attribute_names:
+        frame[name] = pd.Series([(row["attributes"] or {}).get(name) for row in rows], dtype=object)  # 12 stays 12
+    return frame
+
+
+def catalog_csv_chunks(attribute_names: list[str], pages):
+    """The catalog as neutralised CSV text, a chunk per page of item rows (for a streamed download):
+    the item fields, `hidden`, then one column per attribute name."""
+    columns = [*EXPORT_COLUMNS, *attribute_names]
+    yield safe_csv_text(pd.DataFrame(columns=columns))
+    for rows in pages:
+        buffer = io.StringIO()
+        safe_frame(_page_frame(rows, attribute_names)).to_csv(
+            buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        yield buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store.removed import mark_present, mark_removed
 from recommender.store.schema import items
 from recommender.store.upsert import chunks, dialect_insert
@@ -59,3 +60,31 @@ def read_item(connection: Connection, item_id: str) -> dict | None:
     item.update(row["attributes"] or {})
     item.update(created_at=row["created_at"], updated_at=row["updated_at"])
     return item
+
+
+def item_pages(engine, page_rows: int):
+    """Every stored item (hidden ones too) as rows, `page_rows` at a time in item_id order.
+
+    Each page is its own short read, keyed on the last id seen, so a long export never holds a
+    transaction open against the writers."""
+    after = None
+    while True:
+        query = select(items).order_by(items.c.item_id).limit(page_rows)
+        if after is not None:
+            query = query.where(items.c.item_id > after)
+        with engine.connect() as connection:
+            page = [dict(row) for row in connection.execute(query).mappings()]
+        if not page:
+            return
+        yield page
+        after = page[-1]["item_id"]
+
+
+def attribute_names(engine) -> list[str]:
+    """The names of the free-form attributes any stored item has, sorted."""
+    names: set[str] = set()
+    with engine.connect() as connection:
+        for attributes in connection.execution_options(yield_per=CATALOG_EXPORT_PAGE_ROWS).execute(
+                select(items.c.attributes)).scalars():
+            names.update(attributes or {})
+    return sorted(names)

@@ -8,7 +8,9 @@ InvalidInput carrying every error as {index, field, message}.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from recommender.catalog_source import CatalogFiles
+from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store import events as event_store
 from recommender.store import items as item_store
 from recommender.store import removed as removed_store
@@ -132,6 +135,15 @@ class Store:
             return None
         with self.engine.connect() as connection:
             return item_store.read_item(connection, item_id)
+
+    @guarded
+    def export_items(self, page_rows: int = CATALOG_EXPORT_PAGE_ROWS) -> tuple[list[str], Iterator[list[dict]]]:
+        """(attribute names, pages of item rows) of every stored item, hidden too. The names and the
+        first page are read now, so a database that is down is reported before anything is sent."""
+        names = item_store.attribute_names(self.engine)
+        pages = item_store.item_pages(self.engine, page_rows)
+        first = next(pages, None)
+        return names, itertools.chain([first] if first else [], pages)
 
     @guarded
     def add_events(self, batch: list[dict]) -> dict:

@@ -6,12 +6,14 @@ Every action is a job the worker runs (web/admin_service.py); the web tier never
 from __future__ import annotations
 
 import functools
+import time
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from recommender.catalog import CatalogError
-from web import admin_service, settings
+from recommender.csv_export import catalog_csv_chunks
+from web import admin_service, settings, store_service
 from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
 from web.forms import ActionForm, LoginForm, UploadForm
 from web.views.common import wants_fragment
@@ -160,3 +162,15 @@ def rollback(form):
 def restore_catalog(form):
     return _version_action(admin_service.request_catalog_restore,
                            "Restoring the catalog of {version} into the store.")
+
+
+@bp.get("/admin/catalog.csv")
+@admin_page
+def catalog_csv():
+    """The store's whole catalog (hidden items too) for a spreadsheet, streamed page by page; cells
+    that a spreadsheet would run as formulas are written as text (recommender/csv_export.py)."""
+    names, pages = store_service.stored(lambda store: store.export_items())
+    response = Response(catalog_csv_chunks(names, pages), mimetype="text/csv")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    response.headers["Content-Disposition"] = f'attachment; filename="likewise-catalog-{stamp}.csv"'
+    return response
