@@ -96,7 +96,7 @@ def searchable_seconds(base: str, item_id: str, title: str, stored: float) -> fl
 def build_split(data_dir, version: str) -> str:
     """What a version's build spent: all of it, and the evaluation (or its reuse) within it."""
     manifest = read_manifest(data_dir / "indexes" / "versions" / version)
-    tuning = manifest.get("tuning", {})
+    tuning = manifest.get("tuned_settings", {})
     how = f"carried from {tuning.get('evaluated_in')}" if tuning.get("carried") else "evaluated"
     return f"build {manifest.get('build_seconds', float('nan')):.1f} s, tuning {tuning.get('seconds', 0):.1f} s ({how})"
 

@@ -114,7 +114,7 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
                    options: dict, progress: Progress) -> tuple[dict | None, BlendSettings, FusionSettings, dict]:
     """The evaluation (when asked for and possible) and the blend and fusion it chose on validation,
     or, when options["reuse_tuning"] and the catalog kept its shape, those options["served_tuning"]
-    carries from the version where they were chosen. The last item is the manifest's "tuning"."""
+    carries from the version where they were chosen. The last item is the manifest's "tuned_settings"."""
     interactions = catalog.interactions
     has_interactions = interactions is not None and not interactions.empty
     n_users = int(interactions["user_id"].nunique()) if has_interactions else 0

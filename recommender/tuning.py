@@ -2,8 +2,8 @@
 store does not re-run the whole offline evaluation (13 s of a 20 s build at demo size). Imports
 nothing of the build stack: the pipeline, which web processes import, reads manifests through it.
 
-A build that evaluates records in its manifest's "tuning" section the blend and fusion it chose and
-the catalog shape it chose them on. A build asked to reuse them (the worker asks on automatic
+A build that evaluates records in its manifest's "tuned_settings" section the blend and fusion it
+chose and the catalog shape it chose them on. A build asked to reuse them (the worker asks on automatic
 rebuilds) takes them from the served version when the catalog has not changed shape much since
 that evaluation ran; its manifest then shows the same evaluation marked "carried_forward" from the
 version where it ran. Versions written before this section existed carry nothing: the next build
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-TUNING_KEY = "tuning"
+TUNING_KEY = "tuned_settings"  # not "tuning": that key holds the Annoy trials
 CARRIED_KEY = "carried_forward"
 SHAPE_CHANGE_LIMIT = 0.10  # a larger relative change in items or users asks for a full evaluation
 BLEND_KNOBS = ("collaborative_weight", "evidence_shrinkage")
@@ -34,7 +34,7 @@ class Tuned:
     evaluated_at: str | None = None
 
     def record(self) -> dict:
-        """The manifest's "tuning" section (the evaluation itself stays under "evaluation")."""
+        """The manifest's "tuned_settings" section (the evaluation itself stays under "evaluation")."""
         return {"blend": self.blend, "fusion": self.fusion, "item_count": self.item_count,
                 "user_count": self.user_count, "evaluated_in": self.evaluated_in, "evaluated_at": self.evaluated_at}
 
