@@ -126,7 +126,7 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
         carried = options["served_tuning"]
         progress("reusing the served version's evaluation", 10)
         return (carried_evaluation(carried), replace(settings, **carried.blend), fusion_settings(carried.fusion),
-                {**carried.record(), "carried": True})
+                {**carried.record(), "carried": True, "annoy_trees_carried": carried.annoy_trees})
     progress("evaluating", 10)
     evaluation = evaluate(items, interactions, settings, content=content)
     tuned = evaluated(evaluation, len(items), n_users)
@@ -139,13 +139,20 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
 
 def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vectors: ItemVectors,
                      fusion: FusionSettings, options: dict, progress: Progress) -> tuple[AnnSummary, dict]:
-    """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first."""
+    """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first.
+    A forest size carried from the served version is tried alone; the full ladder runs if it fails."""
     pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
     table, summary = exact_model_table(items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors)
     vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
     vectors.content = vectors.collaborative = None
-    ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
-                                 options["seed"], progress, table)
+    try:
+        ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
+                                     options["seed"], progress, table)
+    except BuildError:
+        if not options["trees_carried"]:
+            raise
+        ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], None, options["seed"],
+                                     progress, table)  # the carried forest size no longer reaches the floor
     if table is None:
         lead_with_companions(out_dir, vectors.vectors, pairs)
     return ann, {**summary, "series": series_summary(out_dir, pairs)}
@@ -191,7 +198,9 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     progress("vectors", 30)
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
     progress("index", 40)
-    options = {"recall_floor": recall_floor, "n_trees": n_trees, "seed": settings.seed}
+    trees = n_trees or tuning.get("annoy_trees_carried")
+    options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),
+               "seed": settings.seed}
     ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
     progress("save", 90)
     table = items.copy()

@@ -32,6 +32,7 @@ class Tuned:
     evaluation: dict
     evaluated_in: str | None = None
     evaluated_at: str | None = None
+    annoy_trees: int | None = None  # the served forest's size, tried first (its search_k is tuned again)
 
     def record(self) -> dict:
         """The manifest's "tuned_settings" section (the evaluation itself stays under "evaluation")."""
@@ -56,8 +57,10 @@ def served_tuning(manifest: dict | None, version: str | None) -> Tuned | None:
     try:
         origin = record.get("evaluated_in") or version
         plain = {k: v for k, v in evaluation.items() if k != CARRIED_KEY}
+        trees = int(manifest["trees"]) if manifest.get("search_method") == "tuned forest" else None
         return Tuned({k: float(record["blend"][k]) for k in BLEND_KNOBS}, dict(record["fusion"]),
-                     int(record["item_count"]), int(record["user_count"]), plain, origin, record.get("evaluated_at"))
+                     int(record["item_count"]), int(record["user_count"]), plain, origin, record.get("evaluated_at"),
+                     trees)
     except (KeyError, TypeError, ValueError):
         return None
 

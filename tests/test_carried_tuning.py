@@ -4,7 +4,10 @@ changed shape evaluate in full."""
 
 from __future__ import annotations
 
+import json
+
 import recommender.builder
+from recommender.ann import BuildError
 from recommender.index_store import IndexStore, read_manifest
 from recommender.store import Store
 from recommender.tuning import Tuned, refusal, served_tuning
@@ -92,3 +95,23 @@ def test_the_admin_page_says_the_evaluation_was_carried_forward(app, model):
     manifest["evaluation"] = {**manifest["evaluation"], "carried_forward": {
         "from_version": "v-evaluated", "item_count": 80, "user_count": 40, "evaluated_at": None}}
     assert "Carried forward from version v-evaluated" in " ".join(template.render(m=manifest).split())
+
+
+def test_a_carried_forest_size_is_tried_first_and_the_full_ladder_follows_if_it_fails(run_task, monkeypatch):
+    store = IndexStore(run_task.data_dir / "indexes")
+    manifest = read_manifest(store.current_path())
+    manifest.update(search_method="tuned forest", trees=3)  # as a catalog above the exhaustive size records it
+    (store.current_path() / "manifest.json").write_text(json.dumps(manifest))
+    assert served_tuning(manifest, store.current_version()).annoy_trees == 3
+    asked, original = [], recommender.builder.build_neighbour_search
+
+    def neighbour_search(vectors, out_dir, floor, n_trees, *args):
+        asked.append(n_trees)
+        if n_trees == 3:
+            raise BuildError("ANN recall@10 reached only 0.5")
+        return original(vectors, out_dir, floor, n_trees, *args)
+    monkeypatch.setattr(recommender.builder, "build_neighbour_search", neighbour_search)
+    result = run_task(REBUILD_TASK, reason=AUTO_REASON)
+    assert result.successful(), result.result
+    assert asked == [3, None]
+    assert read_manifest(store.current_path())["tuned_settings"]["annoy_trees_carried"] == 3
