@@ -94,11 +94,14 @@ def searchable_seconds(base: str, item_id: str, title: str, stored: float) -> fl
 
 
 def build_split(data_dir, version: str) -> str:
-    """What a version's build spent: all of it, and the evaluation (or its reuse) within it."""
+    """What a version's build spent: all of it (wall, and CPU: near what an idle machine takes), and
+    the evaluation (or its reuse) within it."""
     manifest = read_manifest(data_dir / "indexes" / "versions" / version)
     tuning = manifest.get("tuned_settings", {})
     how = f"carried from {tuning.get('evaluated_in')}" if tuning.get("carried") else "evaluated"
-    return f"build {manifest.get('build_seconds', float('nan')):.1f} s, tuning {tuning.get('seconds', 0):.1f} s ({how})"
+    return (f"build {manifest.get('build_seconds', float('nan')):.1f} s wall, "
+            f"{manifest.get('build_cpu_seconds', float('nan')):.1f} s CPU; tuning {tuning.get('seconds', 0):.1f} s "
+            f"({how})")
 
 
 def changes(base: str, rounds: int, log) -> tuple[list[float], list[float], str]:
