@@ -17,7 +17,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import builds, http, lookup, memory, search, store, swap
+from benchmarks import builds, fresh, http, lookup, memory, search, store, swap
 from benchmarks.context import Context, Plan
 from benchmarks.report import Row, items, machine_description, render
 
@@ -62,6 +62,7 @@ def run_all(ctx: Context) -> list[Row]:
     section(ctx, rows, "Similar-items lookup", lookups)
     section(ctx, rows, "Live search", lambda: search.run(plan.search_queries, plan.search_rounds, ctx.log))
     section(ctx, rows, "Builds", lambda: builds.run(ctx))
+    section(ctx, rows, "Freshness at demo size", lambda: fresh.run(ctx))
     section(ctx, rows, "Short-row build", lambda: builds.short_rows(ctx))
     section(ctx, rows, "Hot swap", lambda: swap.run(ctx))
     section(ctx, rows, "Memory", memory_use)

@@ -9,7 +9,7 @@ the Annoy index over blended vectors answers filters, cold items and catalogs to
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from recommender.layout import (
 from recommender.neighbour_table import default_fusion, exact_model_table, lead_with_companions, series_summary
 from recommender.search import TitleSearch
 from recommender.series import series_pairs
+from recommender.tuning import TUNING_KEY, Tuned, carried_evaluation, evaluated, refusal
 from recommender.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
 
 # Re-exported: callers that build indexes need these names from one place.
@@ -103,32 +104,55 @@ def checked_items(catalog: Catalog) -> pd.DataFrame:
     return items
 
 
+def fusion_settings(recorded: dict) -> FusionSettings:
+    """FusionSettings from a manifest's record, ignoring fields this version does not know."""
+    known = {f.name for f in fields(FusionSettings)}
+    return FusionSettings(**{k: v for k, v in recorded.items() if k in known})
+
+
 def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, settings: BlendSettings,
-                   evaluate_quality: bool, progress: Progress) -> tuple[dict | None, BlendSettings, FusionSettings]:
-    """The evaluation (when asked for and possible) and the blend and fusion it chose on validation."""
+                   options: dict, progress: Progress) -> tuple[dict | None, BlendSettings, FusionSettings, dict]:
+    """The evaluation (when asked for and possible) and the blend and fusion it chose on validation,
+    or, when options["reuse_tuning"] and the catalog kept its shape, those options["served_tuning"]
+    carries from the version where they were chosen. The last item is the manifest's "tuned_settings"."""
     interactions = catalog.interactions
     has_interactions = interactions is not None and not interactions.empty
     n_users = int(interactions["user_id"].nunique()) if has_interactions else 0
     fusion = default_fusion(len(items), n_users)
-    if not (has_interactions and evaluate_quality):
-        return None, settings, fusion
+    if not (has_interactions and options["evaluate_quality"]):
+        return None, settings, fusion, {"carried": False}
+    why_not = refusal(options.get("served_tuning"), len(items), n_users) if options.get("reuse_tuning") else None
+    if options.get("reuse_tuning") and why_not is None:
+        carried = options["served_tuning"]
+        progress("reusing the served version's evaluation", 10)
+        return (carried_evaluation(carried), replace(settings, **carried.blend), fusion_settings(carried.fusion),
+                {**carried.record(), "carried": True, "annoy_trees_carried": carried.annoy_trees})
     progress("evaluating", 10)
     evaluation = evaluate(items, interactions, settings, content=content)
-    if "chosen" in evaluation:
-        settings = replace(settings, **evaluation["chosen"])
-        fusion = FusionSettings(**evaluation["fusion"])
-    return evaluation, settings, fusion
+    tuned = evaluated(evaluation, len(items), n_users)
+    if tuned is not None:
+        settings = replace(settings, **tuned.blend)
+        fusion = fusion_settings(tuned.fusion)
+    record = tuned.record() if tuned else {}
+    return evaluation, settings, fusion, {**record, "carried": False, "full_evaluation_because": why_not}
 
 
 def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vectors: ItemVectors,
                      fusion: FusionSettings, options: dict, progress: Progress) -> tuple[AnnSummary, dict]:
-    """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first."""
+    """Annoy over blended vectors, and the neighbour table: exact fused model where it fits, series first.
+    A forest size carried from the served version is tried alone; the full ladder runs if it fails."""
     pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
     table, summary = exact_model_table(items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors)
     vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
     vectors.content = vectors.collaborative = None
-    ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
-                                 options["seed"], progress, table)
+    try:
+        ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
+                                     options["seed"], progress, table)
+    except BuildError:
+        if not options["trees_carried"]:
+            raise
+        ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], None, options["seed"],
+                                     progress, table)  # the carried forest size no longer reaches the floor
     if table is None:
         lead_with_companions(out_dir, vectors.vectors, pairs)
     return ann, {**summary, "series": series_summary(out_dir, pairs)}
@@ -157,18 +181,26 @@ def build_manifest(out_dir: Path, catalog: Catalog, table: pd.DataFrame, vectors
 
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
                 progress: Progress = no_progress, n_trees: int | None = None,
-                recall_floor: float = RECALL_FLOOR, evaluate_quality: bool = True) -> dict:
-    """Write a complete, checked index version into out_dir and return its manifest."""
+                recall_floor: float = RECALL_FLOOR, evaluate_quality: bool = True,
+                reuse_tuning: bool = False, served_tuning: Tuned | None = None) -> dict:
+    """Write a complete, checked index version into out_dir and return its manifest. With
+    reuse_tuning, the served version's tuned settings (served_tuning) replace the evaluation where
+    the catalog kept its shape (recommender/tuning.py)."""
     out_dir = Path(out_dir)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     items = checked_items(catalog)
     progress("vectors", 5)
     content = content_vectors(items, settings)
-    evaluation, settings, fusion = tuned_settings(catalog, items, content, settings, evaluate_quality, progress)
+    asked = {"evaluate_quality": evaluate_quality, "reuse_tuning": reuse_tuning, "served_tuning": served_tuning}
+    tuning_started = time.perf_counter()
+    evaluation, settings, fusion, tuning = tuned_settings(catalog, items, content, settings, asked, progress)
+    tuning["seconds"] = round(time.perf_counter() - tuning_started, 2)
     progress("vectors", 30)
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
     progress("index", 40)
-    options = {"recall_floor": recall_floor, "n_trees": n_trees, "seed": settings.seed}
+    trees = n_trees or tuning.get("annoy_trees_carried")
+    options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),
+               "seed": settings.seed}
     ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
     progress("save", 90)
     table = items.copy()
@@ -178,7 +210,9 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     manifest = build_manifest(out_dir, catalog, table, vectors, {
         "ann": ann, "neighbour_model": neighbour_model, "evaluation": evaluation, "settings": settings,
         "serving": serving})
+    manifest[TUNING_KEY] = tuning
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["build_cpu_seconds"] = round(time.process_time() - cpu_started, 2)  # near idle wall time
     write_manifest(out_dir, manifest)
     progress("built", 95)
     return manifest

@@ -21,6 +21,7 @@ from scipy import sparse
 from recommender.fusion import FusedModel, FusionSettings, category_matrix
 from recommender.itemitem import EASE_LAMBDAS, Ease, ItemModel, SparseKnn, VectorModel, ease_fits, rated_matrix
 from recommender.series import companions_of, series_hit_rate, series_pairs
+from recommender.topk import top_columns
 from recommender.vectors import (
     POSITIVE_RATING,
     BlendSettings,
@@ -107,11 +108,9 @@ def _rank_by_vectors(vectors: np.ndarray, query_rows: np.ndarray, seen: sparse.c
 
 def _top(scores: np.ndarray) -> np.ndarray:
     """The K best columns per row, best first. A sub-resolution tie-break (earlier rows win) keeps
-    argpartition fast on rows full of equal scores (zeros of sparse models)."""
-    broken = scores + np.linspace(TIE_BREAK, 0.0, scores.shape[1], dtype=np.float32)[None, :]
-    part = np.argpartition(broken, -K, axis=1)[:, -K:]
-    order = np.argsort(-np.take_along_axis(broken, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    argpartition fast on rows full of equal scores (zeros of sparse models); recommender/topk.py
+    returns what argpartition would, faster."""
+    return top_columns(scores, K, TIE_BREAK)
 
 
 def _metrics(recommended: np.ndarray, target_rows: np.ndarray, n_items: int) -> dict:

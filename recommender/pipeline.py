@@ -7,9 +7,11 @@ from pathlib import Path
 from recommender.ann import Progress, no_progress
 from recommender.catalog import Catalog
 from recommender.catalog_source import CatalogSource
-from recommender.index_store import IndexStore, read_manifest, write_manifest
+from recommender.index_store import IndexStore, IndexStoreError, read_manifest, write_manifest
 from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.model import IndexLoadError, SimilarItemsModel
+from recommender.tuning import Tuned
+from recommender.tuning import served_tuning as tuning_of
 
 
 def build_index(*args, **kwargs) -> dict:
@@ -30,18 +32,30 @@ def keep_catalog_snapshot(catalog: Catalog, source: CatalogSource, version_dir: 
     write_manifest(version_dir, manifest)
 
 
+def served_tuning(store: IndexStore) -> Tuned | None:
+    """The tuned settings of the version served now, if it holds any."""
+    path = store.current_path()
+    try:
+        return tuning_of(read_manifest(path), path.name) if path else None
+    except IndexStoreError:
+        return None
+
+
 def build_and_publish(store: IndexStore, source: CatalogSource, build_id: str | None = None,
-                      progress: Progress = no_progress) -> str:
+                      progress: Progress = no_progress, reuse_tuning: bool = False) -> str:
     """Load, build, check that the result loads, then publish; returns the new version.
 
+    With reuse_tuning (automatic rebuilds after changes), the served version's tuned settings are
+    reused instead of a full evaluation where the catalog kept its shape (recommender/tuning.py).
     Anything that fails before `publish` leaves the served version as it was.
     """
     if build_id and (existing := store.find_build(build_id)):
         return existing
     progress("loading catalog", 2)
     catalog = source.load()
+    carried = served_tuning(store) if reuse_tuning else None
     with store.staging() as staging_dir:
-        build_index(catalog, staging_dir, progress=progress)
+        build_index(catalog, staging_dir, progress=progress, reuse_tuning=reuse_tuning, served_tuning=carried)
         keep_catalog_snapshot(catalog, source, staging_dir)
         progress("verifying", 96)
         try:

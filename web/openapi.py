@@ -110,7 +110,10 @@ def schemas() -> dict:
                     "stage": {"type": ["string", "null"]}, "index_version": {"type": ["string", "null"]},
                     "error": {"type": ["string", "null"]}, "requested_at": {"type": ["number", "string", "null"]}},
                    ["job_id", "state"]),
-        "IndexSummary": obj({"current": {"type": ["object", "null"]}, "serving": {"type": ["string", "null"]},
+        "IndexSummary": obj({"current": {"type": ["object", "null"], "description": "The served version's manifest; "
+                                         "its evaluation.carried_forward.from_version names the version whose "
+                                         "evaluation an automatic rebuild reused"},
+                             "serving": {"type": ["string", "null"]},
                              "published": {"type": ["string", "null"]},
                              "versions": {"type": "array", "items": {"type": "object"}},
                              "load_error": {"type": ["object", "null"]},

@@ -108,13 +108,13 @@ def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, pro
     return version, _write_upload(store, files, mode)
 
 
-def _build_store(index: IndexStore, job_id: str, progress) -> str:
+def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = False) -> str:
     store = store_of_record()
     try:
         _first_catalog(store)
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was built") from None
-    return _build(index, store_source(store), job_id, progress)
+    return _build(index, store_source(store), job_id, progress, reuse_tuning)
 
 
 def _write_failure(exc: OSError) -> RebuildFailed:
@@ -129,9 +129,9 @@ def _write_failure(exc: OSError) -> RebuildFailed:
     return RebuildFailed(f"could not write the index ({hint}: {exc.strerror or exc}); nothing was published")
 
 
-def _build(store: IndexStore, source: CatalogSource, job_id: str, progress) -> str:
+def _build(store: IndexStore, source: CatalogSource, job_id: str, progress, reuse_tuning: bool = False) -> str:
     try:
-        return build_and_publish(store, source, build_id=job_id, progress=progress)
+        return build_and_publish(store, source, build_id=job_id, progress=progress, reuse_tuning=reuse_tuning)
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was published") from None
     except CatalogError as exc:
@@ -146,7 +146,9 @@ def _build(store: IndexStore, source: CatalogSource, job_id: str, progress) -> s
 def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE) -> dict:
     """Build a new index version from the store of record; with an upload (named by its id), write
     the upload into the store first (replace or merge). An automatic rebuild after changes waits
-    until they pause (or the ceiling), then reads everything stored up to its start."""
+    until they pause (or the ceiling), then reads everything stored up to its start, and reuses the
+    served version's tuned settings instead of a full evaluation where the catalog kept its shape;
+    manual rebuilds and uploads always evaluate in full."""
     queue, store = job_queue(), index_store()
     if reason == AUTO_REASON and (wait := queue.auto_rebuild_wait(settings().rebuild_after_seconds,
                                                                   settings().rebuild_at_most_every)):
@@ -169,7 +171,7 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
             if upload_id:
                 version, written = _build_upload(store, upload_id, mode, self.request.id, progress)
             else:
-                version = _build_store(store, self.request.id, progress)
+                version = _build_store(store, self.request.id, progress, reuse_tuning=reason == AUTO_REASON)
         finally:
             if upload_id:
                 UploadStore(settings().uploads_dir).discard(upload_id)
