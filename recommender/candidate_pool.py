@@ -1,10 +1,11 @@
 """Candidate pools for tuning the served fusion: per query row, each source's best few hundred
 columns instead of the whole catalog, so scoring a grid of weightings costs little.
 
-A fused top-10 item scores well in some source (the fusion is a weighted sum of sources, each
-scaled to [0, 1], times a category factor of at most 1), so it sits in that source's best
-POOL_PER_SOURCE columns; series companions are added since they are lifted above everything.
-Only tuning uses pools; the test split is always ranked over the whole catalog.
+A fused top-10 item nearly always scores well in some source (the fusion is a weighted sum of
+sources, each scaled to [0, 1], times a category factor of at most 1), so it sits in that source's
+best POOL_PER_SOURCE columns; series companions are added since they are lifted above everything.
+On the demo catalog 99% of validation rows rank the same top 10 as over the whole catalog, over
+the whole grid. Only tuning uses pools; the test split is always ranked over the whole catalog.
 """
 
 from __future__ import annotations

@@ -324,10 +324,11 @@ def tuning_folds(validation: Split) -> list[Split]:
 
 
 def pooled(folds: list[dict]) -> dict:
-    """Metrics of several folds as one: rates weighted by users, coverage and category share averaged."""
+    """Metrics of several folds as one: rates weighted by users; coverage and category share the lowest
+    of the folds, so a fusion meets a floor only where it meets it on every fold."""
     users = sum(m["users"] for m in folds)
     out = {key: round(sum(m[key] * m["users"] for m in folds) / max(users, 1), 4) for key in ("hit_rate", "ndcg")}
-    out.update({key: round(float(np.mean([m[key] for m in folds])), 4) for key in ("coverage", "category_share")
+    out.update({key: round(float(min(m[key] for m in folds)), 4) for key in ("coverage", "category_share")
                 if all(key in m for m in folds)})
     return {**out, "users": users}
 
@@ -349,11 +350,12 @@ def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], 
     each weighting ranks only a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
-    model = evaluator.models(split.train, ("EASE" if lam else "item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
+    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED) if lam
+                             else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
     every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
-    bases = ["EASE"] if lam else ["BM25"]
+    bases = ["EASE", "BM25"] if lam else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
     popular = candidate_pool(model, model.parts(most_rated, every_source, bases=bases), most_rated, None)
@@ -375,7 +377,8 @@ def tune_served(evaluator: Evaluator, folds: list[Split]) -> tuple[FusionSetting
     its metrics pooled over the folds."""
     lam, lambdas = _choose_lambda(evaluator, folds)
     evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    grid = [replace(c, ease_lambda=lam, base="EASE" if lam else "BM25") for c in FUSION_GRID]
+    bases = ("EASE", "BM25") if lam else ("BM25",)
+    grid = [replace(c, ease_lambda=lam, base=base) for base in bases for c in FUSION_GRID]
     per_fold = [_score_grid(evaluator, split, grid, lam) for split in folds]
     scored = [(candidate, pooled([fold[i] for fold in per_fold])) for i, candidate in enumerate(grid)]
     chosen, metrics = choose_fusion(scored)
