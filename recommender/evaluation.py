@@ -18,8 +18,19 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from recommender.candidate_pool import CandidatePool, candidate_pool
 from recommender.fusion import FusedModel, FusionSettings, category_matrix
-from recommender.itemitem import EASE_LAMBDAS, Ease, ItemModel, SparseKnn, VectorModel, ease_fits, rated_matrix
+from recommender.itemitem import (
+    EASE_LAMBDAS,
+    Ease,
+    ItemModel,
+    SequenceKnn,
+    SparseKnn,
+    VectorModel,
+    ease_fits,
+    rated_matrix,
+    sequence_matrix,
+)
 from recommender.series import companions_of, series_hit_rate, series_pairs
 from recommender.topk import top_columns
 from recommender.vectors import (
@@ -38,14 +49,14 @@ METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blen
            "item-kNN cosine", SERVED)
 WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7, 0.9)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-FUSION_GRID = tuple(FusionSettings(None, knn, 0.05, damping, category, base, vectors)
-                    for base in ("EASE", "BM25") for knn in (0.0, 0.5) for vectors in (0.0, 0.5)
-                    for damping in (0.0, 0.1, 0.2) for category in (0.0, 0.25, 0.5))
+FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence)
+                    for knn in (0.0, 0.5, 1.0) for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
+                    for category in (0.0, 0.1, 0.15, 0.2))
 SERIES_CHECKED = (*PEERS, SERVED)
+MIN_USERS = 10
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
 CATEGORY_SHARE_ITEMS = 100
-SAME_RATE_ERRORS = 2.0
 TIE_BREAK = 1e-6
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 20190513
@@ -193,9 +204,11 @@ class Evaluator:
         counts = np.asarray(matrix.getnnz(axis=1)).ravel().astype(np.float32)
         rated = rated_matrix(self.items, train)
         built: dict[str, ItemModel | str] = {}
-        needs_collaborative = {"collaborative-only", "blend", SERVED} & set(methods)
+        needs_collaborative = {"collaborative-only", "blend"} & set(methods) or \
+            (SERVED in methods and self.fusion.vectors_weight)
         collaborative = collaborative_vectors(matrix, self.settings) if needs_collaborative else None
         blended = blend(self.content, collaborative, counts, self.settings)[0] if needs_collaborative else None
+        sequence = SequenceKnn(sequence_matrix(self.items, train)) if SERVED in methods else None
         too_big = ease_fits(*rated.shape)
         lam = self.fusion.ease_lambda or EASE_LAMBDAS[0]
         makers = {
@@ -215,7 +228,7 @@ class Evaluator:
             built[SERVED] = FusedModel(rated, self.content, self.fusion, self.companions,
                                        bases={"EASE": built.get("EASE"), "BM25": built.get("item-kNN BM25")},
                                        knn=built.get("item-kNN cosine"), categories=self.categories,
-                                       vectors=blended)
+                                       vectors=blended, sequence=sequence)
         return built
 
     def score(self, model: ItemModel, split: Split, seen: sparse.csr_matrix) -> tuple[dict, np.ndarray]:
@@ -284,17 +297,15 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
     return min(eligible, key=lambda pair: (pair[0].collaborative_weight, -pair[0].evidence_shrinkage))
 
 
-def choose_fusion(scored: list[tuple[FusionSettings, dict]], users: int) -> tuple[FusionSettings, dict]:
-    """Among fusions whose validation coverage reaches COVERAGE_TARGET (all, if none does), the best
-    HitRate (then NDCG) of those whose neighbours of the CATEGORY_SHARE_ITEMS most-rated items share a
-    category with them at least CATEGORY_SHARE_TARGET of the time, if it is within SAME_RATE_ERRORS
-    standard errors of the best HitRate; else the best HitRate."""
-    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET] or scored
-    best = max(wide, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
-    standard_error = float(np.sqrt(best[1]["hit_rate"] * (1 - best[1]["hit_rate"]) / max(users, 1)))
-    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET
-             and m["hit_rate"] >= best[1]["hit_rate"] - SAME_RATE_ERRORS * standard_error]
-    return max(alike, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"])) if alike else best
+def choose_fusion(scored: list[tuple[FusionSettings, dict]]) -> tuple[FusionSettings, dict]:
+    """The best validation HitRate (then NDCG) among fusions that meet both floors on validation:
+    coverage >= COVERAGE_TARGET, and the neighbours of the CATEGORY_SHARE_ITEMS most-rated items share
+    a category with them >= CATEGORY_SHARE_TARGET of the time. If none meets both, among those that
+    reach the coverage floor; if none does, among all. The grid holds the pure base model, so it wins
+    where nothing added helps and the floors allow it."""
+    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET]
+    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET]
+    return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
 
 
 def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recommended: np.ndarray) -> float:
@@ -304,40 +315,75 @@ def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recomm
     return round(float(shared.mean()), 4)
 
 
-def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
-    """On the validation split: EASE's lambda (where EASE fits), then the fusion weights."""
+def tuning_folds(validation: Split) -> list[Split]:
+    """The validation split, and one made the same way a step earlier in each history where it has
+    MIN_USERS users: twice the users to choose among close fusions, still none of the test split's."""
+    earlier = leave_last_out(validation.train)
+    return [validation, earlier] if len(earlier) >= MIN_USERS else [validation]
+
+
+def pooled(folds: list[dict]) -> dict:
+    """Metrics of several folds as one: rates weighted by users; coverage and category share the lowest
+    of the folds, so a fusion meets a floor only where it meets it on every fold."""
+    users = sum(m["users"] for m in folds)
+    out = {key: round(sum(m[key] * m["users"] for m in folds) / max(users, 1), 4) for key in ("hit_rate", "ndcg")}
+    out.update({key: round(float(min(m[key] for m in folds)), 4) for key in ("coverage", "category_share")
+                if all(key in m for m in folds)})
+    return {**out, "users": users}
+
+
+def _choose_lambda(evaluator: Evaluator, folds: list[Split]) -> tuple[float | None, dict]:
+    """EASE's lambda by validation HitRate (then NDCG) on the first fold (one knob, and a build per
+    lambda: the second fold would double its cost), or None where EASE does not fit."""
+    split = folds[0]
+    rated = rated_matrix(evaluator.items, split.train)
+    if ease_fits(*rated.shape) is not None:
+        return None, {}
+    seen = _seen_matrix(split.train, evaluator.positions, split.users)
+    lambdas = {lam: evaluator.score(Ease(rated, lam), split, seen)[0] for lam in EASE_LAMBDAS}
+    return max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"])), lambdas
+
+
+def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], lam: float | None) -> list[dict]:
+    """Every fusion of the grid on one fold: HitRate, NDCG and coverage of its cases, and the category
+    share of the CATEGORY_SHARE_ITEMS most-rated items' neighbours. Each source is scored once, and
+    each weighting ranks only a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
-    lam, lambdas = None, {}
-    if ease_fits(*rated.shape) is None:
-        for candidate in EASE_LAMBDAS:
-            lambdas[candidate] = evaluator.score(Ease(rated, candidate), split, seen)[0]
-        lam = max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"]))
-    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED)
-                             if lam else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
+    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED) if lam
+                             else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
-    every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 1.0)
+    target_rows = evaluator.positions.get_indexer(split.targets)
+    every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
     bases = ["EASE", "BM25"] if lam else ["BM25"]
-    parts = model.parts(query_rows, every_source, bases=bases)
+    pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
-    popular_parts = model.parts(most_rated, every_source, bases=bases)
-    grid = [replace(c, ease_lambda=lam) for c in FUSION_GRID if lam or c.base != "EASE"]
+    popular = candidate_pool(model, model.parts(most_rated, every_source, bases=bases), most_rated, None)
     scored = []
     for candidate in grid:
-        metrics = _fusion_metrics(evaluator, model, parts, candidate, split, seen)
-        popular_top = _masked_top(model.scores(most_rated, popular_parts, candidate), most_rated, None)
-        metrics["category_share"] = category_share(evaluator.categories, most_rated, popular_top)
-        scored.append((candidate, metrics))
-    chosen, metrics = choose_fusion(scored, len(split))
-    return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
+        metrics = _metrics(_pooled_top(pool, model, candidate), target_rows, len(evaluator.items))
+        metrics["category_share"] = category_share(evaluator.categories, most_rated,
+                                                   _pooled_top(popular, model, candidate))
+        scored.append(metrics)
+    return scored
 
 
-def _fusion_metrics(evaluator: Evaluator, model: FusedModel, parts: dict, candidate: FusionSettings,
-                    split: Split, seen) -> dict:
-    query_rows = evaluator.positions.get_indexer(split.queries)
-    recommended = _masked_top(model.scores(query_rows, parts, candidate), query_rows, seen)
-    return _metrics(recommended, evaluator.positions.get_indexer(split.targets), len(evaluator.items))
+def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSettings) -> np.ndarray:
+    return np.take_along_axis(pool.columns, _top(pool.scores(model, candidate)), axis=1)
+
+
+def tune_served(evaluator: Evaluator, folds: list[Split]) -> tuple[FusionSettings, dict]:
+    """On the validation folds only: EASE's lambda (where EASE fits), then the fusion weights, each by
+    its metrics pooled over the folds."""
+    lam, lambdas = _choose_lambda(evaluator, folds)
+    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
+    bases = ("EASE", "BM25") if lam else ("BM25",)
+    grid = [replace(c, ease_lambda=lam, base=base) for base in bases for c in FUSION_GRID]
+    per_fold = [_score_grid(evaluator, split, grid, lam) for split in folds]
+    scored = [(candidate, pooled([fold[i] for fold in per_fold])) for i, candidate in enumerate(grid)]
+    chosen, metrics = choose_fusion(scored)
+    return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()},
+                    "folds": [len(split) for split in folds]}
 
 
 def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
@@ -354,8 +400,8 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     validation_split = leave_last_out(test_split.train)
     if len(items) <= 2 * K:
         return {"skipped": f"the catalog has {len(items)} items; evaluation at k={K} needs more than {2 * K}"}
-    if len(test_split) < 10 or len(validation_split) < 10:
-        return {"skipped": f"too few users with two liked items ({len(test_split)}); need at least 10"}
+    if len(test_split) < MIN_USERS or len(validation_split) < MIN_USERS:
+        return {"skipped": f"too few users with two liked items ({len(test_split)}); need at least {MIN_USERS}"}
     pairs = series_pairs(items["title"].astype(str).tolist(), content)
     evaluator = Evaluator(items, content, settings, pairs=pairs)
     grid = [replace(settings, collaborative_weight=w, evidence_shrinkage=s)
@@ -365,7 +411,7 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     chosen = replace(settings, collaborative_weight=best.collaborative_weight,
                      evidence_shrinkage=best.evidence_shrinkage)
     evaluator.settings = chosen
-    fusion, tuning = tune_served(evaluator, validation_split)
+    fusion, tuning = tune_served(evaluator, tuning_folds(validation_split))
     evaluator.fusion = fusion
     test = evaluator.run(test_split)
     test[SERVED]["vs"] = evaluator.paired_differences()
@@ -419,9 +465,11 @@ def format_table(report: dict) -> str:
     if fusion:
         base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion["ease_lambda"] and fusion["base"] == "EASE" \
             else "item-kNN BM25"
-        lines.append(f"served = {base} + {fusion['knn_weight']:g} x item-kNN cosine + {fusion['content_weight']:g}"
-                     f" x content + {fusion['vectors_weight']:g} x blend, scaled by category overlap "
-                     f"({fusion['category_weight']:g}), popularity exponent {fusion['popularity_exponent']:g}, "
+        lines.append(f"served = {base} + {fusion['knn_weight']:g} x item-kNN cosine + "
+                     f"{fusion.get('sequence_weight', 0.0):g} x item-kNN sequence + {fusion['content_weight']:g}"
+                     f" x content + {fusion['vectors_weight']:g} x blend, scaled down by "
+                     f"{fusion['category_weight']:g} where no category is shared, popularity exponent "
+                     f"{fusion['popularity_exponent']:g}, "
                      f"series companions first ({report['series']['pairs']} title pairs); chosen on validation")
     if report.get("ease", {}).get("skipped"):
         lines.append(report["ease"]["skipped"])

@@ -1,8 +1,9 @@
 """The served similarity: an exact item-item model (EASE where it fits, BM25 item-kNN beyond)
-fused with binary-cosine item-kNN and content neighbours, series companions first.
+fused with binary-cosine item-kNN, sequence item-kNN (taken up one after the other) and content
+neighbours, series companions first.
 
 Each source is scaled per query row so its best neighbour scores 1, then the sources are
-weighted and summed; the sum is scaled down where the two items share few categories (so a family
+weighted and summed; the sum is scaled down where the two items share no category (so a family
 film's neighbours stay family films), and a popularity exponent can damp items everyone rated.
 The weights are chosen on the validation split (recommender/evaluation.py), never the test split.
 """
@@ -32,6 +33,7 @@ class FusionSettings:
     category_weight: float = 0.0
     base: str = "EASE"
     vectors_weight: float = 0.0
+    sequence_weight: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,18 +48,19 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
 class FusedModel(ItemModel):
     """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping.
 
-    Sources: the base model, binary-cosine item-kNN, content cosine and blended-vector cosine; the sum
-    is scaled by category overlap when asked. Models given in `bases` are reused, not rebuilt."""
+    Sources: the base model, binary-cosine item-kNN, sequence item-kNN, content cosine and
+    blended-vector cosine; the sum is scaled down where no category is shared, when asked. Models
+    given in `bases` are reused, not rebuilt."""
 
     name = "served"
 
     def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
                  companions: list[list[int]] | None = None, bases: dict | None = None,
                  knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None,
-                 vectors: np.ndarray | None = None):
+                 vectors: np.ndarray | None = None, sequence: ItemModel | None = None):
         self.n_items = len(content)
         self.item_users = item_users
-        self.categories, self.vectors = categories, vectors
+        self.categories, self.vectors, self.sequence = categories, vectors, sequence
         self.settings = settings
         self.content = content
         self.companions = companions
@@ -82,6 +85,8 @@ class FusedModel(ItemModel):
         found = {f"base:{name}": _scaled(self._base(name, s).scores(rows)) for name in bases or [self.base_name(s)]}
         if s.knn_weight:
             found["knn"] = _scaled(self.knn.scores(rows))
+        if s.sequence_weight and self.sequence is not None:
+            found["sequence"] = _scaled(self.sequence.scores(rows))
         if s.content_weight:
             found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
         if s.vectors_weight and self.vectors is not None:
@@ -93,25 +98,34 @@ class FusedModel(ItemModel):
     def similarity(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
         """The fused score in [0, 1] (weights sum to one), without damping or series bonus."""
         s = settings or self.settings
-        parts = parts if parts is not None else self.parts(rows, s)
+        total = self.combine(parts if parts is not None else self.parts(rows, s), s)
+        total[np.arange(len(rows)), rows] = 0.0
+        return total
+
+    def combine(self, parts: dict, s: FusionSettings) -> np.ndarray:
+        """The weighted sum of the sources and the category scaling, over whatever columns `parts` hold
+        (every item, or a pool of candidates when tuning)."""
         total = parts[f"base:{self.base_name(s)}"].copy()
         weights = 1.0
-        for key, weight in (("knn", s.knn_weight), ("content", s.content_weight), ("vectors", s.vectors_weight)):
+        for key, weight in (("knn", s.knn_weight), ("sequence", s.sequence_weight), ("content", s.content_weight),
+                            ("vectors", s.vectors_weight)):
             if weight and key in parts:
                 total += weight * parts[key]
                 weights += weight
         total /= weights
         if s.category_weight and "category" in parts:
             total *= 1.0 - s.category_weight + s.category_weight * parts["category"]
-        total[np.arange(len(rows)), rows] = 0.0
         return total
+
+    def damping(self, s: FusionSettings) -> np.ndarray:
+        """Per item, the popularity damping factor of settings `s`."""
+        return self._damping if s == self.settings else (1.0 + self._counts) ** -s.popularity_exponent
 
     def scores(self, rows: np.ndarray, parts: dict | None = None, settings: FusionSettings | None = None):
         """The ranking score: damped fused similarity, series companions lifted above everything."""
         rows = np.asarray(rows)
         s = settings or self.settings
-        damping = self._damping if settings is None else (1.0 + self._counts) ** -s.popularity_exponent
-        ranked = self.similarity(rows, parts, s) * damping[None, :]
+        ranked = self.similarity(rows, parts, s) * self.damping(s)[None, :]
         if self.companions is not None:
             for out, row in enumerate(rows.tolist()):
                 if self.companions[row]:
@@ -130,11 +144,12 @@ def category_matrix(categories: pd.Series) -> sparse.csr_matrix:
 
 
 def category_overlap(categories: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """Jaccard overlap of category sets, query rows against all; 1 where either item has none."""
-    shared = np.asarray((categories[rows] @ categories.T).toarray())
-    sizes = np.asarray(categories.sum(axis=1)).ravel()
-    union = sizes[rows][:, None] + sizes[None, :] - shared
-    return np.where(union > 0, shared / np.maximum(union, 1e-12), 1.0).astype(np.float32)
+    """1 where two items share a category (or either has none), else 0, query rows against all.
+    Sharing any category, not how many, is what keeps a neighbour recognisably alike; a Jaccard
+    scaling also reordered neighbours that already share one and cost HitRate on validation."""
+    shared = np.asarray((categories[rows] @ categories.T).toarray()) > 0
+    empty = np.asarray(categories.sum(axis=1)).ravel() == 0
+    return (shared | empty[rows][:, None] | empty[None, :]).astype(np.float32)
 
 
 def fused_table(model: FusedModel, width: int) -> tuple[np.ndarray, np.ndarray]:

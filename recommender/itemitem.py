@@ -1,5 +1,6 @@
-"""Exact item-to-item models learnt from interactions: EASE (Steck 2019) and item-kNN on a
-BM25-weighted rating matrix (as implicit's BM25Recommender) or on binary cosine.
+"""Exact item-to-item models learnt from interactions: EASE (Steck 2019), item-kNN on a
+BM25-weighted rating matrix (as implicit's BM25Recommender) or on binary cosine, and item-kNN on
+what people take up one after the other (co-occurrence within a few steps of each user's history).
 
 Each model answers one question, `scores(rows)`: for some query items, a score for every item
 (higher is more similar). The evaluation ranks with it; the builder fills the neighbour table from
@@ -16,12 +17,15 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
+from recommender.vectors import POSITIVE_RATING
+
 EASE_MAX_ITEMS = 20_000
 EASE_MAX_INNER = 6_000
 EASE_MAX_CELLS = 60_000_000
 EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
 BM25_K1 = 100.0
 BM25_B = 0.8
+SEQUENCE_WINDOW = 10
 
 
 def rated_matrix(items: pd.DataFrame, interactions: pd.DataFrame) -> sparse.csr_matrix:
@@ -149,5 +153,51 @@ class VectorModel(ItemModel):
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         out = self.vectors[np.asarray(rows)] @ self.vectors.T
+        out[np.arange(len(rows)), rows] = 0.0
+        return out
+
+
+def sequence_matrix(items: pd.DataFrame, interactions: pd.DataFrame,
+                    window: int = SEQUENCE_WINDOW) -> sparse.csr_matrix:
+    """Item-by-item co-occurrence within `window` steps of each user's liked history in time order
+    (rating >= POSITIVE_RATING where rated; rows without a time keep file order), weighted 1/steps,
+    symmetric, normalised by sqrt of both degrees. Items liked in one sitting are alike in a way the
+    whole-history models blur."""
+    frame = interactions.reset_index(drop=True)
+    if "rating" in frame and frame["rating"].notna().any():
+        frame = frame[frame["rating"].fillna(0) >= POSITIVE_RATING].reset_index(drop=True)
+    order = frame["timestamp"].fillna(-1.0) if "timestamp" in frame else pd.Series(-1.0, index=frame.index)
+    ordered = pd.DataFrame({"user": frame["user_id"], "time": order, "row": np.arange(len(frame))})
+    ordered = ordered.sort_values(["user", "time", "row"], kind="stable")
+    items_in_order = pd.Index(items["item_id"]).get_indexer(frame["item_id"].to_numpy()[ordered["row"].to_numpy()])
+    users = ordered["user"].to_numpy()
+    firsts, seconds, weights = [], [], []
+    for step in range(1, window + 1):
+        a, b = items_in_order[:-step], items_in_order[step:]
+        keep = (users[step:] == users[:-step]) & (a >= 0) & (b >= 0) & (a != b)
+        firsts += [a[keep], b[keep]]
+        seconds += [b[keep], a[keep]]
+        weights.append(np.full(2 * int(keep.sum()), 1.0 / step, dtype=np.float32))
+    n = len(items)
+    matrix = sparse.csr_matrix((np.concatenate(weights), (np.concatenate(firsts), np.concatenate(seconds))),
+                               shape=(n, n), dtype=np.float32)
+    matrix.sum_duplicates()
+    scale = sparse.diags(1.0 / np.sqrt(np.maximum(np.asarray(matrix.sum(axis=1)).ravel(), 1e-12)))
+    return (scale @ matrix @ scale).astype(np.float32).tocsr()
+
+
+@dataclass
+class SequenceKnn(ItemModel):
+    """Item-kNN on `sequence_matrix`: a score for items taken up close in time to the query."""
+
+    matrix: sparse.csr_matrix
+    name = "item-kNN sequence"
+
+    def __post_init__(self):
+        self.n_items = self.matrix.shape[0]
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        out = np.asarray(self.matrix[rows].toarray(), dtype=np.float32)
         out[np.arange(len(rows)), rows] = 0.0
         return out

@@ -15,7 +15,7 @@ import pandas as pd
 
 from recommender.ann import NEIGHBOURS_FILE, SCORES_FILE, table_width
 from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
-from recommender.itemitem import ease_fits, rated_matrix
+from recommender.itemitem import SequenceKnn, ease_fits, rated_matrix, sequence_matrix
 from recommender.series import companions_of, put_companions_first, series_hit_rate
 
 FUSED_TABLE_MAX_ITEMS = 30_000
@@ -40,7 +40,8 @@ def exact_model_table(items: pd.DataFrame, interactions: pd.DataFrame | None, co
                                                      f"(limit {FUSED_TABLE_MAX_ITEMS})"}
     rated = rated_matrix(items, interactions)
     model = FusedModel(rated, content, fusion, companions_of(pairs, n_items),
-                       categories=category_matrix(items["categories"]), vectors=vectors)
+                       categories=category_matrix(items["categories"]), vectors=vectors,
+                       sequence=SequenceKnn(sequence_matrix(items, interactions)) if fusion.sequence_weight else None)
     ids, scores = fused_table(model, table_width(n_items))
     method = "fused EASE" if model.base_name(fusion) == "EASE" else "fused BM25 item-kNN"
     return (ids, scores, method), {"method": method, "fusion": fusion.as_dict(),
