@@ -27,6 +27,8 @@ NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 # Share of /healthz's req/s each route must reach (issue 13, part 6).
 EMBED = "embed fragment"
 EMBED_SEARCH = "embed live search"
+TRACKING_OFF = "similar partial, tracking off"
+TRACKING_SHARE = 0.9  # issue 14: the similar panel keeps this share of its req/s when tracking is on
 HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
                   EMBED: 0.6, EMBED_SEARCH: 0.5}
 
@@ -37,6 +39,7 @@ class Route:
     paths: list[str]
     hx: bool
     extra_headers: dict = field(default_factory=dict)
+    tracking_off: bool = False  # asked of the second web tier, started with LIKEWISE_TRACKING=off
 
     @property
     def headers(self) -> dict | None:
@@ -56,6 +59,7 @@ def routes(ctx: Context, seed: int = 4) -> list[Route]:
     queries = [prefix_query(titles, rng).text for _ in range(ROTATING_PATHS)]
     return [
         Route("similar partial", [f"/items/{i}/similar?k=10" for i in ids], hx=True),
+        Route(TRACKING_OFF, [f"/items/{i}/similar?k=10" for i in ids], hx=True, tracking_off=True),
         Route("live-search partial", [f"/search?q={quote(q)}" for q in queries], hx=True),
         Route(SAME_URL, [f"/items/{ids[0]}/similar?k=10"], hx=True),
         Route(NOT_MODIFIED, [f"/items/{ids[0]}/similar?k=10"], hx=True),  # If-None-Match set once serving
@@ -84,11 +88,22 @@ def with_etag(base: str, route: Route) -> Route:
     return route
 
 
+def check_tracking(tracked: str, untracked: str, path: str) -> None:
+    """The two web tiers differ as the row claims: only the tracked one's panel carries the beacon."""
+    beacons = []
+    for base in (tracked, untracked):
+        request = urllib.request.Request(base + path, headers=HX)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            beacons.append(b"likewise-beacon" in response.read())
+    if beacons != [True, False]:
+        raise RuntimeError(f"{path}: beacon with tracking on, off = {beacons}, expected [True, False]")
+
+
 def running_order(chosen: list[Route], round_number: int) -> list[Route]:
     """The template floor between the two routes compared with it, and every other round reversed,
     so a drift in the machine's speed falls on both sides of each comparison."""
     by_name = {r.name: r for r in chosen}
-    order = [by_name[name] for name in ("similar partial", TEMPLATE, "live-search partial", HEALTHZ)]
+    order = [by_name[name] for name in (TRACKING_OFF, "similar partial", TEMPLATE, "live-search partial", HEALTHZ)]
     order += [r for r in chosen if r not in order]
     return order if round_number % 2 == 0 else order[::-1]
 
@@ -116,7 +131,15 @@ def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     for name in ("similar partial", "live-search partial"):
         ratio = median(r.p99 / f.p99 for r, f in zip(by_route[name], floor))
         rows.append(at_most(f"HTTP {name} p99 ÷ template floor's p99", ratio, 2.0, times(ratio), "≤ 2×"))
-    return rows + healthz_rows(by_route)
+    return rows + healthz_rows(by_route) + [tracking_row(by_route)]
+
+
+def tracking_row(by_route: dict[str, list[LoadResult]]) -> Row:
+    """The similar panel with tracking on (beacon and signed click links) over the same panel from a
+    web tier with tracking off, round by round."""
+    ratio = median(on.rate / off.rate for on, off in zip(by_route["similar partial"], by_route[TRACKING_OFF]))
+    return at_least("HTTP similar partial req/s, tracking on ÷ tracking off", ratio, TRACKING_SHARE, times(ratio),
+                    f"≥ {TRACKING_SHARE:.2f}×")
 
 
 def healthz_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
@@ -135,21 +158,24 @@ def run(ctx: Context) -> list[Row]:
     demo = ctx.demo()
     chosen = routes(ctx)
     by_route: dict[str, list[LoadResult]] = {r.name: [] for r in chosen}
-    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1,
-             LIKEWISE_EMBED_ORIGINS="https://shop.example") as web:
-        ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}`; warming up")
+    env = {"LIKEWISE_BENCH_ROUTES": 1, "LIKEWISE_EMBED_ORIGINS": "https://shop.example"}
+    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_TRACKING="on", **env) as web, \
+            Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_TRACKING="off", **env) as untracked:
+        ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}` (tracking on, and a second one off); warming up")
         with_etag(web.base, next(r for r in chosen if r.name == NOT_MODIFIED))
+        check_tracking(web.base, untracked.base, chosen[0].paths[0])
         for route in chosen:
-            run_load(web.base, route.paths, 1, route.headers)
+            run_load(untracked.base if route.tracking_off else web.base, route.paths, 1, route.headers)
         for round_number in range(plan.http_rounds):
             for route in running_order(chosen, round_number):
-                result = run_load(web.base, route.paths, plan.http_seconds, route.headers)
+                base = untracked.base if route.tracking_off else web.base
+                result = run_load(base, route.paths, plan.http_seconds, route.headers)
                 by_route[route.name].append(result)
                 ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
              "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
-             "on loopback, load client "
-             "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; answers are "
-             "served through the per-process fragment cache (warmed by the warm-up pass) and the 304 route sends "
-             "the path's ETag in If-None-Match.")
+             "on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking row), load "
+             "client on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; "
+             "answers are served through the per-process fragment cache (warmed by the warm-up pass) and the 304 "
+             "route sends the path's ETag in If-None-Match.")
     return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route)
