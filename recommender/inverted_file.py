@@ -23,6 +23,7 @@ FIT_ROWS_PER_GROUP = 50
 GROUP_ROWS = 256
 KMEANS_ROUNDS = 8
 BLOCK_CELLS = 1 << 23
+SEARCH_ROWS = 131_072  # rows searched together: their probe lists (rows x probes, int64) stay small
 
 
 @dataclass
@@ -94,8 +95,7 @@ def search(vectors: np.ndarray, ivf: InvertedFile, rows: np.ndarray, k: int, pro
     """Approximate k nearest other rows (ids, cosines; -1 padded) for `rows`, in the order given:
     each group is compared, in blocks, with the rows that probe it, and their lists are merged."""
     probe = probed_groups(vectors, ivf, rows, probes)
-    asking = np.repeat(np.arange(len(rows)), probe.shape[1])
-    by_group = np.argsort(probe.ravel(), kind="stable")
+    by_group = np.argsort(probe.ravel(), kind="stable")  # entry i of probe.ravel() is asked by row i // probes
     bounds = np.searchsorted(probe.ravel()[by_group], np.arange(len(ivf.centres) + 1))
     ids = np.full((len(rows), k), -1, dtype=np.int32)
     scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
@@ -103,7 +103,7 @@ def search(vectors: np.ndarray, ivf: InvertedFile, rows: np.ndarray, k: int, pro
         members = ivf.order[ivf.bounds[group]:ivf.bounds[group + 1]]
         if not len(members):
             continue
-        at_all = asking[by_group[bounds[group]:bounds[group + 1]]]
+        at_all = by_group[bounds[group]:bounds[group + 1]] // probe.shape[1]
         member_vectors = vectors[members].T
         width = min(k, len(members))
         step = max(1, BLOCK_CELLS // len(members))
@@ -156,5 +156,10 @@ def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, floor: float = RECALL_FL
     """The k nearest other rows of every row, ids and cosines, -1 padded; and the probes used."""
     ivf = group_rows(vectors, seed)
     probes, _ = tuned_probes(vectors, ivf, k, floor, seed, sizes)
-    ids, scores = search(vectors, ivf, np.arange(len(vectors)), k, probes)
+    n = len(vectors)
+    ids = np.empty((n, k), dtype=np.int32)
+    scores = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, SEARCH_ROWS):
+        rows = np.arange(start, min(start + SEARCH_ROWS, n))
+        ids[rows], scores[rows] = search(vectors, ivf, rows, k, probes)
     return ids, scores, probes
