@@ -27,8 +27,8 @@ NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 # Share of /healthz's req/s each route must reach (issue 13, part 6).
 EMBED = "embed fragment"
 EMBED_SEARCH = "embed live search"
-TRACKING_OFF = "similar partial, tracking off"
 TRACKING_SHARE = 0.9  # issue 14: the similar panel keeps this share of its req/s when tracking is on
+TRACKING_SLICES = ("off", "on", "on", "off")  # ABBA: a drift in the machine's speed falls on both arms
 HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
                   EMBED: 0.6, EMBED_SEARCH: 0.5}
 
@@ -39,7 +39,6 @@ class Route:
     paths: list[str]
     hx: bool
     extra_headers: dict = field(default_factory=dict)
-    tracking_off: bool = False  # asked of the second web tier, started with LIKEWISE_TRACKING=off
 
     @property
     def headers(self) -> dict | None:
@@ -59,7 +58,6 @@ def routes(ctx: Context, seed: int = 4) -> list[Route]:
     queries = [prefix_query(titles, rng).text for _ in range(ROTATING_PATHS)]
     return [
         Route("similar partial", [f"/items/{i}/similar?k=10" for i in ids], hx=True),
-        Route(TRACKING_OFF, [f"/items/{i}/similar?k=10" for i in ids], hx=True, tracking_off=True),
         Route("live-search partial", [f"/search?q={quote(q)}" for q in queries], hx=True),
         Route(SAME_URL, [f"/items/{ids[0]}/similar?k=10"], hx=True),
         Route(NOT_MODIFIED, [f"/items/{ids[0]}/similar?k=10"], hx=True),  # If-None-Match set once serving
@@ -103,7 +101,7 @@ def running_order(chosen: list[Route], round_number: int) -> list[Route]:
     """The template floor between the two routes compared with it, and every other round reversed,
     so a drift in the machine's speed falls on both sides of each comparison."""
     by_name = {r.name: r for r in chosen}
-    order = [by_name[name] for name in (TRACKING_OFF, "similar partial", TEMPLATE, "live-search partial", HEALTHZ)]
+    order = [by_name[name] for name in ("similar partial", TEMPLATE, "live-search partial", HEALTHZ)]
     order += [r for r in chosen if r not in order]
     return order if round_number % 2 == 0 else order[::-1]
 
@@ -131,14 +129,30 @@ def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     for name in ("similar partial", "live-search partial"):
         ratio = median(r.p99 / f.p99 for r, f in zip(by_route[name], floor))
         rows.append(at_most(f"HTTP {name} p99 ÷ template floor's p99", ratio, 2.0, times(ratio), "≤ 2×"))
-    return rows + healthz_rows(by_route) + [tracking_row(by_route)]
+    return rows + healthz_rows(by_route)
 
 
-def tracking_row(by_route: dict[str, list[LoadResult]]) -> Row:
+def tracking_slices(tracked: str, untracked: str, route: Route, seconds: float, pairs: int) -> dict[str, list]:
+    """The similar partial from the tracked web tier and from the untracked one, in short ABBA slices."""
+    found: dict[str, list[LoadResult]] = {"on": [], "off": []}
+    for _ in range(pairs):
+        for arm in TRACKING_SLICES:
+            found[arm].append(run_load(tracked if arm == "on" else untracked, route.paths, seconds, route.headers))
+    return found
+
+
+def pooled_rate(results: list[LoadResult]) -> float:
+    return sum(r.requests for r in results) / sum(r.seconds for r in results)
+
+
+def tracking_row(found: dict[str, list[LoadResult]]) -> Row:
     """The similar panel with tracking on (beacon and signed click links) over the same panel from a
-    web tier with tracking off, round by round."""
-    ratio = median(on.rate / off.rate for on, off in zip(by_route["similar partial"], by_route[TRACKING_OFF]))
-    return at_least("HTTP similar partial req/s, tracking on ÷ tracking off", ratio, TRACKING_SHARE, times(ratio),
+    web tier with LIKEWISE_TRACKING=off: requests over seconds of all slices of each arm."""
+    on, off = pooled_rate(found["on"]), pooled_rate(found["off"])
+    ratio = on / off
+    shown = (f"{times(ratio)} (on {on:,.0f} req/s, off {off:,.0f} req/s; {len(found['on'])} slices each, ABBA; "
+             f"{sum(r.failed for arm in found.values() for r in arm)} failed)")
+    return at_least("HTTP similar partial req/s, tracking on ÷ tracking off", ratio, TRACKING_SHARE, shown,
                     f"≥ {TRACKING_SHARE:.2f}×")
 
 
@@ -165,17 +179,21 @@ def run(ctx: Context) -> list[Row]:
         with_etag(web.base, next(r for r in chosen if r.name == NOT_MODIFIED))
         check_tracking(web.base, untracked.base, chosen[0].paths[0])
         for route in chosen:
-            run_load(untracked.base if route.tracking_off else web.base, route.paths, 1, route.headers)
+            run_load(web.base, route.paths, 1, route.headers)
+        run_load(untracked.base, chosen[0].paths, 1, chosen[0].headers)
         for round_number in range(plan.http_rounds):
             for route in running_order(chosen, round_number):
-                base = untracked.base if route.tracking_off else web.base
-                result = run_load(base, route.paths, plan.http_seconds, route.headers)
+                result = run_load(web.base, route.paths, plan.http_seconds, route.headers)
                 by_route[route.name].append(result)
                 ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
+        ctx.log("http: similar partial with tracking on and off, ABBA slices")
+        tracked = tracking_row(tracking_slices(web.base, untracked.base, chosen[0], max(1.0, plan.http_seconds / 2),
+                                               plan.http_rounds))
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
              "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
-             "on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking row), load "
+             "on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking row, whose "
+             "slices alternate off, on, on, off), load "
              "client on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; "
              "answers are served through the per-process fragment cache (warmed by the warm-up pass) and the 304 "
              "route sends the path's ETag in If-None-Match.")
-    return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route)
+    return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route) + [tracked]

@@ -60,27 +60,32 @@ def load(rate: float, p99: float = 0.05) -> LoadResult:
     return LoadResult(int(rate * 2), 2.0, p99 / 2, p99, 0, 0, "test")
 
 
-def test_http_target_rows_judge_the_embed_routes_and_tracking_against_their_floors():
+def test_http_target_rows_judge_the_embed_routes_against_healthz():
     rates = {name: 100.0 for name in (http.TEMPLATE, http.HEALTHZ, "similar partial", "live-search partial",
                                       http.SAME_URL, http.NOT_MODIFIED)}
-    rates.update({http.EMBED: 59.0, http.EMBED_SEARCH: 55.0, http.TRACKING_OFF: 125.0})
+    rates.update({http.EMBED: 59.0, http.EMBED_SEARCH: 55.0})
     rows = {row.what: row for row in http.target_rows({name: [load(rate)] for name, rate in rates.items()})}
 
     embed = rows[f"HTTP {http.EMBED} req/s ÷ /healthz req/s"]
     assert embed.values["value"] == pytest.approx(0.59) and embed.met is False and embed.target == "≥ 0.60×"
     assert rows[f"HTTP {http.EMBED_SEARCH} req/s ÷ /healthz req/s"].met is True
-    tracked = rows["HTTP similar partial req/s, tracking on ÷ tracking off"]
-    assert tracked.values["value"] == pytest.approx(0.8) and tracked.met is False and tracked.target == "≥ 0.90×"
 
 
-def test_the_tracking_off_route_asks_for_the_same_panels_next_to_the_tracked_one():
-    chosen = [http.Route(name, ["/x"], hx=True, tracking_off=name == http.TRACKING_OFF)
-              for name in ("similar partial", http.TRACKING_OFF, http.TEMPLATE, "live-search partial", http.HEALTHZ,
-                           http.EMBED)]
-    for round_number in (0, 1):
-        names = [route.name for route in http.running_order(chosen, round_number)]
-        assert abs(names.index(http.TRACKING_OFF) - names.index("similar partial")) == 1
-    assert [r.name for r in chosen if r.tracking_off] == [http.TRACKING_OFF]
+def test_tracking_row_pools_its_abba_slices(monkeypatch):
+    asked = []
+
+    def fake_load(base, paths, seconds, headers=None):
+        asked.append(base)
+        return load(90.0 if base == "on" else 100.0)
+
+    monkeypatch.setattr(http, "run_load", fake_load)
+    route = http.Route("similar partial", ["/items/1/similar?k=10"], hx=True)
+    found = http.tracking_slices("on", "off", route, 1, pairs=2)
+    assert asked == ["off", "on", "on", "off"] * 2
+    row = http.tracking_row(found)
+    assert row.values["value"] == pytest.approx(0.9) and row.met is True and row.target == "≥ 0.90×"
+    found["on"][0] = load(10.0)
+    assert http.tracking_row(found).met is False
 
 
 def test_tracking_is_on_by_default_and_switched_off_by_the_environment(tmp_path, built_data_dir):
