@@ -167,6 +167,7 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     evaluation, settings, fusion = tuned_settings(catalog, items, content, settings, evaluate_quality, progress)
     progress("vectors", 30)
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
+    del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
     progress("index", 40)
     options = {"recall_floor": recall_floor, "n_trees": n_trees, "seed": settings.seed}
     ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
