@@ -223,6 +223,17 @@ def _discard(index: AnnoyIndex, path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
+class ForestVectors:
+    """Rows read back from a built Annoy forest, which holds every vector as it was given: scattered
+    reads of a mapped vector file would fault most of the file back in while the forest is resident."""
+
+    def __init__(self, index: AnnoyIndex):
+        self.index = index
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.array([self.index.get_item_vector(int(r)) for r in np.atleast_1d(rows)], dtype=np.float32)
+
+
 def sample_recall(vectors: np.ndarray, sample: np.ndarray, found: np.ndarray, truth: np.ndarray,
                   truth_scores: np.ndarray | None) -> float:
     """recall_at of answers for the sample rows, counting ties when the exact scores are known. The
@@ -243,7 +254,7 @@ def exhaustive_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray,
     index = _build_annoy(vectors, trees, forest_path(directory, trees))
     search_k = trees * len(vectors)
     answers, _ = annoy_top(index, len(vectors), sample, truth.shape[1], search_k)
-    recall = sample_recall(vectors, sample, answers, truth, truth_scores)
+    recall = sample_recall(ForestVectors(index), sample, answers, truth, truth_scores)
     return index, trees, search_k, recall, [{"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)}]
 
 
@@ -270,7 +281,7 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
         for multiple in SEARCH_K_MULTIPLES:
             search_k = trees * (k + 1) * multiple
             answers, _ = annoy_top(index, n_items, sample, k, search_k)
-            recall = sample_recall(vectors, sample, answers, truth, truth_scores)
+            recall = sample_recall(ForestVectors(index), sample, answers, truth, truth_scores)
             trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
             if recall >= floor:
                 found = (trees, search_k, recall)
