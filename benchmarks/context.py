@@ -40,7 +40,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(http_seconds=2, http_rounds=1, lookup_sizes=(10_000, 100_000), lookup_rounds=2, lookups=1000,
+        return cls(http_seconds=2, http_rounds=2, lookup_sizes=(10_000, 100_000), lookup_rounds=2, lookups=1000,
                    exact_queries=50, build_timeout=240, search_rounds=1, rebuild_rounds=1, swap_steady_seconds=2,
                    swap_publishes=1, store_rounds=1, store_events=100_000)
 

@@ -27,6 +27,8 @@ NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 # Share of /healthz's req/s each route must reach (issue 13, part 6).
 EMBED = "embed fragment"
 EMBED_SEARCH = "embed live search"
+TRACKING_SHARE = 0.9  # issue 14: the similar panel keeps this share of its req/s when tracking is on
+TRACKING_SLICES = ("off", "on", "on", "off")  # ABBA: a drift in the machine's speed falls on both arms
 HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
                   EMBED: 0.6, EMBED_SEARCH: 0.5}
 
@@ -84,6 +86,17 @@ def with_etag(base: str, route: Route) -> Route:
     return route
 
 
+def check_tracking(tracked: str, untracked: str, path: str) -> None:
+    """The two web tiers differ as the row claims: only the tracked one's panel carries the beacon."""
+    beacons = []
+    for base in (tracked, untracked):
+        request = urllib.request.Request(base + path, headers=HX)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            beacons.append(b"likewise-beacon" in response.read())
+    if beacons != [True, False]:
+        raise RuntimeError(f"{path}: beacon with tracking on, off = {beacons}, expected [True, False]")
+
+
 def running_order(chosen: list[Route], round_number: int) -> list[Route]:
     """The template floor between the two routes compared with it, and every other round reversed,
     so a drift in the machine's speed falls on both sides of each comparison."""
@@ -119,6 +132,30 @@ def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     return rows + healthz_rows(by_route)
 
 
+def tracking_slices(tracked: str, untracked: str, route: Route, seconds: float, pairs: int) -> dict[str, list]:
+    """The similar partial from the tracked web tier and from the untracked one, in short ABBA slices."""
+    found: dict[str, list[LoadResult]] = {"on": [], "off": []}
+    for _ in range(pairs):
+        for arm in TRACKING_SLICES:
+            found[arm].append(run_load(tracked if arm == "on" else untracked, route.paths, seconds, route.headers))
+    return found
+
+
+def pooled_rate(results: list[LoadResult]) -> float:
+    return sum(r.requests for r in results) / sum(r.seconds for r in results)
+
+
+def tracking_row(found: dict[str, list[LoadResult]]) -> Row:
+    """The similar panel with tracking on (beacon and signed click links) over the same panel from a
+    web tier with LIKEWISE_TRACKING=off: requests over seconds of all slices of each arm."""
+    on, off = pooled_rate(found["on"]), pooled_rate(found["off"])
+    ratio = on / off
+    shown = (f"{times(ratio)} (on {on:,.0f} req/s, off {off:,.0f} req/s; {len(found['on'])} slices each, ABBA; "
+             f"{sum(r.failed for arm in found.values() for r in arm)} failed)")
+    return at_least("HTTP similar partial req/s, tracking on ÷ tracking off", ratio, TRACKING_SHARE, shown,
+                    f"≥ {TRACKING_SHARE:.2f}×")
+
+
 def healthz_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     """Each cached route's req/s over /healthz's in the same round: the floor of the whole stack."""
     floor = by_route[HEALTHZ]
@@ -135,21 +172,28 @@ def run(ctx: Context) -> list[Row]:
     demo = ctx.demo()
     chosen = routes(ctx)
     by_route: dict[str, list[LoadResult]] = {r.name: [] for r in chosen}
-    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_BENCH_ROUTES=1,
-             LIKEWISE_EMBED_ORIGINS="https://shop.example") as web:
-        ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}`; warming up")
+    env = {"LIKEWISE_BENCH_ROUTES": 1, "LIKEWISE_EMBED_ORIGINS": "https://shop.example"}
+    with Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_TRACKING="on", **env) as web, \
+            Web(demo.data_dir, ctx.logs, workers=2, LIKEWISE_TRACKING="off", **env) as untracked:
+        ctx.log(f"http: gunicorn `{' '.join(web.argv[1:])}` (tracking on, and a second one off); warming up")
         with_etag(web.base, next(r for r in chosen if r.name == NOT_MODIFIED))
+        check_tracking(web.base, untracked.base, chosen[0].paths[0])
         for route in chosen:
             run_load(web.base, route.paths, 1, route.headers)
+        run_load(untracked.base, chosen[0].paths, 1, chosen[0].headers)
         for round_number in range(plan.http_rounds):
             for route in running_order(chosen, round_number):
                 result = run_load(web.base, route.paths, plan.http_seconds, route.headers)
                 by_route[route.name].append(result)
                 ctx.log(f"http: round {round_number + 1}/{plan.http_rounds}, {route.name}: {result.describe()}")
+        ctx.log("http: similar partial with tracking on and off, ABBA slices")
+        tracked = tracking_row(tracking_slices(web.base, untracked.base, chosen[0], max(1.0, plan.http_seconds / 2),
+                                               plan.http_rounds))
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
              "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
-             "on loopback, load client "
-             "on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; answers are "
-             "served through the per-process fragment cache (warmed by the warm-up pass) and the 304 route sends "
-             "the path's ETag in If-None-Match.")
-    return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route)
+             "on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking row, whose "
+             "slices alternate off, on, on, off), load "
+             "client on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; "
+             "answers are served through the per-process fragment cache (warmed by the warm-up pass) and the 304 "
+             "route sends the path's ETag in If-None-Match.")
+    return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route) + [tracked]

@@ -40,7 +40,7 @@ def section(ctx: Context, rows: list[Row], name: str, measure) -> None:
     ctx.log(f"{name} done in {time.perf_counter() - started:.0f} s")
 
 
-def run_all(ctx: Context) -> list[Row]:
+def run_all(ctx: Context, only: set[str] | None = None) -> list[Row]:
     plan = ctx.plan
     rows: list[Row] = []
     versions: list = []
@@ -58,16 +58,21 @@ def run_all(ctx: Context) -> list[Row]:
         gc.collect()  # drop the lookup section's maps of the files, so the web tier's PSS is its own
         return memory.run(ctx, versions[-1])
 
-    section(ctx, rows, "HTTP", lambda: http.run(ctx))
-    section(ctx, rows, "Similar-items lookup", lookups)
-    section(ctx, rows, "Live search", lambda: search.run(plan.search_queries, plan.search_rounds, ctx.log))
-    section(ctx, rows, "Builds", lambda: builds.run(ctx))
-    section(ctx, rows, "Freshness at demo size", lambda: fresh.run(ctx))
-    section(ctx, rows, "Short-row build", lambda: builds.short_rows(ctx))
-    section(ctx, rows, "Hot swap", lambda: swap.run(ctx))
-    section(ctx, rows, "Memory", memory_use)
-    section(ctx, rows, "Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds,
-                                                            plan.store_events, ctx.log))
+    sections = {
+        "http": ("HTTP", lambda: http.run(ctx)),
+        "lookup": ("Similar-items lookup", lookups),
+        "search": ("Live search", lambda: search.run(plan.search_queries, plan.search_rounds, ctx.log)),
+        "builds": ("Builds", lambda: builds.run(ctx)),
+        "fresh": ("Freshness at demo size", lambda: fresh.run(ctx)),
+        "short": ("Short-row build", lambda: builds.short_rows(ctx)),
+        "swap": ("Hot swap", lambda: swap.run(ctx)),
+        "memory": ("Memory", memory_use),
+        "store": ("Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds, plan.store_events,
+                                                       ctx.log)),
+    }
+    for key, (name, measure) in sections.items():
+        if only is None or key in only or (key == "lookup" and "memory" in only):
+            section(ctx, rows, name, measure)
     return rows
 
 
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Likewise benchmarks: one markdown table of measured vs target.")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds, shorter runs (< 2 min)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the result file")
+    parser.add_argument("--only", help="comma-separated sections to run (http, lookup, search, builds, fresh, short, "
+                        "swap, memory, store; memory runs lookup too); default: all")
     args = parser.parse_args(argv)
 
     plan = Plan.quick() if args.quick else Plan()
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(plan, workdir)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        rows = run_all(ctx)
+        rows = run_all(ctx, set(args.only.split(",")) if args.only else None)
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -94,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx.notes.append(f"{'--quick run: ' if args.quick else ''}lookup sizes {sizes}; whole run {elapsed:.0f} s; "
                      f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}. The machine is "
                      "shared: absolute numbers move with other work, compare rows of one run.")
-    title = f"Likewise benchmarks, {stamp}{' (--quick)' if args.quick else ''}"
+    title = (f"Likewise benchmarks, {stamp}{' (--quick)' if args.quick else ''}"
+             f"{f' (only: {args.only})' if args.only else ''}")
     text = render(title, machine, rows, ctx.notes)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,9 @@ EXACT_SEARCH_TREES = 1
 TIE_TOLERANCE = 1e-5
 ANNOY_FEED_ROWS = 4_096  # a block goes through Python floats (about 32 bytes each) on its way in
 SPILL_FILE = ".vectors.npy"
+FOREST_FILE = ".forest-{trees}.ann"
+ONE_FOREST_ITEMS = 250_000  # from here on one forest of tree_budget trees is built, not a ladder of two
+WIDE_ROWS = 100_000  # rows of a block wider than this are partitioned one by one (bounded temporaries)
 
 Progress = Callable[[str, int], None]
 
@@ -70,7 +73,15 @@ def tree_budget(dims: int) -> int:
 
 
 def top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.argsort(-sims, axis=1)[:, :k]
+    """The k largest of each row, best first. No negated copy of the block; rows wider than WIDE_ROWS
+    one at a time, so the index array argpartition makes stays one row long."""
+    n = sims.shape[1]
+    if k >= n:
+        part = np.argsort(-sims, axis=1)[:, :k]
+    elif n <= WIDE_ROWS:
+        part = np.argpartition(sims, n - k, axis=1)[:, n - k:]
+    else:
+        part = np.stack([np.argpartition(row, n - k)[n - k:] for row in sims])
     part_scores = np.take_along_axis(sims, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
@@ -159,9 +170,13 @@ def vectors_on_disk(vectors: np.ndarray, directory: Path) -> np.ndarray:
     return mapped
 
 
-def _build_annoy(vectors: np.ndarray, trees: int) -> AnnoyIndex:
-    """Annoy keeps its own copy of every vector: feed it block by block and release each block."""
+def _build_annoy(vectors: np.ndarray, trees: int, path: Path | None = None) -> AnnoyIndex:
+    """Annoy keeps its own copy of every vector: feed it block by block and release each block. Given
+    a path, the forest is built in that file (Annoy's on-disk build) rather than in memory that Annoy
+    grows by 30% at a time and zero-fills, so a big build holds about the file's size, not more."""
     index = AnnoyIndex(vectors.shape[1], METRIC)
+    if path is not None:
+        index.on_disk_build(str(path))
     for start in range(0, len(vectors), ANNOY_FEED_ROWS):
         for row, vector in enumerate(np.asarray(vectors[start:start + ANNOY_FEED_ROWS]).tolist(), start):
             index.add_item(row, vector)
@@ -170,10 +185,19 @@ def _build_annoy(vectors: np.ndarray, trees: int) -> AnnoyIndex:
     return index
 
 
-def _park(index: AnnoyIndex) -> str:
-    """Save a candidate forest to a temporary file and free its memory while the next is built."""
+def forest_path(directory: Path | None, trees: int) -> Path | None:
+    """Where a candidate forest of `trees` trees is built on disk (None: in memory)."""
+    return None if directory is None else Path(directory) / FOREST_FILE.format(trees=trees)
+
+
+def _park(index: AnnoyIndex, path: Path | None) -> str:
+    """Free a candidate forest's memory while the next is built: one built on disk is only unmapped,
+    one built in memory is saved to a temporary file first."""
     import tempfile
 
+    if path is not None:
+        index.unload()
+        return str(path)
     handle, path = tempfile.mkstemp(suffix=".ann")
     os.close(handle)
     index.save(path)
@@ -181,75 +205,101 @@ def _park(index: AnnoyIndex) -> str:
     return path
 
 
-def _reload(kept, dims: int) -> AnnoyIndex:
-    """The chosen forest, loaded again if it was parked on disk."""
+def _reload(kept, dims: int, on_disk: bool) -> AnnoyIndex:
+    """The chosen forest, loaded again if it was parked; a temporary file is removed, a forest built
+    on disk stays where it is (the caller moves it into place)."""
     if isinstance(kept, AnnoyIndex):
         return kept
     index = AnnoyIndex(dims, METRIC)
     index.load(kept)
-    os.unlink(kept)
+    if not on_disk:
+        os.unlink(kept)
     return index
+
+
+def _discard(index: AnnoyIndex, path: Path | None) -> None:
+    index.unload()
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+class ForestVectors:
+    """Rows read back from a built Annoy forest, which holds every vector as it was given: scattered
+    reads of a mapped vector file would fault most of the file back in while the forest is resident."""
+
+    def __init__(self, index: AnnoyIndex):
+        self.index = index
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.array([self.index.get_item_vector(int(r)) for r in np.atleast_1d(rows)], dtype=np.float32)
 
 
 def sample_recall(vectors: np.ndarray, sample: np.ndarray, found: np.ndarray, truth: np.ndarray,
                   truth_scores: np.ndarray | None) -> float:
-    """recall_at of answers for the sample rows, counting ties when the exact scores are known."""
+    """recall_at of answers for the sample rows, counting ties when the exact scores are known. The
+    scattered rows read fault in most of a mapped vector file (the kernel maps pages around each
+    one): they are released again at once."""
     if truth_scores is None:
         return recall_at(found, truth)
-    return recall_at(found, truth, exact_scores(vectors, sample, found[:, :truth.shape[1]]), truth_scores)
+    scores = exact_scores(vectors, sample, found[:, :truth.shape[1]])
+    release_pages(vectors)
+    return recall_at(found, truth, scores, truth_scores)
 
 
 def exhaustive_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, truth_scores: np.ndarray | None,
-                     n_trees: int | None = None):
+                     n_trees: int | None = None, directory: Path | None = None):
     """A small forest searched with search_k = trees x items, so every query inspects every item:
     exact search, cheap for small catalogs. Returns what tune_annoy returns."""
     trees = n_trees or EXACT_SEARCH_TREES
-    index = _build_annoy(vectors, trees)
+    index = _build_annoy(vectors, trees, forest_path(directory, trees))
     search_k = trees * len(vectors)
     answers, _ = annoy_top(index, len(vectors), sample, truth.shape[1], search_k)
-    recall = sample_recall(vectors, sample, answers, truth, truth_scores)
+    recall = sample_recall(ForestVectors(index), sample, answers, truth, truth_scores)
     return index, trees, search_k, recall, [{"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)}]
 
 
 def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor: float,
-               n_trees: int | None = None, truth_scores: np.ndarray | None = None):
+               n_trees: int | None = None, truth_scores: np.ndarray | None = None, directory: Path | None = None):
     """The cheapest (n_trees, search_k) whose recall@10 on the sample reaches the floor.
 
     Query cost grows with search_k (nodes inspected), so for each forest size on a short ladder
     the least search_k meeting the floor is found, and the smallest search_k overall wins; the
-    ladder stops once a bigger forest no longer lowers it. With truth_scores, ties count as hits.
-    Returns (index, trees, search_k, recall, trials).
+    ladder stops once a bigger forest no longer lowers it. From ONE_FOREST_ITEMS items on, the
+    ladder is the full budget alone (a second forest costs a minute at 1M for little gain). With
+    truth_scores, ties count as hits. Given a directory, forests are built on disk in it (the
+    chosen one stays at forest_path(directory, trees)). Returns (index, trees, search_k, recall, trials).
     """
     n_items = len(vectors)
     k = truth.shape[1]
     budget = tree_budget(vectors.shape[1])
-    ladder = [n_trees] if n_trees else [budget // 2, budget]
+    ladder = [n_trees] if n_trees else [budget] if n_items >= ONE_FOREST_ITEMS else [budget // 2, budget]
     best, kept, trials = None, None, []
     for trees in ladder:
-        index = _build_annoy(vectors, trees)
+        path = forest_path(directory, trees)
+        index = _build_annoy(vectors, trees, path)
         found = None
         for multiple in SEARCH_K_MULTIPLES:
             search_k = trees * (k + 1) * multiple
             answers, _ = annoy_top(index, n_items, sample, k, search_k)
-            recall = sample_recall(vectors, sample, answers, truth, truth_scores)
+            recall = sample_recall(ForestVectors(index), sample, answers, truth, truth_scores)
             trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
             if recall >= floor:
                 found = (trees, search_k, recall)
                 break
         if found is None or (best is not None and found[1] >= best[1]):
-            index.unload()
+            _discard(index, path)
             if found is not None:
                 break
             continue
         if isinstance(kept, str):
             os.unlink(kept)
         best = found
-        kept = index if trees == ladder[-1] else _park(index)
+        kept = index if trees == ladder[-1] else _park(index, path)
     if best is None:
         top = max(trials, key=lambda t: t["recall_at_10"])
         raise BuildError(f"ANN recall@10 reached only {top['recall_at_10']:.3f} (floor {floor}) with up to "
                            f"{ladder[-1]} trees: the vectors may be degenerate (many identical items)")
-    index = _reload(kept, vectors.shape[1])
+    index = _reload(kept, vectors.shape[1], directory is not None)
     return (index, *best, trials)
 
 
@@ -286,15 +336,17 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
     release_pages(vectors)
     if n_items <= EXACT_SEARCH_MAX_ITEMS:
         method = "exhaustive"
-        index, trees, search_k, recall, trials = exhaustive_annoy(vectors, sample, truth, truth_scores, n_trees)
+        index, trees, search_k, recall, trials = exhaustive_annoy(vectors, sample, truth, truth_scores, n_trees,
+                                                                  out_dir)
     else:
         method = "tuned forest"
         index, trees, search_k, recall, trials = tune_annoy(vectors, sample, truth, recall_floor, n_trees,
-                                                            truth_scores)
-    if recall < recall_floor:
-        raise BuildError(f"ANN recall@10 is {recall:.3f}, below the floor {recall_floor}, with {method} search")
-    index.save(str(out_dir / INDEX_FILE))
+                                                            truth_scores, out_dir)
     index.unload()
+    if recall < recall_floor:
+        forest_path(out_dir, trees).unlink(missing_ok=True)
+        raise BuildError(f"ANN recall@10 is {recall:.3f}, below the floor {recall_floor}, with {method} search")
+    os.replace(forest_path(out_dir, trees), out_dir / INDEX_FILE)
     seconds["annoy"] = round(time.perf_counter() - started, 2)
 
     progress("neighbours", 70)

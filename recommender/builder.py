@@ -197,6 +197,7 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     tuning["seconds"] = round(time.perf_counter() - tuning_started, 2)
     progress("vectors", 30)
     vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
+    del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
     progress("index", 40)
     trees = n_trees or tuning.get("annoy_trees_carried")
     options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),

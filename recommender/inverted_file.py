@@ -23,6 +23,7 @@ FIT_ROWS_PER_GROUP = 50
 GROUP_ROWS = 256
 KMEANS_ROUNDS = 8
 BLOCK_CELLS = 1 << 23
+SEARCH_ROWS = 131_072  # rows searched together: their probe lists (rows x probes, int64) stay small
 
 
 @dataclass
@@ -38,13 +39,23 @@ class InvertedFile:
         return np.sort(np.concatenate([self.order[self.bounds[g]:self.bounds[g + 1]] for g in groups]))
 
 
+def nearest_centres(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The nearest centre of each row, BLOCK_CELLS / 2 similarities at a time: the whole rows x centres
+    matrix of a 1M catalog's fit sample (195k x 3,906) would take 3 GiB."""
+    labels = np.empty(len(rows), dtype=np.int32)
+    step = max(1, (BLOCK_CELLS >> 1) // len(centres))
+    for start in range(0, len(rows), step):
+        labels[start:start + step] = np.argmax(rows[start:start + step] @ centres.T, axis=1)
+    return labels
+
+
 def spherical_kmeans(sample: np.ndarray, groups: int, seed: int) -> np.ndarray:
     """Unit-length centres of a few Lloyd rounds of k-means by cosine, started from sample rows: a
     rough grouping is enough, since every row probes the groups nearest itself."""
     rng = np.random.default_rng(seed)
     centres = sample[rng.choice(len(sample), size=groups, replace=False)].copy()
     for _ in range(KMEANS_ROUNDS):
-        labels = np.argmax(sample @ centres.T, axis=1)
+        labels = nearest_centres(sample, centres)
         sums = np.zeros_like(centres)
         np.add.at(sums, labels, sample)
         empty = np.linalg.norm(sums, axis=1) < 1e-12
@@ -62,10 +73,7 @@ def group_rows(vectors: np.ndarray, seed: int) -> InvertedFile:
     rng = np.random.default_rng(seed)
     sample = np.asarray(vectors[np.sort(rng.choice(n, size=min(n, FIT_ROWS_PER_GROUP * groups), replace=False))])
     centres = spherical_kmeans(sample, groups, seed)
-    labels = np.empty(n, dtype=np.int32)
-    step = max(1, (1 << 22) // groups)
-    for start in range(0, n, step):
-        labels[start:start + step] = np.argmax(vectors[start:start + step] @ centres.T, axis=1)
+    labels = nearest_centres(vectors, centres)
     order = np.argsort(labels, kind="stable")
     return InvertedFile(centres, labels, order, np.searchsorted(labels[order], np.arange(groups + 1)))
 
@@ -94,8 +102,7 @@ def search(vectors: np.ndarray, ivf: InvertedFile, rows: np.ndarray, k: int, pro
     """Approximate k nearest other rows (ids, cosines; -1 padded) for `rows`, in the order given:
     each group is compared, in blocks, with the rows that probe it, and their lists are merged."""
     probe = probed_groups(vectors, ivf, rows, probes)
-    asking = np.repeat(np.arange(len(rows)), probe.shape[1])
-    by_group = np.argsort(probe.ravel(), kind="stable")
+    by_group = np.argsort(probe.ravel(), kind="stable")  # entry i of probe.ravel() is asked by row i // probes
     bounds = np.searchsorted(probe.ravel()[by_group], np.arange(len(ivf.centres) + 1))
     ids = np.full((len(rows), k), -1, dtype=np.int32)
     scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
@@ -103,7 +110,7 @@ def search(vectors: np.ndarray, ivf: InvertedFile, rows: np.ndarray, k: int, pro
         members = ivf.order[ivf.bounds[group]:ivf.bounds[group + 1]]
         if not len(members):
             continue
-        at_all = asking[by_group[bounds[group]:bounds[group + 1]]]
+        at_all = by_group[bounds[group]:bounds[group + 1]] // probe.shape[1]
         member_vectors = vectors[members].T
         width = min(k, len(members))
         step = max(1, BLOCK_CELLS // len(members))
@@ -156,5 +163,10 @@ def ivf_top(vectors: np.ndarray, k: int, seed: int = 7, floor: float = RECALL_FL
     """The k nearest other rows of every row, ids and cosines, -1 padded; and the probes used."""
     ivf = group_rows(vectors, seed)
     probes, _ = tuned_probes(vectors, ivf, k, floor, seed, sizes)
-    ids, scores = search(vectors, ivf, np.arange(len(vectors)), k, probes)
+    n = len(vectors)
+    ids = np.empty((n, k), dtype=np.int32)
+    scores = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, SEARCH_ROWS):
+        rows = np.arange(start, min(start + SEARCH_ROWS, n))
+        ids[rows], scores[rows] = search(vectors, ivf, rows, k, probes)
     return ids, scores, probes

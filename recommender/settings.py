@@ -50,6 +50,7 @@ class Settings:
     bench_routes: bool = False
     embed_origins: tuple[str, ...] = ()
     public_url: str = ""
+    tracking: bool = True
     database_url: str = ""
     event_weights: str = ""
     event_days: float = 365.0
@@ -103,6 +104,18 @@ def _number(environ, name: str, default, kind=int):
     except ValueError:
         noun = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
+
+
+def _switch(environ, name: str, default: bool) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off (any case), else the default when unset."""
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
 
 
 def parse_origin(raw: str, name: str) -> str:
@@ -189,6 +202,7 @@ def settings_from_env(environ=None) -> Settings:
         embed_origins=parse_origins(environ.get("LIKEWISE_EMBED_ORIGINS", ""), "LIKEWISE_EMBED_ORIGINS"),
         public_url=(parse_origin(environ["LIKEWISE_PUBLIC_URL"], "LIKEWISE_PUBLIC_URL")
                     if environ.get("LIKEWISE_PUBLIC_URL", "").strip() else ""),
+        tracking=_switch(environ, "LIKEWISE_TRACKING", defaults.tracking),
         **_live_settings(environ, defaults),
     )
 

@@ -83,9 +83,21 @@ def find_twins(vectors: np.ndarray, release=lambda vectors: None) -> Twins:
 
 def _group_rows(twins: Twins, ids: np.ndarray, scores: np.ndarray, self_scores: np.ndarray, length: int):
     """For every group, the first `length` items of: its own members (at its self score), then the
-    members of each neighbouring group in turn (at that neighbour's score); -1 where there are fewer."""
+    members of each neighbouring group in turn (at that neighbour's score); -1 where there are fewer.
+    Groups are taken EXPAND_BLOCK_ROWS at a time, so the int64 temporaries stay small at 1M groups."""
     groups = len(twins)
-    candidates = np.hstack([np.arange(groups, dtype=np.int64)[:, None], ids.astype(np.int64)])
+    out_ids = np.full((groups, length), -1, dtype=np.int32)
+    out_scores = np.full((groups, length), -1.0, dtype=np.float32)
+    for start in range(0, groups, EXPAND_BLOCK_ROWS):
+        block = slice(start, min(start + EXPAND_BLOCK_ROWS, groups))
+        _group_block(twins, block, ids[block], scores[block], self_scores[block], out_ids[block], out_scores[block])
+    return out_ids, out_scores
+
+
+def _group_block(twins: Twins, block: slice, ids, scores, self_scores, out_ids, out_scores) -> None:
+    """_group_rows for the groups of one block, written into out_ids and out_scores (views)."""
+    length = out_ids.shape[1]
+    candidates = np.hstack([np.arange(block.start, block.stop, dtype=np.int64)[:, None], ids.astype(np.int64)])
     candidate_scores = np.hstack([self_scores[:, None], scores]).astype(np.float32)
     counts = np.where(candidates >= 0, np.minimum(twins.sizes[np.maximum(candidates, 0)], length), 0)
     before = np.cumsum(counts, axis=1) - counts
@@ -93,20 +105,20 @@ def _group_rows(twins: Twins, ids: np.ndarray, scores: np.ndarray, self_scores: 
     starts = np.cumsum(taken) - taken
     offsets = np.arange(taken.sum()) - np.repeat(starts, taken)
     picked = np.repeat(candidates.ravel(), taken)
-    row_lengths = taken.reshape(groups, -1).sum(axis=1)
-    rows = np.repeat(np.arange(groups), row_lengths)
+    row_lengths = taken.reshape(len(candidates), -1).sum(axis=1)
+    rows = np.repeat(np.arange(len(candidates)), row_lengths)
     columns = np.arange(len(rows)) - np.repeat(np.cumsum(row_lengths) - row_lengths, row_lengths)
-    out_ids = np.full((groups, length), -1, dtype=np.int32)
-    out_scores = np.full((groups, length), -1.0, dtype=np.float32)
     out_ids[rows, columns] = twins.members[twins.bounds[picked] + offsets]
     out_scores[rows, columns] = np.repeat(candidate_scores.ravel(), taken)
-    return out_ids, out_scores
 
 
 def expand_to_items(twins: Twins, ids: np.ndarray, scores: np.ndarray, self_scores: np.ndarray, width: int):
     """Each item's `width` nearest other items from its group's nearest groups (ids, scores: rows per
     group, best first, -1 padded; self_scores: each group's cosine with itself, 1 or 0 for a zero
-    vector). An item's own twins come first, itself left out."""
+    vector). An item's own twins come first, itself left out. With no twins at all, the groups' rows
+    are the items' rows already (groups are numbered by first row)."""
+    if len(twins) == len(twins.group_of) and ids.shape[1] >= width:
+        return ids[:, :width], scores[:, :width]
     group_ids, group_scores = _group_rows(twins, ids, scores, self_scores, width + 1)
     n_items = len(twins.group_of)
     rank = np.empty(n_items, dtype=np.int64)

@@ -1,14 +1,21 @@
 """`make bench` in miniature: the lookup section at 2,000 items and the search section on 500
-titles, through the same functions the full run calls (no wrk, no gunicorn), and the table."""
+titles, through the same functions the full run calls (no wrk, no gunicorn), and the table; the HTTP
+section's embed and tracking rows from given loads; the swap section's core split."""
 
 from __future__ import annotations
 
 import importlib
 import math
+import os
 
-from benchmarks import lookup, search
+import pytest
+
+from benchmarks import http, lookup, search, swap
+from benchmarks.load import LoadResult
 from benchmarks.report import render
 from benchmarks.server import procfile_web_argv
+from recommender.settings import ConfigError, settings_from_env
+from tests.conftest import make_app
 
 
 def has_numbers(row) -> bool:
@@ -47,3 +54,62 @@ def test_gunicorn_is_started_as_the_procfile_says(monkeypatch):
     import web.gunicorn_conf as conf
 
     assert importlib.reload(conf).workers == 4, "the benchmark sets the worker count through the config file"
+
+
+def load(rate: float, p99: float = 0.05) -> LoadResult:
+    return LoadResult(int(rate * 2), 2.0, p99 / 2, p99, 0, 0, "test")
+
+
+def test_http_target_rows_judge_the_embed_routes_against_healthz():
+    rates = {name: 100.0 for name in (http.TEMPLATE, http.HEALTHZ, "similar partial", "live-search partial",
+                                      http.SAME_URL, http.NOT_MODIFIED)}
+    rates.update({http.EMBED: 59.0, http.EMBED_SEARCH: 55.0})
+    rows = {row.what: row for row in http.target_rows({name: [load(rate)] for name, rate in rates.items()})}
+
+    embed = rows[f"HTTP {http.EMBED} req/s ÷ /healthz req/s"]
+    assert embed.values["value"] == pytest.approx(0.59) and embed.met is False and embed.target == "≥ 0.60×"
+    assert rows[f"HTTP {http.EMBED_SEARCH} req/s ÷ /healthz req/s"].met is True
+
+
+def test_tracking_row_pools_its_abba_slices(monkeypatch):
+    asked = []
+
+    def fake_load(base, paths, seconds, headers=None):
+        asked.append(base)
+        return load(90.0 if base == "on" else 100.0)
+
+    monkeypatch.setattr(http, "run_load", fake_load)
+    route = http.Route("similar partial", ["/items/1/similar?k=10"], hx=True)
+    found = http.tracking_slices("on", "off", route, 1, pairs=2)
+    assert asked == ["off", "on", "on", "off"] * 2
+    row = http.tracking_row(found)
+    assert row.values["value"] == pytest.approx(0.9) and row.met is True and row.target == "≥ 0.90×"
+    found["on"][0] = load(10.0)
+    assert http.tracking_row(found).met is False
+
+
+def test_tracking_is_on_by_default_and_switched_off_by_the_environment(tmp_path, built_data_dir):
+    assert settings_from_env({"LIKEWISE_DATA_DIR": str(tmp_path)}).tracking is True
+    assert settings_from_env({"LIKEWISE_DATA_DIR": str(tmp_path), "LIKEWISE_TRACKING": "off"}).tracking is False
+    with pytest.raises(ConfigError, match="LIKEWISE_TRACKING"):
+        settings_from_env({"LIKEWISE_DATA_DIR": str(tmp_path), "LIKEWISE_TRACKING": "sometimes"})
+    panels = []
+    for tracking in (True, False):
+        app = make_app(built_data_dir, TRACKING=tracking)
+        assert app.extensions["tracking"].enabled is tracking
+        item_id = app.extensions["model_holder"].model.table.value("item_id", 0)
+        panels.append(app.test_client().get(f"/items/{item_id}/similar?k=5", headers={"HX-Request": "true"}))
+    assert [p.status_code for p in panels] == [200, 200]
+    assert [b"likewise-beacon" in p.data for p in panels] == [True, False]
+
+
+def test_the_swap_benchmark_gives_the_build_process_a_core_of_its_own():
+    web_cores, worker_cores = swap.split_cores()
+    assert web_cores and worker_cores and not web_cores & worker_cores
+    with swap.pinned_worker(worker_cores) as worker:
+        assert worker.submit(os.sched_getaffinity, 0).result(timeout=60) == worker_cores
+        assert worker.submit(os.getpid).result(timeout=60) != os.getpid()
+    before = os.sched_getaffinity(0)
+    with swap.pinned(web_cores):
+        assert os.sched_getaffinity(0) == web_cores
+    assert os.sched_getaffinity(0) == before

@@ -34,7 +34,8 @@ SETTING_KEYS = {"LIKEWISE_ENV": "env", "DATA_DIR": "data_dir", "SECRET_KEY": "se
                 "REBUILD_EVERY_SECONDS": "rebuild_every_seconds", "MAX_CONTENT_LENGTH": "max_upload_bytes",
                 "RELOAD_INTERVAL_SECONDS": "reload_seconds", "FLOWER_URL": "flower_url",
                 "BUILD_LOCK_SECONDS": "build_lock_seconds", "REDELIVER_SECONDS": "redeliver_seconds",
-                "BENCH_ROUTES": "bench_routes", "DATABASE_URL": "database_url", "INGEST_TOKEN": "ingest_token"}
+                "BENCH_ROUTES": "bench_routes", "DATABASE_URL": "database_url", "INGEST_TOKEN": "ingest_token",
+                "TRACKING": "tracking"}
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -54,7 +55,7 @@ def flask_config(settings: Settings) -> dict:
     """The Flask config keys that follow from the settings."""
     return {"SECRET_KEY": settings.secret_key, "MAX_CONTENT_LENGTH": settings.max_upload_bytes,
             "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": settings.production}
+            "SESSION_COOKIE_SECURE": settings.production, "TRACKING": settings.tracking}
 
 
 def settings() -> Settings:
