@@ -105,6 +105,10 @@ class FusedModel(ItemModel):
     def combine(self, parts: dict, s: FusionSettings) -> np.ndarray:
         """The weighted sum of the sources and the category scaling, over whatever columns `parts` hold
         (every item, or a pool of candidates when tuning)."""
+        return self.categorised(self.summed(parts, s), parts, s)
+
+    def summed(self, parts: dict, s: FusionSettings) -> np.ndarray:
+        """The weighted sum alone: tuning shares it among weightings that differ only in the category weight."""
         total = parts[f"base:{self.base_name(s)}"].copy()
         weights = 1.0
         for key, weight in (("knn", s.knn_weight), ("sequence", s.sequence_weight), ("content", s.content_weight),
@@ -113,8 +117,13 @@ class FusedModel(ItemModel):
                 total += weight * parts[key]
                 weights += weight
         total /= weights
+        return total
+
+    @staticmethod
+    def categorised(total: np.ndarray, parts: dict, s: FusionSettings) -> np.ndarray:
+        """`total` scaled down where no category is shared; a new array, so a shared sum stays as it was."""
         if s.category_weight and "category" in parts:
-            total *= 1.0 - s.category_weight + s.category_weight * parts["category"]
+            return total * (1.0 - s.category_weight + s.category_weight * parts["category"])
         return total
 
     def damping(self, s: FusionSettings) -> np.ndarray:

@@ -234,6 +234,8 @@ def test_choose_fusion_takes_the_best_that_meets_both_floors():
     assert evaluation.choose_fusion(scored)[0] == "both, better NDCG"
     assert evaluation.choose_fusion(scored[:2])[0] == "wide"
     assert evaluation.choose_fusion(scored[:1])[0] == "pure"
+    assert evaluation.choose_fusion(scored, margins=(0.005, 0.015))[0] == "both"
+    assert evaluation.choose_fusion(scored, margins=(0.015, 0.0))[0] == "wide"
 
 
 def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames, monkeypatch):
@@ -243,20 +245,17 @@ def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames,
     tuned_on = []
     original = evaluation.tune_served
 
-    def spy(evaluator, folds):
-        tuned_on.append(folds)
-        return original(evaluator, folds)
+    def spy(evaluator, split):
+        tuned_on.append(split)
+        return original(evaluator, split)
     monkeypatch.setattr(evaluation, "tune_served", spy)
     report = evaluate(items, interactions)
     test_split = leave_last_out(interactions)
     validation = leave_last_out(test_split.train)
-    earlier = leave_last_out(validation.train)
-    assert len(tuned_on) == 1 and [list(f.targets) for f in tuned_on[0]] == [list(validation.targets),
-                                                                              list(earlier.targets)]
+    assert len(tuned_on) == 1 and list(tuned_on[0].targets) == list(validation.targets)
     test_cases = set(zip(test_split.users, test_split.targets))
-    for fold in tuned_on[0]:
-        assert not set(zip(fold.users, fold.targets)) & test_cases
-        assert not set(zip(fold.train["user_id"], fold.train["item_id"])) & test_cases
+    assert not set(zip(tuned_on[0].users, tuned_on[0].targets)) & test_cases
+    assert not set(zip(tuned_on[0].train["user_id"], tuned_on[0].train["item_id"])) & test_cases
     assert report["served"] == SERVED
     for method in (*PEERS, SERVED):
         row = report["test"][method]
