@@ -100,7 +100,7 @@ class Ease(ItemModel):
         else:
             out = -self._precision[rows] / self._denominator[None, :]
         out[np.arange(len(rows)), rows] = 0.0
-        return out.astype(np.float32)
+        return out.astype(np.float32, copy=False)
 
 
 def bm25_weight(item_users: sparse.csr_matrix, k1: float = BM25_K1, b: float = BM25_B) -> sparse.csr_matrix:

@@ -19,7 +19,7 @@ from recommender.catalog import load_catalog
 from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
 from recommender.explain import Why
-from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
+from recommender.fusion import FusedModel, FusionSettings, best_columns, category_matrix, fused_table
 from recommender.itemitem import (
     Ease,
     SequenceKnn,
@@ -172,6 +172,22 @@ def test_fused_table_is_the_top_of_the_fused_scores(small_frames):
         np.testing.assert_allclose(np.sort(ranked[row])[::-1][:10], ranked[row, ids[row]], rtol=1e-5)
     assert shown.min() >= 0.0 and shown.max() <= 1.0
     assert np.all(np.diff(shown, axis=1) <= 1e-6)
+
+
+def test_best_columns_are_the_top_of_each_row_best_first():
+    """The neighbour table's top-k through a sampled threshold holds each row's best values, in order,
+    ties, rows of zeros, -inf and series bonuses included."""
+    rng = np.random.default_rng(7)
+    ranked = np.round(rng.random((40, 3000)) * 50).astype(np.float32) / 50
+    ranked[rng.random(ranked.shape) < 0.5] = 0.0
+    ranked[3] = 0.0
+    ranked[4, :2990] = -np.inf
+    ranked[5, [17, 2999]] += 10.0
+    for width in (10, 100):
+        top = best_columns(ranked, width)
+        assert all(len(set(row)) == width for row in top.tolist())
+        expected = -np.sort(-ranked, axis=1)[:, :width]
+        np.testing.assert_array_equal(np.take_along_axis(ranked, top, axis=1), expected)
 
 
 def test_sequence_matrix_counts_liked_items_close_in_time():
