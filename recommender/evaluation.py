@@ -348,11 +348,11 @@ def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], 
     a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
-    model = evaluator.models(split.train, ("item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
+    model = evaluator.models(split.train, ("item-kNN BM25", "item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
     every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
-    bases = [model.base_name(every_source)]
+    bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
     popular = candidate_pool(model, model.parts(most_rated, every_source, bases=bases), most_rated, None)
@@ -372,11 +372,12 @@ def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSetting
 
 def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
     """On the validation split only: EASE's lambda (where EASE fits), then the fusion weights over
-    EASE (the BM25 base only where EASE does not fit), floors raised by FLOOR_MARGINS so the choice
-    still meets them on other users."""
+    either base (on InstEval the BM25 base wins although EASE fits), floors raised by FLOOR_MARGINS so
+    the choice still meets them on other users."""
     lam, lambdas, ease = _choose_lambda(evaluator, split)
     evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    grid = [replace(c, ease_lambda=lam, base="EASE" if lam else "BM25") for c in FUSION_GRID]
+    grid = [replace(c, ease_lambda=lam, base=base) for base in (("EASE", "BM25") if lam else ("BM25",))
+            for c in FUSION_GRID]
     scored = list(zip(grid, _score_grid(evaluator, split, grid, ease)))
     chosen, metrics = choose_fusion(scored, FLOOR_MARGINS)
     return chosen, {"served": metrics, "floor_margins": list(FLOOR_MARGINS),
