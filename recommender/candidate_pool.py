@@ -31,9 +31,11 @@ class CandidatePool:
     blocked: np.ndarray
     companion: np.ndarray
 
-    def scores(self, model: FusedModel, settings: FusionSettings) -> np.ndarray:
-        """The fused ranking score at the pooled columns, as FusedModel.scores ranks the whole row."""
-        total = model.combine(self.parts, settings) * model.damping(settings)[self.columns]
+    def scores(self, model: FusedModel, settings: FusionSettings, summed: np.ndarray | None = None) -> np.ndarray:
+        """The fused ranking score at the pooled columns, as FusedModel.scores ranks the whole row.
+        `summed` (model.summed of these parts and settings) spares the weighted sum when given."""
+        total = model.summed(self.parts, settings) if summed is None else summed
+        total = model.categorised(total, self.parts, settings) * model.damping(settings)[self.columns]
         total += SERIES_BONUS * self.companion
         total[self.blocked] = -np.inf
         return total

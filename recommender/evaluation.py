@@ -57,6 +57,9 @@ MIN_USERS = 10
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
 CATEGORY_SHARE_ITEMS = 100
+# Tuning sees one validation split, so its floors are raised: coverage by 0.01, the category share by
+# 0.02 (two standard errors of a share near 0.93 over CATEGORY_SHARE_ITEMS x K = 1,000 neighbours).
+FLOOR_MARGINS = (0.01, 0.02)
 TIE_BREAK = 1e-6
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 20190513
@@ -197,13 +200,14 @@ class Evaluator:
         self.companions = companions_of(self.pairs, len(self.items)) if self.pairs is not None else None
         self.categories = category_matrix(self.items["categories"])
 
-    def models(self, train: pd.DataFrame, methods, seed: int = 0) -> dict[str, ItemModel | str]:
-        """Each method trained on `train`; a method that cannot be built is a string saying why."""
+    def models(self, train: pd.DataFrame, methods, seed: int = 0, reuse: dict | None = None) -> dict:
+        """Each method trained on `train` (str: why it cannot be built); `reuse` holds models already
+        trained on it, which the served fusion takes instead of building them again."""
         n = len(self.items)
         matrix = interaction_matrix(self.items, train)
         counts = np.asarray(matrix.getnnz(axis=1)).ravel().astype(np.float32)
         rated = rated_matrix(self.items, train)
-        built: dict[str, ItemModel | str] = {}
+        built: dict[str, ItemModel | str] = {k: v for k, v in (reuse or {}).items() if v is not None}
         needs_collaborative = {"collaborative-only", "blend"} & set(methods) or \
             (SERVED in methods and self.fusion.vectors_weight)
         collaborative = collaborative_vectors(matrix, self.settings) if needs_collaborative else None
@@ -297,14 +301,15 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
     return min(eligible, key=lambda pair: (pair[0].collaborative_weight, -pair[0].evidence_shrinkage))
 
 
-def choose_fusion(scored: list[tuple[FusionSettings, dict]]) -> tuple[FusionSettings, dict]:
+def choose_fusion(scored: list[tuple[FusionSettings, dict]],
+                  margins: tuple[float, float] = (0.0, 0.0)) -> tuple[FusionSettings, dict]:
     """The best validation HitRate (then NDCG) among fusions that meet both floors on validation:
     coverage >= COVERAGE_TARGET, and the neighbours of the CATEGORY_SHARE_ITEMS most-rated items share
-    a category with them >= CATEGORY_SHARE_TARGET of the time. If none meets both, among those that
-    reach the coverage floor; if none does, among all. The grid holds the pure base model, so it wins
-    where nothing added helps and the floors allow it."""
-    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET]
-    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET]
+    a category with them >= CATEGORY_SHARE_TARGET of the time, the floors raised by `margins`. If none
+    meets both, among those that reach the coverage floor; if none does, among all. The grid holds the
+    pure base model, so it wins where nothing added helps and the floors allow it."""
+    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET + margins[0]]
+    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET + margins[1]]
     return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
 
 
@@ -315,75 +320,68 @@ def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recomm
     return round(float(shared.mean()), 4)
 
 
-def tuning_folds(validation: Split) -> list[Split]:
-    """The validation split, and one made the same way a step earlier in each history where it has
-    MIN_USERS users: twice the users to choose among close fusions, still none of the test split's."""
-    earlier = leave_last_out(validation.train)
-    return [validation, earlier] if len(earlier) >= MIN_USERS else [validation]
-
-
-def pooled(folds: list[dict]) -> dict:
-    """Metrics of several folds as one: rates weighted by users; coverage and category share the lowest
-    of the folds, so a fusion meets a floor only where it meets it on every fold."""
-    users = sum(m["users"] for m in folds)
-    out = {key: round(sum(m[key] * m["users"] for m in folds) / max(users, 1), 4) for key in ("hit_rate", "ndcg")}
-    out.update({key: round(float(min(m[key] for m in folds)), 4) for key in ("coverage", "category_share")
-                if all(key in m for m in folds)})
-    return {**out, "users": users}
-
-
-def _choose_lambda(evaluator: Evaluator, folds: list[Split]) -> tuple[float | None, dict]:
-    """EASE's lambda by validation HitRate (then NDCG) on the first fold (one knob, and a build per
-    lambda: the second fold would double its cost), or None where EASE does not fit."""
-    split = folds[0]
+def _choose_lambda(evaluator: Evaluator, split: Split) -> tuple[float | None, dict, Ease | None]:
+    """EASE's lambda by validation HitRate (then NDCG), with the chosen model (reused by the grid), or
+    None where EASE does not fit."""
     rated = rated_matrix(evaluator.items, split.train)
     if ease_fits(*rated.shape) is not None:
-        return None, {}
+        return None, {}, None
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
-    lambdas = {lam: evaluator.score(Ease(rated, lam), split, seen)[0] for lam in EASE_LAMBDAS}
-    return max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"])), lambdas
+    models = {lam: Ease(rated, lam) for lam in EASE_LAMBDAS}
+    lambdas = {lam: evaluator.score(model, split, seen)[0] for lam, model in models.items()}
+    best = max(lambdas, key=lambda c: (lambdas[c]["hit_rate"], lambdas[c]["ndcg"]))
+    return best, lambdas, models[best]
 
 
-def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], lam: float | None) -> list[dict]:
-    """Every fusion of the grid on one fold: HitRate, NDCG and coverage of its cases, and the category
-    share of the CATEGORY_SHARE_ITEMS most-rated items' neighbours. Each source is scored once, and
-    each weighting ranks only a pool of candidates (recommender/candidate_pool.py)."""
+def _by_sum(grid: list[FusionSettings]) -> dict[FusionSettings, list[int]]:
+    """Grid positions grouped by their weighted sum (every knob but the category weight)."""
+    groups: dict[FusionSettings, list[int]] = {}
+    for i, candidate in enumerate(grid):
+        groups.setdefault(replace(candidate, category_weight=0.0), []).append(i)
+    return groups
+
+
+def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], ease: Ease | None) -> list[dict]:
+    """Every fusion of the grid on the validation split: HitRate, NDCG and coverage of its cases, and the
+    category share of the CATEGORY_SHARE_ITEMS most-rated items' neighbours. Each source is scored once,
+    each weighted sum computed once for the category weights tried on it, and each weighting ranks only
+    a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
-    model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED) if lam
-                             else ("item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
+    model = evaluator.models(split.train, ("item-kNN BM25", "item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
-    every_source = FusionSettings(lam, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
-    bases = ["EASE", "BM25"] if lam else ["BM25"]
+    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
+    bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
     popular = candidate_pool(model, model.parts(most_rated, every_source, bases=bases), most_rated, None)
-    scored = []
-    for candidate in grid:
-        metrics = _metrics(_pooled_top(pool, model, candidate), target_rows, len(evaluator.items))
-        metrics["category_share"] = category_share(evaluator.categories, most_rated,
-                                                   _pooled_top(popular, model, candidate))
-        scored.append(metrics)
+    scored: list[dict] = [{} for _ in grid]
+    for weighting, positions in _by_sum(grid).items():
+        sums = model.summed(pool.parts, weighting), model.summed(popular.parts, weighting)
+        for i in positions:
+            scored[i] = _metrics(_pooled_top(pool, model, grid[i], sums[0]), target_rows, len(evaluator.items))
+            scored[i]["category_share"] = category_share(evaluator.categories, most_rated,
+                                                         _pooled_top(popular, model, grid[i], sums[1]))
     return scored
 
 
-def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSettings) -> np.ndarray:
-    return np.take_along_axis(pool.columns, _top(pool.scores(model, candidate)), axis=1)
+def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSettings, summed: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(pool.columns, _top(pool.scores(model, candidate, summed)), axis=1)
 
 
-def tune_served(evaluator: Evaluator, folds: list[Split]) -> tuple[FusionSettings, dict]:
-    """On the validation folds only: EASE's lambda (where EASE fits), then the fusion weights, each by
-    its metrics pooled over the folds."""
-    lam, lambdas = _choose_lambda(evaluator, folds)
+def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
+    """On the validation split only: EASE's lambda (where EASE fits), then the fusion weights over
+    either base (on InstEval the BM25 base wins although EASE fits), floors raised by FLOOR_MARGINS so
+    the choice still meets them on other users."""
+    lam, lambdas, ease = _choose_lambda(evaluator, split)
     evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    bases = ("EASE", "BM25") if lam else ("BM25",)
-    grid = [replace(c, ease_lambda=lam, base=base) for base in bases for c in FUSION_GRID]
-    per_fold = [_score_grid(evaluator, split, grid, lam) for split in folds]
-    scored = [(candidate, pooled([fold[i] for fold in per_fold])) for i, candidate in enumerate(grid)]
-    chosen, metrics = choose_fusion(scored)
-    return chosen, {"served": metrics, "ease_lambdas": {str(k): v for k, v in lambdas.items()},
-                    "folds": [len(split) for split in folds]}
+    grid = [replace(c, ease_lambda=lam, base=base) for base in (("EASE", "BM25") if lam else ("BM25",))
+            for c in FUSION_GRID]
+    scored = list(zip(grid, _score_grid(evaluator, split, grid, ease)))
+    chosen, metrics = choose_fusion(scored, FLOOR_MARGINS)
+    return chosen, {"served": metrics, "floor_margins": list(FLOOR_MARGINS),
+                    "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
 
 
 def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
@@ -411,7 +409,7 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     chosen = replace(settings, collaborative_weight=best.collaborative_weight,
                      evidence_shrinkage=best.evidence_shrinkage)
     evaluator.settings = chosen
-    fusion, tuning = tune_served(evaluator, tuning_folds(validation_split))
+    fusion, tuning = tune_served(evaluator, validation_split)
     evaluator.fusion = fusion
     test = evaluator.run(test_split)
     test[SERVED]["vs"] = evaluator.paired_differences()

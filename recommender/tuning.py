@@ -1,5 +1,5 @@
 """Carrying a version's tuned settings forward, so an automatic rebuild after a small change to the
-store does not re-run the whole offline evaluation (13 s of a 20 s build at demo size). Imports
+store does not re-run the whole offline evaluation (over half of a full build's CPU at demo size). Imports
 nothing of the build stack: the pipeline, which web processes import, reads manifests through it.
 
 A build that evaluates records in its manifest's "tuned_settings" section the blend and fusion it

@@ -19,7 +19,7 @@ from recommender.catalog import load_catalog
 from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
 from recommender.explain import Why
-from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
+from recommender.fusion import FusedModel, FusionSettings, best_columns, category_matrix, fused_table
 from recommender.itemitem import (
     Ease,
     SequenceKnn,
@@ -174,6 +174,22 @@ def test_fused_table_is_the_top_of_the_fused_scores(small_frames):
     assert np.all(np.diff(shown, axis=1) <= 1e-6)
 
 
+def test_best_columns_are_the_top_of_each_row_best_first():
+    """The neighbour table's top-k through a sampled threshold holds each row's best values, in order,
+    ties, rows of zeros, -inf and series bonuses included."""
+    rng = np.random.default_rng(7)
+    ranked = np.round(rng.random((40, 3000)) * 50).astype(np.float32) / 50
+    ranked[rng.random(ranked.shape) < 0.5] = 0.0
+    ranked[3] = 0.0
+    ranked[4, :2990] = -np.inf
+    ranked[5, [17, 2999]] += 10.0
+    for width in (10, 100):
+        top = best_columns(ranked, width)
+        assert all(len(set(row)) == width for row in top.tolist())
+        expected = -np.sort(-ranked, axis=1)[:, :width]
+        np.testing.assert_array_equal(np.take_along_axis(ranked, top, axis=1), expected)
+
+
 def test_sequence_matrix_counts_liked_items_close_in_time():
     """Co-occurrence within the window of each user's liked history in time order, weighted 1/steps,
     normalised by the square roots of both items' totals; dislikes and other users' items break nothing."""
@@ -234,6 +250,8 @@ def test_choose_fusion_takes_the_best_that_meets_both_floors():
     assert evaluation.choose_fusion(scored)[0] == "both, better NDCG"
     assert evaluation.choose_fusion(scored[:2])[0] == "wide"
     assert evaluation.choose_fusion(scored[:1])[0] == "pure"
+    assert evaluation.choose_fusion(scored, margins=(0.005, 0.015))[0] == "both"
+    assert evaluation.choose_fusion(scored, margins=(0.015, 0.0))[0] == "wide"
 
 
 def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames, monkeypatch):
@@ -243,20 +261,17 @@ def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames,
     tuned_on = []
     original = evaluation.tune_served
 
-    def spy(evaluator, folds):
-        tuned_on.append(folds)
-        return original(evaluator, folds)
+    def spy(evaluator, split):
+        tuned_on.append(split)
+        return original(evaluator, split)
     monkeypatch.setattr(evaluation, "tune_served", spy)
     report = evaluate(items, interactions)
     test_split = leave_last_out(interactions)
     validation = leave_last_out(test_split.train)
-    earlier = leave_last_out(validation.train)
-    assert len(tuned_on) == 1 and [list(f.targets) for f in tuned_on[0]] == [list(validation.targets),
-                                                                              list(earlier.targets)]
+    assert len(tuned_on) == 1 and list(tuned_on[0].targets) == list(validation.targets)
     test_cases = set(zip(test_split.users, test_split.targets))
-    for fold in tuned_on[0]:
-        assert not set(zip(fold.users, fold.targets)) & test_cases
-        assert not set(zip(fold.train["user_id"], fold.train["item_id"])) & test_cases
+    assert not set(zip(tuned_on[0].users, tuned_on[0].targets)) & test_cases
+    assert not set(zip(tuned_on[0].train["user_id"], tuned_on[0].train["item_id"])) & test_cases
     assert report["served"] == SERVED
     for method in (*PEERS, SERVED):
         row = report["test"][method]

@@ -13,11 +13,11 @@ TIE_BREAK = 1e-6
 
 def matrices(seed: int):
     rng = np.random.default_rng(seed)
-    dense = rng.random((60, 700), dtype=np.float32)
+    dense = rng.random((60, 2000), dtype=np.float32)  # wider than NARROW_COLUMNS
     yield "dense", dense
     coarse = np.round(dense * 4) / 4  # many exact ties, above the tie-break's resolution
     yield "coarse", coarse.astype(np.float32)
-    sparse_like = np.where(rng.random((60, 700)) < 0.02, dense, 0.0).astype(np.float32)
+    sparse_like = np.where(rng.random((60, 2000)) < 0.02, dense, 0.0).astype(np.float32)
     yield "mostly zeros", sparse_like
     seen = dense.copy()
     seen[rng.random(seen.shape) < 0.3] = -np.inf
