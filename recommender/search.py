@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,17 +106,49 @@ class SearchHit:
 ARRAYS = ("vocab", "offsets", "rows", "variants", "variant_offsets", "variant_tokens", "first_token", "tiebreak")
 
 
+def _grouped(ids: dict[str, int], key_ids: np.ndarray, values: np.ndarray):
+    """Group values by key: the sorted distinct keys, offsets, the values sorted by key (in their order
+    within a key) and each key id's position among the sorted keys. A key's values are one contiguous
+    slice found by binary search, and the arrays can be saved and memory-mapped. Keys arrive as ids
+    into `ids`, so only the distinct keys are ever held as strings."""
+    if not ids:
+        return np.array([], dtype="<U1"), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int32), \
+            np.empty(0, dtype=np.int64)
+    keys = sorted(ids)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.fromiter((ids[k] for k in keys), dtype=np.int64, count=len(keys))] = np.arange(len(keys))
+    ranked = rank[key_ids]
+    order = np.argsort(ranked, kind="stable")
+    offsets = np.searchsorted(ranked[order], np.arange(len(keys) + 1)).astype(np.int64)
+    return np.array(keys), offsets, values[order].astype(np.int32), rank
+
+
 def _sorted_groups(keys: list[str], values: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group values by key as three arrays (sorted unique keys, offsets, values), so a key's values
-    are one contiguous slice found by binary search, and the arrays can be saved and memory-mapped."""
-    if not keys:
-        return np.array([], dtype="<U1"), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    key_array = np.array(keys)
-    order = np.argsort(key_array, kind="stable")
-    key_array = key_array[order]
-    unique, starts = np.unique(key_array, return_index=True)
-    offsets = np.append(starts, len(key_array)).astype(np.int64)
-    return unique, offsets, np.asarray(values, dtype=np.int32)[order]
+    """_grouped for keys given as strings."""
+    ids: dict[str, int] = {}
+    key_ids = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys))
+    return _grouped(ids, key_ids, np.asarray(values, dtype=np.int32))[:3]
+
+
+def _postings(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted vocabulary, offsets and rows (each row once per distinct word of its title), each title's
+    first word as a vocabulary position (-1 for none) and its length in characters (at most 200).
+    Words become integer ids as they are read, so a million titles never exist as per-title word lists
+    or as a fixed-width array of every word occurrence: the build holds int32 arrays and the vocabulary."""
+    ids: dict[str, int] = {}
+    token_ids, token_rows = array("i"), array("i")
+    first, lengths = array("q"), array("d")
+    for row, title in enumerate(titles):
+        tokens = WORD.findall(fold(title))
+        lengths.append(min(len(title), 200))
+        first.append(ids.setdefault(tokens[0], len(ids)) if tokens else -1)
+        for token in set(tokens):
+            token_ids.append(ids.setdefault(token, len(ids)))
+            token_rows.append(row)
+    vocab, offsets, rows, rank = _grouped(ids, np.array(token_ids, dtype=np.int64), np.array(token_rows, np.int32))
+    first_ids = np.array(first, dtype=np.int64)
+    first_ids[first_ids >= 0] = rank[first_ids[first_ids >= 0]]
+    return vocab, offsets, rows, first_ids, np.array(lengths, dtype=float)
 
 
 class TitleSearch:
@@ -132,13 +165,7 @@ class TitleSearch:
 
     @staticmethod
     def _build(titles, popularity) -> dict:
-        words = [WORD.findall(fold(t)) for t in titles]
-        token_keys, token_rows = [], []
-        for row, tokens in enumerate(words):
-            for token in set(tokens):
-                token_keys.append(token)
-                token_rows.append(row)
-        vocab, offsets, rows = _sorted_groups(token_keys, token_rows)
+        vocab, offsets, rows, first_ids, lengths = _postings(titles)
         variant_keys, variant_tokens = [], []
         for tid, token in enumerate(vocab.tolist()):
             if len(token) >= FUZZY_MIN_LENGTH - 1:
@@ -146,17 +173,13 @@ class TitleSearch:
                     variant_keys.append(variant)
                     variant_tokens.append(tid)
         variants, variant_offsets, variant_tokens = _sorted_groups(variant_keys, variant_tokens)
-        n = len(titles)
+        n = len(first_ids)
         pop = np.zeros(n) if popularity is None else np.log1p(np.asarray(popularity, dtype=float))
         top = pop.max() if n and pop.max() > 0 else 1.0
-        length_penalty = np.array([min(len(t), 200) for t in titles], dtype=float) / 1000.0
-        first = [w[0] if w else "" for w in words]
-        first_ids = np.searchsorted(vocab, np.array(first)) if n and len(vocab) else np.zeros(n, dtype=np.int64)
-        first_ids = np.where(np.array([bool(w) for w in words], dtype=bool), first_ids, -1) if n else first_ids
+        length_penalty = lengths / 1000.0
         return {"vocab": vocab, "offsets": offsets, "rows": rows, "variants": variants,
                 "variant_offsets": variant_offsets, "variant_tokens": variant_tokens,
-                "first_token": np.asarray(first_ids, dtype=np.int64),
-                "tiebreak": (0.4 * pop / top - length_penalty).astype(np.float32)}
+                "first_token": first_ids, "tiebreak": (0.4 * pop / top - length_penalty).astype(np.float32)}
 
     def save(self, directory: Path) -> dict[str, int]:
         directory.mkdir(parents=True, exist_ok=True)

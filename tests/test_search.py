@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.search import MAX_QUERY_CHARS, TitleSearch
+from recommender.search import MAX_QUERY_CHARS, WORD, TitleSearch, fold
 
 
 def titles_found(titles, query, popularity=None, limit=20) -> list[str]:
@@ -203,3 +203,40 @@ def test_long_query_is_cut():
 def test_control_characters_separate_words():
     """A NUL byte inside a query acts as a space rather than gluing or breaking words."""
     assert titles_found(["Night Train"], "night\x00train") == ["Night Train"]
+
+
+# -- stored arrays --------------------------------------------------------------------------
+
+POSTING_TITLES = ["Night Night River", "", "river café", "!!", "Amélie night", "zebra", "Cafe"]
+
+
+def test_each_word_lists_the_rows_that_contain_it_once_in_row_order():
+    """The postings the worker saves: sorted distinct words, each with the rows holding it, ascending."""
+    search = TitleSearch(POSTING_TITLES)
+    vocab = search.vocab.tolist()
+    assert vocab == sorted(set(vocab)) == ["amelie", "cafe", "night", "river", "zebra"]
+    for tid, word in enumerate(vocab):
+        rows = search.rows[search.offsets[tid]:search.offsets[tid + 1]].tolist()
+        expected = [row for row, title in enumerate(POSTING_TITLES) if word in search_words(title)]
+        assert rows == expected, word
+    assert search.offsets[-1] == len(search.rows)
+
+
+def test_first_token_names_each_titles_first_word_or_minus_one():
+    """The first word earns the prefix bonus; a title without words has none."""
+    search = TitleSearch(POSTING_TITLES)
+    firsts = [search.vocab[t] if t >= 0 else None for t in search.first_token.tolist()]
+    assert firsts == ["night", None, "river", None, "amelie", "zebra", "cafe"]
+
+
+def test_typo_variants_point_at_the_words_they_come_from():
+    """A one-deletion variant leads only to words one letter longer, in vocabulary order."""
+    search = TitleSearch(POSTING_TITLES)
+    for i, variant in enumerate(search.variants.tolist()):
+        tokens = search.variant_tokens[search.variant_offsets[i]:search.variant_offsets[i + 1]]
+        words = [search.vocab[t] for t in tokens]
+        assert words == sorted(words) and all(len(w) == len(variant) + 1 for w in words), variant
+
+
+def search_words(title: str) -> set[str]:
+    return set(WORD.findall(fold(title)))
