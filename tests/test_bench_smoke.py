@@ -60,11 +60,12 @@ def load(rate: float, p99: float = 0.05) -> LoadResult:
     return LoadResult(int(rate * 2), 2.0, p99 / 2, p99, 0, 0, "test")
 
 
-def test_http_target_rows_judge_the_embed_routes_against_healthz():
-    rates = {name: 100.0 for name in (http.TEMPLATE, http.HEALTHZ, "similar partial", "live-search partial",
-                                      http.SAME_URL, http.NOT_MODIFIED)}
-    rates.update({http.EMBED: 59.0, http.EMBED_SEARCH: 55.0})
-    rows = {row.what: row for row in http.target_rows({name: [load(rate)] for name, rate in rates.items()})}
+def test_http_rows_judge_the_embed_routes_against_healthz_beside_them(monkeypatch):
+    rates = {"/healthz": 100.0, "/embed/1": 59.0, "/embed/search": 55.0}
+    monkeypatch.setattr(http, "run_load", lambda base, paths, seconds, headers=None: load(rates[paths[0]]))
+    chosen = [http.Route(http.HEALTHZ, ["/healthz"], False), http.Route(http.EMBED, ["/embed/1"], True),
+              http.Route(http.EMBED_SEARCH, ["/embed/search"], True)]
+    rows = {row.what: row for row in http.healthz_rows(http.healthz_pairs("base", chosen, 1.0, 2))}
 
     embed = rows[f"HTTP {http.EMBED} req/s ÷ /healthz req/s"]
     assert embed.values["value"] == pytest.approx(0.59) and embed.met is False and embed.target == "≥ 0.60×"
