@@ -26,6 +26,7 @@ import numpy as np
 from annoy import AnnoyIndex
 
 from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+from recommender.topk import best_first
 from recommender.twins import expand_to_items, find_twins
 
 METRIC = "angular"
@@ -82,9 +83,7 @@ def top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         part = np.argpartition(sims, n - k, axis=1)[:, n - k:]
     else:
         part = np.stack([np.argpartition(row, n - k)[n - k:] for row in sims])
-    part_scores = np.take_along_axis(sims, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+    return best_first(sims, part)
 
 
 def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block_cells: int = 1 << 24):

@@ -114,10 +114,7 @@ def _seen_matrix(train: pd.DataFrame, positions: pd.Index, users: np.ndarray) ->
 
 
 def _rank_by_vectors(vectors: np.ndarray, query_rows: np.ndarray, seen: sparse.csr_matrix) -> np.ndarray:
-    scores = vectors[query_rows] @ vectors.T
-    scores[np.arange(len(query_rows)), query_rows] = -np.inf
-    scores[seen.nonzero()] = -np.inf
-    return _top(scores)
+    return _masked_top(vectors[query_rows] @ vectors.T, query_rows, seen)
 
 
 def _top(scores: np.ndarray) -> np.ndarray:

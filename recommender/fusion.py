@@ -17,10 +17,10 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.itemitem import Ease, ItemModel, SparseKnn, ease_fits
+from recommender.topk import best_columns
 
 SERIES_BONUS = 10.0
 BLOCK_CELLS = 1 << 23
-SAMPLE_STEP = 8  # every 8th column gives each row's candidate threshold in the neighbour table
 DENSE_CATEGORIES = 64  # up to this many categories, overlaps are found by a dense product
 
 
@@ -189,33 +189,6 @@ def fused_table(model: FusedModel, width: int) -> tuple[np.ndarray, np.ndarray]:
         ids[rows] = top
         shown[rows] = _display(np.take_along_axis(ranked, top, axis=1))
     return ids, shown
-
-
-def best_columns(ranked: np.ndarray, width: int) -> np.ndarray:
-    """The `width` best columns of each row, best first. The width-th best of every SAMPLE_STEP-th
-    column is never above the row's, so only the columns reaching it (a few hundred) are partitioned:
-    partitioning all of a demo-size row was a quarter of the table's time."""
-    n_rows, n_cols = ranked.shape
-    sample = ranked[:, ::SAMPLE_STEP]
-    if sample.shape[1] < 2 * width:
-        return _ranked_order(ranked, np.argsort(-ranked, axis=1)[:, :width])
-    floor = np.partition(sample, -width, axis=1)[:, -width]
-    rows, cols = np.divmod(np.flatnonzero(ranked >= floor[:, None]), n_cols)
-    counts = np.bincount(rows, minlength=n_rows)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    padded = np.zeros((n_rows, int(counts.max())), dtype=np.int64)
-    values = np.full(padded.shape, -np.inf, dtype=ranked.dtype)
-    slot = np.arange(len(rows)) - starts[rows]
-    padded[rows, slot] = cols
-    values[rows, slot] = ranked[rows, cols]
-    best = np.argpartition(-values, width - 1, axis=1)[:, :width]
-    return _ranked_order(ranked, np.take_along_axis(padded, best, axis=1))
-
-
-def _ranked_order(ranked: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """`top` (columns per row) sorted best first."""
-    order = np.argsort(-np.take_along_axis(ranked, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
 
 
 def _display(ranked: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from recommender.catalog import load_catalog
 from recommender.demo import prepare_demo_catalog
 from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
 from recommender.explain import Why
-from recommender.fusion import FusedModel, FusionSettings, best_columns, category_matrix, fused_table
+from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
 from recommender.itemitem import (
     Ease,
     SequenceKnn,
@@ -39,6 +39,7 @@ from recommender.series import (
     series_pairs,
     title_stem,
 )
+from recommender.topk import best_columns
 from recommender.vectors import content_vectors
 from tests.conftest import make_catalog
 
