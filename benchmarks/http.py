@@ -28,7 +28,7 @@ NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 EMBED = "embed fragment"
 EMBED_SEARCH = "embed live search"
 TRACKING_SHARE = 0.9  # issue 14: the similar panel keeps this share of its req/s when tracking is on
-TRACKING_SLICES = ("off", "on", "on", "off")  # ABBA: a drift in the machine's speed falls on both arms
+ABBA_SLICES = ("off", "on", "on", "off")  # a drift in the machine's speed falls on both arms
 HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
                   EMBED: 0.6, EMBED_SEARCH: 0.5}
 
@@ -132,13 +132,20 @@ def target_rows(by_route: dict[str, list[LoadResult]]) -> list[Row]:
     return rows
 
 
-def tracking_slices(tracked: str, untracked: str, route: Route, seconds: float, pairs: int) -> dict[str, list]:
-    """The similar partial from the tracked web tier and from the untracked one, in short ABBA slices."""
+def abba(load_on, load_off, pairs: int) -> dict[str, list[LoadResult]]:
+    """`pairs` runs of off, on, on, off slices (each a call of `load_on` or `load_off`): a drift in the
+    shared machine's speed falls on both arms."""
     found: dict[str, list[LoadResult]] = {"on": [], "off": []}
     for _ in range(pairs):
-        for arm in TRACKING_SLICES:
-            found[arm].append(run_load(tracked if arm == "on" else untracked, route.paths, seconds, route.headers))
+        for arm in ABBA_SLICES:
+            found[arm].append(load_on() if arm == "on" else load_off())
     return found
+
+
+def tracking_slices(tracked: str, untracked: str, route: Route, seconds: float, pairs: int) -> dict[str, list]:
+    """The similar partial from the tracked web tier and from the untracked one, in short ABBA slices."""
+    return abba(lambda: run_load(tracked, route.paths, seconds, route.headers),
+                lambda: run_load(untracked, route.paths, seconds, route.headers), pairs)
 
 
 def pooled_rate(results: list[LoadResult]) -> float:
@@ -160,16 +167,10 @@ def healthz_pairs(base: str, chosen: list[Route], seconds: float, pairs: int) ->
     """Each route judged against /healthz in short ABBA slices right beside it: a whole round of routes
     lasts long enough for the shared machine's speed to move between a route and the floor."""
     by_name = {r.name: r for r in chosen}
-    found = {}
-    for name in HEALTHZ_SHARES:
-        if name not in by_name:
-            continue
-        found[name] = {"off": [], "on": []}
-        for _ in range(pairs):
-            for arm in TRACKING_SLICES:
-                route = by_name[name] if arm == "on" else by_name[HEALTHZ]
-                found[name][arm].append(run_load(base, route.paths, seconds, route.headers))
-    return found
+    floor = by_name[HEALTHZ]
+    return {name: abba(lambda route=by_name[name]: run_load(base, route.paths, seconds, route.headers),
+                       lambda: run_load(base, floor.paths, seconds, floor.headers), pairs)
+            for name in HEALTHZ_SHARES if name in by_name}
 
 
 def healthz_rows(paired: dict[str, dict[str, list[LoadResult]]]) -> list[Row]:

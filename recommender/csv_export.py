@@ -44,19 +44,19 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_safe_csv(frame: pd.DataFrame, path_or_buffer: str | Path | IO[str]) -> None:
+def write_safe_csv(frame: pd.DataFrame, path_or_buffer: str | Path | IO[str], header: bool = True) -> None:
     """Write the frame (without its index: reset_index first to keep it) as UTF-8 CSV with every text
     cell and column name neutralised (see safe_cell). Lines end in CRLF (RFC 4180): Python's csv writer
     quotes only the line-end characters of its own terminator, so with a bare LF a cell holding a CR
     would be written unquoted and split the row for every reader."""
-    safe_frame(frame).to_csv(path_or_buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n",
-                             encoding="utf-8")
+    safe_frame(frame).to_csv(path_or_buffer, index=False, header=header, quoting=csv.QUOTE_MINIMAL,
+                             lineterminator="\r\n", encoding="utf-8")
 
 
-def safe_csv_text(frame: pd.DataFrame) -> str:
-    """The neutralised CSV as a string, for an HTTP response body."""
+def safe_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
+    """The neutralised CSV as a string, for an HTTP response body (or one chunk of it, without header)."""
     buffer = io.StringIO()
-    write_safe_csv(frame, buffer)
+    write_safe_csv(frame, buffer, header)
     return buffer.getvalue()
 
 
@@ -78,7 +78,4 @@ def catalog_csv_chunks(attribute_names: list[str], pages):
     columns = [*EXPORT_COLUMNS, *attribute_names]
     yield safe_csv_text(pd.DataFrame(columns=columns))
     for rows in pages:
-        buffer = io.StringIO()
-        safe_frame(_page_frame(rows, attribute_names)).to_csv(
-            buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        yield buffer.getvalue()
+        yield safe_csv_text(_page_frame(rows, attribute_names), header=False)
