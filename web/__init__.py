@@ -55,7 +55,7 @@ def flask_config(settings: Settings) -> dict:
     """The Flask config keys that follow from the settings."""
     return {"SECRET_KEY": settings.secret_key, "MAX_CONTENT_LENGTH": settings.max_upload_bytes,
             "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": settings.production, "TRACKING": settings.tracking}
+            "SESSION_COOKIE_SECURE": settings.production}
 
 
 def settings() -> Settings:

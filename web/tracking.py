@@ -178,8 +178,7 @@ def init_app(app: Flask) -> None:
     """Register the tracking object, request hooks and template helpers on the app."""
     settings = app.extensions["settings"]
     database = MetricsDatabase(app.extensions["store_of_record"])
-    app.extensions[EXTENSION] = Tracking(app, settings.secret_key, database,
-                                         enabled=app.config.get("TRACKING", True))
+    app.extensions[EXTENSION] = Tracking(app, settings.secret_key, database, enabled=settings.tracking)
     app.before_request(_choose_arm)
     app.after_request(_set_visitor_cookie)
     app.jinja_env.globals.update(track_impression=track_impression, track_link=track_link,
