@@ -60,22 +60,8 @@ def safe_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
     return buffer.getvalue()
 
 
-EXPORT_COLUMNS = ("item_id", "title", "description", "categories", "year", "image_url", "url", "hidden")
-
-
-def _page_frame(rows: list[dict], attribute_names: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({name: [row[name] for row in rows] for name in EXPORT_COLUMNS})
-    frame["year"] = pd.array(frame["year"], dtype="Int64")
-    frame["hidden"] = frame["hidden"].map(lambda hidden: "true" if hidden else "false")
-    for name in attribute_names:
-        frame[name] = pd.Series([(row["attributes"] or {}).get(name) for row in rows], dtype=object)  # 12 stays 12
-    return frame
-
-
-def catalog_csv_chunks(attribute_names: list[str], pages):
-    """The catalog as neutralised CSV text, a chunk per page of item rows (for a streamed download):
-    the item fields, `hidden`, then one column per attribute name."""
-    columns = [*EXPORT_COLUMNS, *attribute_names]
+def catalog_csv_chunks(columns: list[str], frames):
+    """Neutralised CSV text for a streamed download: the header of `columns`, then a chunk per frame."""
     yield safe_csv_text(pd.DataFrame(columns=columns))
-    for rows in pages:
-        yield safe_csv_text(_page_frame(rows, attribute_names), header=False)
+    for frame in frames:
+        yield safe_csv_text(frame, header=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from recommender.csv_export import EXPORT_COLUMNS
+from recommender.store.items import EXPORT_COLUMNS
 from tests.live_app import ADMIN_HEADERS
 
 pytest_plugins = ["tests.live_app"]

@@ -1,7 +1,9 @@
-"""Writing and reading catalog items inside a caller's transaction."""
+"""Catalog items in the store: writing and reading them (inside a caller's transaction, or paged for
+exports) and their column layout as a catalog frame."""
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
@@ -12,6 +14,8 @@ from recommender.store.upsert import chunks, dialect_insert
 from recommender.store.validation import split_categories
 
 UPSERT_CHUNK_ROWS = 500
+OWN_ATTRIBUTE_COLUMNS = ("image_url", "url")
+EXPORT_COLUMNS = ("item_id", "title", "description", "categories", "year", "image_url", "url", "hidden")
 UPDATED_COLUMNS = ("title", "description", "categories", "year", "image_url", "url", "hidden", "attributes",
                    "updated_at")
 
@@ -88,3 +92,37 @@ def attribute_names(engine) -> list[str]:
                 select(items.c.attributes)).scalars():
             names.update(attributes or {})
     return sorted(names)
+
+
+def _attribute_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def items_frame(rows: list[dict], names: list[str] | None = None) -> pd.DataFrame:
+    """Item rows in the column layout load_items gives (attributes as text, '' when missing); the
+    attribute columns are `names`, or those the rows have."""
+    if names is None:
+        names = sorted({name for row in rows for name in (row["attributes"] or {})} - set(OWN_ATTRIBUTE_COLUMNS))
+    frame = pd.DataFrame({
+        "item_id": [row["item_id"] for row in rows],
+        "title": [row["title"] for row in rows],
+        "description": [row["description"] for row in rows],
+        "categories": [row["categories"] for row in rows],
+        "year": pd.array([row["year"] for row in rows], dtype="Int64"),
+    })
+    for column in OWN_ATTRIBUTE_COLUMNS:
+        frame[column] = [row[column] or "" for row in rows]
+    for name in names:
+        frame[name] = [_attribute_text((row["attributes"] or {}).get(name)) for row in rows]
+    return frame
+
+
+def export_frame(rows: list[dict], names: list[str]) -> pd.DataFrame:
+    """A page of an export: items_frame with `hidden` after the item's own fields (EXPORT_COLUMNS)."""
+    frame = items_frame(rows, names)
+    frame.insert(EXPORT_COLUMNS.index("hidden"), "hidden", [_attribute_text(bool(row["hidden"])) for row in rows])
+    return frame

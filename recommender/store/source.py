@@ -26,6 +26,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from recommender.catalog import Catalog, CatalogError, Problem
 from recommender.store.event_validation import RATING_TYPE
+from recommender.store.items import items_frame
 from recommender.store.schema import STATE_REVISION, events, items
 from recommender.store.state import read_state
 from recommender.store.store import Store, guarded
@@ -35,34 +36,8 @@ DEFAULT_HORIZON_DAYS = 365.0
 HALF_LIFE_SHARE_OF_HORIZON = 0.25
 RATING_CAP = 5.0
 DAY_S = 86_400.0
-OWN_ATTRIBUTE_COLUMNS = ("image_url", "url")
 SOURCE_NAME = "store"
 HASH_CHARS = 16
-
-
-def _attribute_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def items_frame(rows: list[dict]) -> pd.DataFrame:
-    """Visible item rows in the column layout load_items gives (attributes as text, '' when missing)."""
-    names = sorted({name for row in rows for name in (row["attributes"] or {})} - set(OWN_ATTRIBUTE_COLUMNS))
-    frame = pd.DataFrame({
-        "item_id": [row["item_id"] for row in rows],
-        "title": [row["title"] for row in rows],
-        "description": [row["description"] for row in rows],
-        "categories": [row["categories"] for row in rows],
-        "year": pd.array([row["year"] for row in rows], dtype="Int64"),
-    })
-    for column in OWN_ATTRIBUTE_COLUMNS:
-        frame[column] = [row[column] or "" for row in rows]
-    for name in names:
-        frame[name] = [_attribute_text((row["attributes"] or {}).get(name)) for row in rows]
-    return frame
 
 
 class DatabaseCatalogSource:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 
 from recommender.catalog import CatalogError
 from recommender.csv_export import catalog_csv_chunks
+from recommender.store.items import EXPORT_COLUMNS, export_frame
 from web import admin_service, settings, store_service
 from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
 from web.forms import ActionForm, LoginForm, UploadForm
@@ -170,7 +171,8 @@ def catalog_csv():
     """The store's whole catalog (hidden items too) for a spreadsheet, streamed page by page; cells
     that a spreadsheet would run as formulas are written as text (recommender/csv_export.py)."""
     names, pages = store_service.stored(lambda store: store.export_items())
-    response = Response(catalog_csv_chunks(names, pages), mimetype="text/csv")
+    frames = (export_frame(page, names) for page in pages)
+    response = Response(catalog_csv_chunks([*EXPORT_COLUMNS, *names], frames), mimetype="text/csv")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     response.headers["Content-Disposition"] = f'attachment; filename="likewise-catalog-{stamp}.csv"'
     return response
