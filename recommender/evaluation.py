@@ -304,7 +304,8 @@ def choose_fusion(scored: list[tuple[FusionSettings, dict]],
     coverage >= COVERAGE_TARGET, and the neighbours of the CATEGORY_SHARE_ITEMS most-rated items share
     a category with them >= CATEGORY_SHARE_TARGET of the time, the floors raised by `margins`. If none
     meets both, among those that reach the coverage floor; if none does, among all. The grid holds the
-    pure base model, so it wins where nothing added helps and the floors allow it."""
+    base model with only a trace of content (0.01, which breaks its ties among unrated items), so that
+    wins where nothing else added helps and the floors allow it."""
     wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET + margins[0]]
     alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET + margins[1]]
     return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
