@@ -2,25 +2,26 @@
 
 A token carries what was shown, never a URL: the redirect looks its target up from the item id, so a
 token cannot send anyone off-site. Tokens are signed with the app's SECRET_KEY (a different salt per
-kind, so a beacon token is no click token) and expire.
+kind, so a beacon token is no click token) and expire. They are packed (recommender.metrics.compact):
+a panel carries one click token per card, so their length is what tracking adds to its HTML.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from recommender.metrics.compact import CompactSigner, Packer, TokenRefused, Unpacker
 
 TOKEN_MAX_AGE_SECONDS = 30 * 86_400
-BEACON_SALT = "likewise.impression-beacon"
-CLICK_SALT = "likewise.click-redirect"
+TOKEN_FUTURE_LEEWAY_SECONDS = 300  # clocks of web processes on different hosts may disagree this much
+# The salts name the kind and the packed layout: a change of either fields or order takes a new salt.
+BEACON_SALT = "likewise.impression-beacon.packed-1"
+CLICK_SALT = "likewise.click-redirect.packed-1"
 SURFACES = ("page", "embed", "api")
 IMPRESSION_ID_BYTES = 12
-
-
-class TokenRefused(ValueError):
-    """A token that was forged, altered, signed with another key, expired or malformed."""
 
 
 @dataclass(frozen=True)
@@ -44,21 +45,19 @@ class Impression:
         return cls(secrets.token_urlsafe(IMPRESSION_ID_BYTES), version, source, int(k), tuple(shown), surface,
                    arm, experiment_id)
 
-    def payload(self) -> dict:
-        return {"i": self.impression_id, "v": self.version, "s": self.source, "k": self.k, "n": list(self.shown),
-                "f": self.surface, "a": self.arm, "e": self.experiment_id}
+    def pack(self) -> Packer:
+        """Everything but the shown list, in the order `unpack` reads it."""
+        return (Packer().text(self.impression_id).text(self.version).text(self.source).uint(self.k)
+                .uint(SURFACES.index(self.surface)).maybe_text(self.arm).maybe_text(self.experiment_id))
 
     @classmethod
-    def from_payload(cls, data: dict) -> "Impression":
-        try:
-            shown = tuple(str(x) for x in data["n"])
-            impression = cls(str(data["i"]), str(data["v"]), str(data["s"]), int(data["k"]), shown, str(data["f"]),
-                             data.get("a"), data.get("e"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TokenRefused(f"the token's content is malformed ({exc})") from None
-        if impression.surface not in SURFACES:
+    def unpack(cls, reader: Unpacker) -> "Impression":
+        impression_id, version, source, k, surface = (reader.text(), reader.text(), reader.text(), reader.uint(),
+                                                      reader.uint())
+        if surface >= len(SURFACES):
             raise TokenRefused("the token names an unknown surface")
-        return impression
+        return cls(impression_id, version, source, k, (), SURFACES[surface], reader.maybe_text(),
+                   reader.maybe_text())
 
 
 @dataclass(frozen=True)
@@ -73,42 +72,36 @@ class Click:
 class TokenSigner:
     """Signs and checks beacon and click tokens with one secret key."""
 
-    def __init__(self, secret_key: str, max_age: int = TOKEN_MAX_AGE_SECONDS):
+    def __init__(self, secret_key: str | bytes, max_age: int = TOKEN_MAX_AGE_SECONDS,
+                 clock: Callable[[], float] = time.time):
         if not secret_key:
             raise ValueError("a secret key is needed to sign tracking tokens")
         self.max_age = max_age
-        self._beacon = URLSafeTimedSerializer(secret_key, salt=BEACON_SALT)
-        self._click = URLSafeTimedSerializer(secret_key, salt=CLICK_SALT)
+        self._beacon = CompactSigner(secret_key, BEACON_SALT, max_age, TOKEN_FUTURE_LEEWAY_SECONDS, clock)
+        self._click = CompactSigner(secret_key, CLICK_SALT, max_age, TOKEN_FUTURE_LEEWAY_SECONDS, clock)
 
     def beacon_token(self, impression: Impression) -> str:
-        return self._beacon.dumps(impression.payload())
+        fields = impression.pack().uint(len(impression.shown))
+        for item_id in impression.shown:
+            fields.text(item_id)
+        return self._beacon.sign(fields)
 
     def click_token(self, impression: Impression, position: int, item_id: str) -> str:
         """Only what the redirect needs to record the click; the shown list stays in the impression."""
-        data = {key: value for key, value in impression.payload().items() if key != "n"}
-        return self._click.dumps(data | {"p": int(position), "t": item_id})
+        return self._click.sign(impression.pack().uint(position).text(item_id))
 
     def read_beacon(self, token: str) -> Impression:
-        return Impression.from_payload(self._loads(self._beacon, token))
+        reader = self._beacon.unsign(token)
+        impression = Impression.unpack(reader)
+        shown = tuple(reader.text() for _ in range(reader.uint()))
+        reader.end()
+        return replace(impression, shown=shown)
 
     def read_click(self, token: str) -> Click:
-        data = self._loads(self._click, token)
-        try:
-            impression = Impression.from_payload(data | {"n": []})
-            position, item_id = int(data["p"]), str(data["t"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TokenRefused(f"the token's content is malformed ({exc})") from None
+        reader = self._click.unsign(token)
+        impression = Impression.unpack(reader)
+        position, item_id = reader.uint(), reader.text()
+        reader.end()
         if not 1 <= position <= max(impression.k, 1):
             raise TokenRefused("the token's position is outside the panel")
         return Click(impression, position, item_id)
-
-    def _loads(self, serializer: URLSafeTimedSerializer, token: str) -> dict:
-        try:
-            data = serializer.loads(token, max_age=self.max_age)
-        except SignatureExpired:
-            raise TokenRefused("the token has expired") from None
-        except BadSignature:
-            raise TokenRefused("the token is not valid (altered, or signed with another key)") from None
-        if not isinstance(data, dict):
-            raise TokenRefused("the token's content is malformed")
-        return data
