@@ -111,6 +111,7 @@ def _templates(app: Flask, app_settings: Settings) -> None:
         FileSystemLoader(ROOT / "templates"),
         PrefixLoader({"partials": FileSystemLoader(ROOT / "partials")}),
     ])
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True  # no blank lines where tags were: smaller HTML
     app.jinja_env.globals.update(htmx_version=HTMX_VERSION, limits=limits, settings=app_settings)
     app.jinja_env.filters["timestamp"] = format_timestamp
 
