@@ -153,21 +153,26 @@ def pooled_rate(results: list[LoadResult]) -> float:
     return sum(r.requests for r in results) / sum(r.seconds for r in results)
 
 
-def abba_ratio(found: dict[str, list[LoadResult]]) -> float:
-    """The median over ABBA runs of each run's on ÷ off (its two slices of each arm pooled): a run
-    that a neighbour on the shared machine slowed on one side moves the median little, where it
-    moved a ratio of all slices pooled by up to 0.15."""
+def abba_ratios(found: dict[str, list[LoadResult]]) -> list[float]:
+    """Each ABBA run's on ÷ off, its two slices of each arm pooled. Rows quote the median: a run that a
+    neighbour on the shared machine slowed on one side moves it little, where it moved a ratio of all
+    slices pooled by up to 0.15."""
     per_run = ABBA_SLICES.count("on")
-    return median([pooled_rate(found["on"][i:i + per_run]) / pooled_rate(found["off"][i:i + per_run])
-                   for i in range(0, len(found["on"]), per_run)])
+    return [pooled_rate(found["on"][i:i + per_run]) / pooled_rate(found["off"][i:i + per_run])
+            for i in range(0, len(found["on"]), per_run)]
+
+
+def abba_shown(ratios: list[float]) -> str:
+    return f"median of {len(ratios)} ABBA runs, {min(ratios):.2f}–{max(ratios):.2f}"
 
 
 def tracking_row(found: dict[str, list[LoadResult]]) -> Row:
     """The similar panel with tracking on (beacon and signed click links) over the same panel from a
-    web tier with LIKEWISE_TRACKING=off: the median of the ABBA runs' ratios (abba_ratio)."""
+    web tier with LIKEWISE_TRACKING=off: the median of the ABBA runs' ratios (abba_ratios)."""
     on, off = pooled_rate(found["on"]), pooled_rate(found["off"])
-    ratio = abba_ratio(found)
-    shown = (f"{times(ratio)} (median of {len(found['on']) // 2} ABBA runs; pooled on {on:,.0f} req/s, off "
+    ratios = abba_ratios(found)
+    ratio = median(ratios)
+    shown = (f"{times(ratio)} ({abba_shown(ratios)}; pooled on {on:,.0f} req/s, off "
              f"{off:,.0f} req/s; {sum(r.failed for arm in found.values() for r in arm)} failed)")
     return at_least("HTTP similar partial req/s, tracking on ÷ tracking off", ratio, TRACKING_SHARE, shown,
                     f"≥ {TRACKING_SHARE:.2f}×")
@@ -184,13 +189,14 @@ def healthz_pairs(base: str, chosen: list[Route], seconds: float, pairs: int) ->
 
 
 def healthz_rows(paired: dict[str, dict[str, list[LoadResult]]]) -> list[Row]:
-    """Each cached route's req/s over /healthz's, the median of its ABBA runs (abba_ratio): the floor of
+    """Each cached route's req/s over /healthz's, the median of its ABBA runs (abba_ratios): the floor of
     the whole stack."""
     rows = []
     for name, share in HEALTHZ_SHARES.items():
         if name in paired:
-            ratio = abba_ratio(paired[name])
-            shown = f"{times(ratio)} (median of {len(paired[name]['on']) // 2} ABBA runs)"
+            ratios = abba_ratios(paired[name])
+            ratio = median(ratios)
+            shown = f"{times(ratio)} ({abba_shown(ratios)})"
             rows.append(at_least(f"HTTP {name} req/s ÷ /healthz req/s", ratio, share, shown, f"≥ {share:.2f}×"))
     return rows
 

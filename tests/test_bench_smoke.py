@@ -88,7 +88,9 @@ def test_tracking_row_is_the_median_of_its_abba_runs(monkeypatch):
     found["off"][0] = load(10.0)  # a neighbour slowed one slice: that run's ratio leaps, the median holds
     assert http.tracking_row(found).values["value"] == pytest.approx(0.9)
     found["on"][2], found["on"][4] = load(60.0), load(60.0)  # tracking slower in two runs of three
-    assert http.tracking_row(found).values["value"] == pytest.approx(0.75) and http.tracking_row(found).met is False
+    row = http.tracking_row(found)
+    assert row.values["value"] == pytest.approx(0.75) and row.met is False
+    assert "median of 3 ABBA runs, 0.75–1.64" in row.measured, "the spread of the runs is shown beside the median"
 
 
 def test_tracking_is_on_by_default_and_switched_off_by_the_environment(tmp_path, built_data_dir):
