@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.candidate_pool import CandidatePool, candidate_pool
-from recommender.fusion import FusedModel, FusionSettings, category_matrix
+from recommender.fusion import EVIDENCE_SHRINKAGE, FusedModel, FusionSettings, category_matrix
 from recommender.itemitem import (
     EASE_LAMBDAS,
     Ease,
@@ -49,14 +49,16 @@ METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blen
            "item-kNN cosine", SERVED)
 WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7, 0.9)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence)
+FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence, evidence)
                     for knn in (0.0, 0.5, 1.0) for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
-                    for category in (0.0, 0.1, 0.15, 0.2))
+                    for category in (0.0, 0.1, 0.2) for evidence in (0.0, EVIDENCE_SHRINKAGE))
 SERIES_CHECKED = (*PEERS, SERVED)
 MIN_USERS = 10
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
 CATEGORY_SHARE_ITEMS = 100
+RARE_MAX_RATERS = 3  # the category floor also holds for a sample of items with 1 to 3 raters
+RARE_SEED = 20261130
 # Tuning sees one validation split, so its floors are raised: coverage by 0.01, the category share by
 # 0.02 (two standard errors of a share near 0.93 over CATEGORY_SHARE_ITEMS x K = 1,000 neighbours).
 FLOOR_MARGINS = (0.01, 0.02)
@@ -301,13 +303,16 @@ def choose_blend(scored: list[tuple[BlendSettings, dict]], users: int) -> tuple[
 def choose_fusion(scored: list[tuple[FusionSettings, dict]],
                   margins: tuple[float, float] = (0.0, 0.0)) -> tuple[FusionSettings, dict]:
     """The best validation HitRate (then NDCG) among fusions that meet both floors on validation:
-    coverage >= COVERAGE_TARGET, and the neighbours of the CATEGORY_SHARE_ITEMS most-rated items share
-    a category with them >= CATEGORY_SHARE_TARGET of the time, the floors raised by `margins`. If none
+    coverage >= COVERAGE_TARGET, and the neighbours of the CATEGORY_SHARE_ITEMS most-rated items, and of
+    as many rarely rated ones (1 to RARE_MAX_RATERS raters), share a category with them
+    >= CATEGORY_SHARE_TARGET of the time, the floors raised by `margins`. If none
     meets both, among those that reach the coverage floor; if none does, among all. The grid holds the
     base model with only a trace of content (0.01, which breaks its ties among unrated items), so that
     wins where nothing else added helps and the floors allow it."""
     wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET + margins[0]]
-    alike = [(c, m) for c, m in wide if m.get("category_share", 1.0) >= CATEGORY_SHARE_TARGET + margins[1]]
+    floor = CATEGORY_SHARE_TARGET + margins[1]
+    alike = [(c, m) for c, m in wide
+             if m.get("category_share", 1.0) >= floor and m.get("rare_category_share", 1.0) >= floor]
     return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
 
 
@@ -341,7 +346,7 @@ def _by_sum(grid: list[FusionSettings]) -> dict[FusionSettings, list[int]]:
 
 def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], ease: Ease | None) -> list[dict]:
     """Every fusion of the grid on the validation split: HitRate, NDCG and coverage of its cases, and the
-    category share of the CATEGORY_SHARE_ITEMS most-rated items' neighbours. Each source is scored once,
+    category shares of the most-rated and rarely rated items' neighbours. Each source is scored once,
     each weighted sum computed once for the category weights tried on it, and each weighting ranks only
     a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
@@ -352,16 +357,28 @@ def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], 
     every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
     bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
-    most_rated = np.argsort(-np.asarray((rated > 0).sum(axis=1)).ravel(), kind="stable")[:CATEGORY_SHARE_ITEMS]
-    popular = candidate_pool(model, model.parts(most_rated, every_source, bases=bases), most_rated, None)
+    checked = {name: candidate_pool(model, model.parts(rows, every_source, bases=bases), rows, None)
+               for name, rows in category_checked_rows(rated).items()}
     scored: list[dict] = [{} for _ in grid]
     for weighting, positions in _by_sum(grid).items():
-        sums = model.summed(pool.parts, weighting), model.summed(popular.parts, weighting)
+        summed = model.summed(pool.parts, weighting)
+        checked_sums = {name: model.summed(c.parts, weighting) for name, c in checked.items()}
         for i in positions:
-            scored[i] = _metrics(_pooled_top(pool, model, grid[i], sums[0]), target_rows, len(evaluator.items))
-            scored[i]["category_share"] = category_share(evaluator.categories, most_rated,
-                                                         _pooled_top(popular, model, grid[i], sums[1]))
+            scored[i] = _metrics(_pooled_top(pool, model, grid[i], summed), target_rows, len(evaluator.items))
+            for name, c in checked.items():
+                scored[i][name] = category_share(evaluator.categories, c.rows,
+                                                 _pooled_top(c, model, grid[i], checked_sums[name]))
     return scored
+
+
+def category_checked_rows(rated: sparse.csr_matrix) -> dict[str, np.ndarray]:
+    """The rows whose neighbours must share a category: the CATEGORY_SHARE_ITEMS most-rated items, and a
+    seeded sample of as many with 1 to RARE_MAX_RATERS raters (where collaborative rows are noise)."""
+    raters = np.asarray((rated > 0).sum(axis=1)).ravel()
+    rare = np.flatnonzero((raters >= 1) & (raters <= RARE_MAX_RATERS))
+    rare = np.random.default_rng(RARE_SEED).permutation(rare)[:CATEGORY_SHARE_ITEMS]
+    found = {"category_share": np.argsort(-raters, kind="stable")[:CATEGORY_SHARE_ITEMS]}
+    return found | ({"rare_category_share": np.sort(rare)} if len(rare) else {})
 
 
 def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSettings, summed: np.ndarray) -> np.ndarray:
@@ -465,7 +482,8 @@ def format_table(report: dict) -> str:
                      f"{fusion.get('sequence_weight', 0.0):g} x item-kNN sequence + {fusion['content_weight']:g}"
                      f" x content + {fusion['vectors_weight']:g} x blend, scaled down by "
                      f"{fusion['category_weight']:g} where no category is shared, popularity exponent "
-                     f"{fusion['popularity_exponent']:g}, "
+                     f"{fusion['popularity_exponent']:g}, content for rarely rated items (shrinkage "
+                     f"{fusion.get('evidence_shrinkage', 0.0):g} raters), "
                      f"series companions first ({report['series']['pairs']} title pairs); chosen on validation")
     if report.get("ease", {}).get("skipped"):
         lines.append(report["ease"]["skipped"])
