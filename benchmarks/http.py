@@ -28,7 +28,10 @@ NOT_MODIFIED = "similar partial, 304 on If-None-Match"
 EMBED = "embed fragment"
 EMBED_SEARCH = "embed live search"
 TRACKING_SHARE = 0.9  # issue 14: the similar panel keeps this share of its req/s when tracking is on
-TRACKING_RUNS_PER_ROUND = 2  # ABBA runs of the tracking row per round of the plan: its median needs several
+# The tracking row: ABBA runs per round of the plan, of 1-second slices. Many short runs: the shared machine
+# slows in bursts of a few seconds, and its median then rests on the runs that no burst fell across.
+TRACKING_RUNS_PER_ROUND = 4
+TRACKING_SLICE_SECONDS = 1.0
 ABBA_SLICES = ("off", "on", "on", "off")  # a drift in the machine's speed falls on both arms
 HEALTHZ_SHARES = {"similar partial": 0.6, SAME_URL: 0.9, NOT_MODIFIED: 0.9, "live-search partial": 0.5,
                   EMBED: 0.6, EMBED_SEARCH: 0.5}
@@ -223,7 +226,7 @@ def run(ctx: Context) -> list[Row]:
         ctx.log("http: each cached route beside /healthz, ABBA slices")
         beside_floor = healthz_rows(healthz_pairs(web.base, chosen, max(1.0, plan.http_seconds / 2), plan.http_rounds))
         ctx.log("http: similar partial with tracking on and off, ABBA slices")
-        tracked = tracking_row(tracking_slices(web.base, untracked.base, chosen[0], max(1.0, plan.http_seconds / 2),
+        tracked = tracking_row(tracking_slices(web.base, untracked.base, chosen[0], TRACKING_SLICE_SECONDS,
                                                TRACKING_RUNS_PER_ROUND * plan.http_rounds))
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
              "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
