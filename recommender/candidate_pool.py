@@ -11,6 +11,7 @@ the whole grid. Only tuning uses pools; the test split is always ranked over the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -36,10 +37,15 @@ class CandidatePool:
         """The fused ranking score at the pooled columns, as FusedModel.scores ranks the whole row.
         `summed` (model.summed of these parts and settings) spares the weighted sum when given."""
         total = model.summed(self.parts, settings) if summed is None else summed
-        total = model.categorised(total, self.parts, settings) * model.damping(settings)[self.columns]
-        total += SERIES_BONUS * self.companion
-        total[self.blocked] = -np.inf
-        return total
+        total = model.categorised(total, self.parts, settings)
+        if settings.popularity_exponent:
+            total = total * model.damping(settings)[self.columns]
+        return total + self.lifts  # a new array: `summed` is shared among category weights
+
+    @cached_property
+    def lifts(self) -> np.ndarray:
+        """What every weighting adds alike: the series bonus at companions, minus infinity where blocked."""
+        return np.where(self.blocked, -np.inf, SERIES_BONUS * self.companion).astype(np.float32)
 
 
 def _companions(model: FusedModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
