@@ -132,8 +132,7 @@ def _public(response: Response, etag: str, version: str, vary: tuple[str, ...]) 
     response.set_etag(etag)
     response.headers["Cache-Control"] = PUBLIC
     response.headers["X-Index-Version"] = version
-    for name in vary:
-        response.vary.add(name)
+    response.vary.update(vary)  # one parse and one rewrite of the header, not one per name
     return response
 
 
