@@ -139,9 +139,10 @@ class FusedModel(ItemModel):
                 total += weight * parts[key]
                 weights += weight
         total /= weights
-        if s.evidence_shrinkage and "evidence" in parts:
-            evidence = parts["evidence"]
-            total = evidence * total + (1.0 - evidence) * parts["content"]
+        if s.evidence_shrinkage and "evidence" in parts:  # e * total + (1 - e) * content, in place
+            total -= parts["content"]
+            total *= parts["evidence"]
+            total += parts["content"]
         return total
 
     @staticmethod
