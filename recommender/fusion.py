@@ -81,7 +81,6 @@ class FusedModel(ItemModel):
         self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
         self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
         self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
-        self._evidence = {}
 
     def base_name(self, settings: FusionSettings) -> str:
         return "EASE" if settings.base == "EASE" and settings.ease_lambda and self.ease_fits else "BM25"
@@ -103,7 +102,8 @@ class FusedModel(ItemModel):
         if s.content_weight or s.evidence_shrinkage:
             found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
         if s.evidence_shrinkage:
-            found["evidence"] = self.evidence(s)[rows][:, None]
+            raters = self._counts[rows][:, None]  # n/(n + shrinkage) of each query row's score is collaborative
+            found["evidence"] = raters / (raters + s.evidence_shrinkage)
         if s.vectors_weight and self.vectors is not None:
             found["vectors"] = _scaled(self.vectors[rows] @ self.vectors.T)
         if s.category_weight and self.categories is not None:
@@ -121,12 +121,6 @@ class FusedModel(ItemModel):
         """The weighted sum of the sources and the category scaling, over whatever columns `parts` hold
         (every item, or a pool of candidates when tuning)."""
         return self.categorised(self.summed(parts, s), parts, s)
-
-    def evidence(self, s: FusionSettings) -> np.ndarray:
-        """Per item, the share of its fused score that comes from the collaborative sources: n/(n+shrinkage)."""
-        if s.evidence_shrinkage not in self._evidence:
-            self._evidence[s.evidence_shrinkage] = self._counts / (self._counts + s.evidence_shrinkage)
-        return self._evidence[s.evidence_shrinkage]
 
     def summed(self, parts: dict, s: FusionSettings) -> np.ndarray:
         """The weighted sum, leaning on content for rarely rated query rows; tuning shares it among

@@ -76,7 +76,6 @@ class TokenSigner:
                  clock: Callable[[], float] = time.time):
         if not secret_key:
             raise ValueError("a secret key is needed to sign tracking tokens")
-        self.max_age = max_age
         self._beacon = CompactSigner(secret_key, BEACON_SALT, max_age, TOKEN_FUTURE_LEEWAY_SECONDS, clock)
         self._click = CompactSigner(secret_key, CLICK_SALT, max_age, TOKEN_FUTURE_LEEWAY_SECONDS, clock)
 
