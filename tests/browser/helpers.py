@@ -12,6 +12,9 @@ from tests.processes import ROOT
 
 ADMIN_TOKEN = "integration-admin-token"  # what tests.processes.service_env sets
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+# A panel's 1x1 view beacon still loading when the visitor clicks away is aborted by the browser, as on any
+# real site; that is not an error. Tests that count impressions wait for the beacon (wait_for_beacon).
+ABORTED_BEACON = re.compile(r"^request failed: GET \S+/i/[A-Za-z0-9_-]+\.gif: net::ERR_ABORTED$")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -31,7 +34,7 @@ class Problems:
         self.seen.append(text)
 
     def unexpected(self) -> list[str]:
-        return [p for p in self.seen if not any(a.search(p) for a in self.allowed)]
+        return [p for p in self.seen if not any(a.search(p) for a in self.allowed) and not ABORTED_BEACON.search(p)]
 
     def watch(self, page: Page) -> None:
         page.on("console", lambda m: m.type == "error" and self.add(
@@ -68,6 +71,16 @@ def assert_same_document(page: Page) -> None:
 def wait_settled(page: Page) -> None:
     """No htmx request in flight (htmx puts .htmx-request on the elements whose request is running)."""
     expect(page.locator(".htmx-request")).to_have_count(0)
+
+
+def wait_for_beacon(page: Page, timeout_ms: int = 10_000) -> None:
+    """The similar panel's lazy view beacon has been fetched (scrolled into view first, as a reader would)."""
+    beacon = page.locator("#similar-panel img.likewise-beacon")
+    beacon.scroll_into_view_if_needed()
+    beacon.evaluate("(img, ms) => img.complete && img.naturalWidth > 0 || new Promise((done, fail) => {"
+                    " img.addEventListener('load', done, {once: true});"
+                    " img.addEventListener('error', () => fail(new Error('beacon failed')), {once: true});"
+                    " setTimeout(() => fail(new Error('beacon not loaded in time')), ms); })", timeout_ms)
 
 
 def sign_in(page: Page) -> None:

@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import sign_in, wait_for_beacon
 
 CLICKS = 3
 METRICS_WAIT_SECONDS = 15  # each gunicorn worker flushes its buffer about once a second
@@ -28,10 +28,12 @@ def test_clicks_through_the_redirect_show_on_the_metrics_page(page):
         link = page.locator("#similar-panel .card h3 a").first
         expect(link).to_have_attribute("href", re.compile(r"^/r/"))
         expect(page.locator("#similar-panel img.likewise-beacon")).to_have_count(1)
+        wait_for_beacon(page)  # this panel's impression is counted before we click away
         target = link.get_attribute("data-item-id")
         link.click()
         expect(page).to_have_url(re.compile(rf"/items/{re.escape(target)}$"))
         expect(page.locator("#similar-panel .card").first).to_be_visible()  # its panel loaded before we move on
+        wait_for_beacon(page)
     deadline = time.monotonic() + METRICS_WAIT_SECONDS
     while True:
         page.goto("/admin/metrics")
