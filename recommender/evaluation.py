@@ -32,7 +32,7 @@ from recommender.itemitem import (
     sequence_matrix,
 )
 from recommender.series import companions_of, series_hit_rate, series_pairs
-from recommender.topk import top_columns
+from recommender.topk import tie_broken, top_columns
 from recommender.vectors import (
     POSITIVE_RATING,
     BlendSettings,
@@ -49,10 +49,15 @@ METHODS = ("random", "most-popular", "content-only", "collaborative-only", "blen
            "item-kNN cosine", SERVED)
 WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7, 0.9)
 SHRINKAGE_GRID = (2.0, 10.0, 30.0)
-FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence, evidence)
-                    for knn in (0.0, 0.5, 1.0) for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
+# The second neighbour source: none, binary-cosine item-kNN or random-walk item-kNN (knn, walk weights).
+NEIGHBOUR_SOURCES = ((0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.0, 1.0))
+FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence, evidence, walk)
+                    for knn, walk in NEIGHBOUR_SOURCES for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
                     for category in (0.0, 0.1, 0.2) for evidence in (0.0, EVIDENCE_SHRINKAGE))
 SERIES_CHECKED = (*PEERS, SERVED)
+FUSION_SOURCES = (("knn_weight", "item-kNN cosine"), ("walk_weight", "item-kNN random walk"),
+                  ("sequence_weight", "item-kNN sequence"), ("content_weight", "content"),
+                  ("vectors_weight", "blend"))
 MIN_USERS = 10
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
@@ -308,12 +313,23 @@ def choose_fusion(scored: list[tuple[FusionSettings, dict]],
     >= CATEGORY_SHARE_TARGET of the time, the floors raised by `margins`. If none
     meets both, among those that reach the coverage floor; if none does, among all. The grid holds the
     base model with only a trace of content (0.01, which breaks its ties among unrated items), so that
-    wins where nothing else added helps and the floors allow it."""
-    wide = [(c, m) for c, m in scored if m["coverage"] >= COVERAGE_TARGET + margins[0]]
+    wins where nothing else added helps and the floors allow it.
+
+    Candidates are tried best first and each floor is read only when the one before it holds, so metrics
+    that compute themselves when read (PooledMetrics) are computed for a few candidates, not the grid."""
+    ranked = sorted(scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]), reverse=True)
     floor = CATEGORY_SHARE_TARGET + margins[1]
-    alike = [(c, m) for c, m in wide
-             if m.get("category_share", 1.0) >= floor and m.get("rare_category_share", 1.0) >= floor]
-    return max(alike or wide or scored, key=lambda pair: (pair[1]["hit_rate"], pair[1]["ndcg"]))
+
+    def wide(m: dict) -> bool:
+        return m["coverage"] >= COVERAGE_TARGET + margins[0]
+
+    def alike(m: dict) -> bool:
+        return m.get("category_share", 1.0) >= floor and m.get("rare_category_share", 1.0) >= floor
+    for meets in (lambda m: alike(m) and wide(m), wide):
+        found = next((pair for pair in ranked if meets(pair[1])), None)
+        if found is not None:
+            return found
+    return ranked[0]
 
 
 def category_share(categories: sparse.csr_matrix, query_rows: np.ndarray, recommended: np.ndarray) -> float:
@@ -344,31 +360,94 @@ def _by_sum(grid: list[FusionSettings]) -> dict[FusionSettings, list[int]]:
     return groups
 
 
-def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], ease: Ease | None) -> list[dict]:
-    """Every fusion of the grid on the validation split: HitRate, NDCG and coverage of its cases, and the
-    category shares of the most-rated and rarely rated items' neighbours. Each source is scored once,
-    each weighted sum computed once for the category weights tried on it, and each weighting ranks only
-    a pool of candidates (recommender/candidate_pool.py)."""
+def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], ease: Ease | None) -> list:
+    """Every fusion of the grid on the validation split, as PooledMetrics: HitRate and NDCG at once,
+    coverage and the category shares of the most-rated and rarely rated items' neighbours when read.
+    Each source is scored once, each weighted sum computed once for the category weights tried on it,
+    and each weighting ranks only a pool of candidates (recommender/candidate_pool.py)."""
     rated = rated_matrix(evaluator.items, split.train)
     seen = _seen_matrix(split.train, evaluator.positions, split.users)
     model = evaluator.models(split.train, ("item-kNN BM25", "item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
-    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
+    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0, walk_weight=1.0)
     bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     checked = {name: candidate_pool(model, model.parts(rows, every_source, bases=bases), rows, None)
                for name, rows in category_checked_rows(rated).items()}
-    scored: list[dict] = [{} for _ in grid]
+    target_at = _pool_positions(pool.columns, target_rows)
+    scored: list = [None] * len(grid)
     for weighting, positions in _by_sum(grid).items():
         summed = model.summed(pool.parts, weighting)
-        checked_sums = {name: model.summed(c.parts, weighting) for name, c in checked.items()}
         for i in positions:
-            scored[i] = _metrics(_pooled_top(pool, model, grid[i], summed), target_rows, len(evaluator.items))
-            for name, c in checked.items():
-                scored[i][name] = category_share(evaluator.categories, c.rows,
-                                                 _pooled_top(c, model, grid[i], checked_sums[name]))
+            ranks = _target_ranks(pool.scores(model, grid[i], summed), target_at)
+            scored[i] = PooledMetrics(_rank_metrics(ranks), Pooled(evaluator, model, grid[i], pool, checked,
+                                                                   target_rows))
     return scored
+
+
+def _pool_positions(columns: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each row's position of its target among its pooled columns, or -1 where it is not pooled."""
+    found = columns == targets[:, None]
+    return np.where(found.any(axis=1), found.argmax(axis=1), -1)
+
+
+def _target_ranks(scores: np.ndarray, target_at: np.ndarray) -> np.ndarray:
+    """Each row's rank of its target as _top orders the columns (K where it is not pooled): the count of
+    columns scoring above it with the same tie-break. Counting is many times cheaper than ranking."""
+    broken = tie_broken(scores, TIE_BREAK)
+    rows = np.flatnonzero(target_at >= 0)
+    ranks = np.full(len(scores), K)
+    target = broken[rows, target_at[rows]]
+    ranks[rows] = np.minimum((broken[rows] > target[:, None]).sum(axis=1), K)
+    return ranks
+
+
+def _rank_metrics(ranks: np.ndarray) -> dict:
+    hit = ranks < K
+    ndcg = np.where(hit, 1.0 / np.log2(ranks + 2), 0.0)
+    return {"hit_rate": round(float(hit.mean()), 4), "ndcg": round(float(ndcg.mean()), 4), "users": int(len(ranks))}
+
+
+@dataclass
+class Pooled:
+    """What PooledMetrics needs to rank one fusion's top K over the pools when a floor is read."""
+
+    evaluator: Evaluator
+    model: FusedModel
+    settings: FusionSettings
+    pool: CandidatePool
+    checked: dict[str, CandidatePool]
+    target_rows: np.ndarray
+
+    def top(self, pool: CandidatePool) -> np.ndarray:
+        return _pooled_top(pool, self.model, self.settings, self.model.summed(pool.parts, self.settings))
+
+
+class PooledMetrics(dict):
+    """A fusion's validation metrics: HitRate and NDCG from the start; coverage (with HitRate and NDCG
+    from the same top K) and the category shares are computed on first reading."""
+
+    def __init__(self, ranked: dict, pooled: Pooled):
+        super().__init__(ranked)
+        self.pooled = pooled
+
+    def __missing__(self, key: str):
+        p = self.pooled
+        if key in p.checked:
+            self[key] = category_share(p.evaluator.categories, p.checked[key].rows, p.top(p.checked[key]))
+        elif key == "coverage":
+            self.update(_metrics(p.top(p.pool), p.target_rows, len(p.evaluator.items)))
+        else:
+            raise KeyError(key)
+        return self[key]
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self or key == "coverage" or key in self.pooled.checked else default
+
+    def complete(self) -> dict:
+        """Every metric, as a plain dict (for the manifest)."""
+        return {**{key: self[key] for key in ("coverage", *self.pooled.checked)}, **self}
 
 
 def category_checked_rows(rated: sparse.csr_matrix) -> dict[str, np.ndarray]:
@@ -395,7 +474,7 @@ def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dic
             for c in FUSION_GRID]
     scored = list(zip(grid, _score_grid(evaluator, split, grid, ease)))
     chosen, metrics = choose_fusion(scored, FLOOR_MARGINS)
-    return chosen, {"served": metrics, "floor_margins": list(FLOOR_MARGINS),
+    return chosen, {"served": metrics.complete(), "floor_margins": list(FLOOR_MARGINS),
                     "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
 
 
@@ -437,6 +516,7 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
         "chosen": {"collaborative_weight": chosen.collaborative_weight,
                    "evidence_shrinkage": chosen.evidence_shrinkage},
         "fusion": fusion.as_dict(),
+        "served_as": describe_fusion(fusion.as_dict(), len(pairs)),
         "ease": {"lambda": fusion.ease_lambda, "skipped": ease_fits(len(items), interactions["user_id"].nunique())},
         "series": {"pairs": int(len(pairs)), "rule": "shared title stem with a sequel marker or subtitle, or an "
                    "uncommon two-word prefix, and close content"},
@@ -455,6 +535,21 @@ def _row(method: str, m: dict, k: int, served: str) -> str:
     series = "-" if m.get("series_hit_rate") is None else f"{m['series_hit_rate']:.3f}"
     return (f"| {method} | {m['hit_rate']:.4f} | {m['ndcg']:.4f} | {m['coverage']:.4f} | [{low:.3f}, {high:.3f}] "
             f"| {series} | {'served' if method == served else ''} |")
+
+
+def describe_fusion(fusion: dict, pairs: int) -> str:
+    """The served fusion in words, naming only the parts it uses (for the table, /admin and the API)."""
+    base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion.get("ease_lambda") and fusion.get("base") == "EASE" \
+        else "item-kNN BM25"
+    parts = [base] + [f"{fusion[key]:g} x {name}" for key, name in FUSION_SOURCES if fusion.get(key)]
+    text = " + ".join(parts)
+    if fusion.get("category_weight"):
+        text += f", scaled by {1 - fusion['category_weight']:g} where no category is shared"
+    if fusion.get("popularity_exponent"):
+        text += f", popularity damped by exponent {fusion['popularity_exponent']:g}"
+    if fusion.get("evidence_shrinkage"):
+        text += f", leaning on content for items with few raters (shrinkage {fusion['evidence_shrinkage']:g})"
+    return text + f", series companions first ({pairs:,} title pairs)"
 
 
 def format_table(report: dict) -> str:
@@ -476,15 +571,8 @@ def format_table(report: dict) -> str:
     lines.append(f"{report['test_users']} test users; blend chosen on validation: collaborative weight "
                  f"{chosen['collaborative_weight']}, evidence shrinkage {chosen['evidence_shrinkage']}")
     if fusion:
-        base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion["ease_lambda"] and fusion["base"] == "EASE" \
-            else "item-kNN BM25"
-        lines.append(f"served = {base} + {fusion['knn_weight']:g} x item-kNN cosine + "
-                     f"{fusion.get('sequence_weight', 0.0):g} x item-kNN sequence + {fusion['content_weight']:g}"
-                     f" x content + {fusion['vectors_weight']:g} x blend, scaled down by "
-                     f"{fusion['category_weight']:g} where no category is shared, popularity exponent "
-                     f"{fusion['popularity_exponent']:g}, content for rarely rated items (shrinkage "
-                     f"{fusion.get('evidence_shrinkage', 0.0):g} raters), "
-                     f"series companions first ({report['series']['pairs']} title pairs); chosen on validation")
+        lines.append(f"served = {report.get('served_as') or describe_fusion(fusion, report['series']['pairs'])}; "
+                     "chosen on validation")
     if report.get("ease", {}).get("skipped"):
         lines.append(report["ease"]["skipped"])
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The served similarity: an exact item-item model (EASE where it fits, BM25 item-kNN beyond)
-fused with binary-cosine item-kNN, sequence item-kNN (taken up one after the other) and content
-neighbours, series companions first.
+fused with binary-cosine item-kNN, random-walk item-kNN, sequence item-kNN (taken up one after the
+other) and content neighbours, series companions first.
 
 Each source is scaled per query row so its best neighbour scores 1, then the sources are
 weighted and summed; the sum is scaled down where the two items share no category (so a family
@@ -44,6 +44,7 @@ class FusionSettings:
     vectors_weight: float = 0.0
     sequence_weight: float = 0.0
     evidence_shrinkage: float = EVIDENCE_SHRINKAGE
+    walk_weight: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,8 +61,8 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
 class FusedModel(ItemModel):
     """Scores for query rows: weighted sum of scaled sources, in [0, 1] before the popularity damping.
 
-    Sources: the base model, binary-cosine item-kNN, sequence item-kNN, content cosine and
-    blended-vector cosine; the sum is scaled down where no category is shared, when asked. Models
+    Sources: the base model, binary-cosine and random-walk item-kNN, sequence item-kNN, content
+    cosine and blended-vector cosine; the sum is scaled down where no category is shared, when asked. Models
     given in `bases` are reused, not rebuilt."""
 
     name = "served"
@@ -69,7 +70,8 @@ class FusedModel(ItemModel):
     def __init__(self, item_users: sparse.csr_matrix, content: np.ndarray, settings: FusionSettings,
                  companions: list[list[int]] | None = None, bases: dict | None = None,
                  knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None,
-                 vectors: np.ndarray | None = None, sequence: ItemModel | None = None):
+                 vectors: np.ndarray | None = None, sequence: ItemModel | None = None,
+                 walk: ItemModel | None = None):
         self.n_items = len(content)
         self.item_users = item_users
         self.categories, self.vectors, self.sequence = categories, vectors, sequence
@@ -79,6 +81,7 @@ class FusedModel(ItemModel):
         self.ease_fits = ease_fits(*item_users.shape) is None
         self.bases = {name: model for name, model in (bases or {}).items() if isinstance(model, ItemModel)}
         self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
+        self.walk = walk  # built when a weighting first asks for it
         self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
         self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
 
@@ -97,6 +100,9 @@ class FusedModel(ItemModel):
         found = {f"base:{name}": _scaled(self._base(name, s).scores(rows)) for name in bases or [self.base_name(s)]}
         if s.knn_weight:
             found["knn"] = _scaled(self.knn.scores(rows))
+        if s.walk_weight:
+            self.walk = self.walk or SparseKnn(self.item_users, "walk")
+            found["walk"] = _scaled(self.walk.scores(rows))
         if s.sequence_weight and self.sequence is not None:
             found["sequence"] = _scaled(self.sequence.scores(rows))
         if s.content_weight or s.evidence_shrinkage:
@@ -127,8 +133,8 @@ class FusedModel(ItemModel):
         weightings that differ only in the category weight."""
         total = parts[f"base:{self.base_name(s)}"].copy()
         weights = 1.0
-        for key, weight in (("knn", s.knn_weight), ("sequence", s.sequence_weight), ("content", s.content_weight),
-                            ("vectors", s.vectors_weight)):
+        for key, weight in (("knn", s.knn_weight), ("walk", s.walk_weight), ("sequence", s.sequence_weight),
+                            ("content", s.content_weight), ("vectors", s.vectors_weight)):
             if weight and key in parts:
                 total += weight * parts[key]
                 weights += weight

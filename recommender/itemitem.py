@@ -127,23 +127,36 @@ def bm25_weight(item_users: sparse.csr_matrix, k1: float = BM25_K1, b: float = B
     return sparse.csr_matrix((data, (coo.row, coo.col)), shape=item_users.shape)
 
 
+KNN_WEIGHTINGS = {"bm25": "BM25", "cosine": "cosine", "walk": "random walk"}
+
+
 @dataclass
 class SparseKnn(ItemModel):
-    """Item-kNN by dot products of sparse item rows (weighted by BM25, or binary and unit length)."""
+    """Item-kNN by dot products of sparse item rows: weighted by BM25, binary and unit length (cosine),
+    or a two-step random walk item -> user -> item ("walk", P3 of Cooper et al. 2014 with alpha 1:
+    each user shares out 1/their item count, so prolific raters tie items together less)."""
 
     item_users: sparse.csr_matrix
     weighting: str = "bm25"
 
     def __post_init__(self):
-        if self.weighting == "bm25":
-            self._rows = bm25_weight(self.item_users.T.tocsr()).T.astype(np.float32).tocsr()
-        elif self.weighting == "cosine":
-            self._rows = normalize((self.item_users > 0).astype(np.float32)).tocsr()
-        else:
-            raise ValueError(f"weighting must be 'bm25' or 'cosine', not {self.weighting!r}")
-        self._columns = self._rows.T.tocsc()
+        if self.weighting not in KNN_WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {sorted(KNN_WEIGHTINGS)}, not {self.weighting!r}")
+        self._rows, self._columns = self._sides()
         self.n_items = self._rows.shape[0]
-        self.name = f"item-kNN ({'BM25' if self.weighting == 'bm25' else 'cosine'})"
+        self.name = f"item-kNN ({KNN_WEIGHTINGS[self.weighting]})"
+
+    def _sides(self) -> tuple[sparse.csr_matrix, sparse.csc_matrix]:
+        """The left rows and right columns whose products are the similarities."""
+        if self.weighting == "bm25":
+            rows = bm25_weight(self.item_users.T.tocsr()).T.astype(np.float32).tocsr()
+            return rows, rows.T.tocsc()
+        binary = (self.item_users > 0).astype(np.float32)
+        if self.weighting == "cosine":
+            rows = normalize(binary).tocsr()
+            return rows, rows.T.tocsc()
+        per_user = 1.0 / np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
+        return binary.multiply(per_user[None, :]).astype(np.float32).tocsr(), binary.T.tocsc()
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)

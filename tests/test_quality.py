@@ -355,6 +355,9 @@ def test_tune_annoy_meets_the_floor_on_clustered_vectors():
         assert recall >= 0.98
         assert trials and all(t["search_k"] > 0 and t["trees"] > 0 for t in trials)
         assert {"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)} in trials
+        first = next(t for t in trials if t["recall_at_10"] >= 0.98)
+        later = [t for t in trials if t["trees"] > first["trees"]]
+        assert all(t["search_k"] < first["search_k"] for t in later), "a bigger forest is only tried below"
         found, _ = annoy_top(index, len(vectors), sample, 10, search_k)
         assert recall_at(found, truth) == pytest.approx(recall)
     finally:
@@ -675,7 +678,14 @@ def test_admin_page_shows_the_evaluation(built_data_dir):
         row = re.search(rf'<th scope="row">{re.escape(method)}.*?</tr>', table, re.S)
         assert row, f"no row for {method}"
         assert f"{m['hit_rate']:.4f}" in row.group(0) and f"{m['ndcg']:.4f}" in row.group(0)
+        low, high = m["hit_rate_ci"]
+        assert f"[{low:.3f}, {high:.3f}]" in row.group(0), f"no interval for {method}"
     assert f"{report['served']} (served)" in table
+    assert f"Served: {report['served_as']}" in table
+    paired = table[table.index("paired bootstrap 95% interval"):]
+    for peer, d in report["test"][report["served"]]["vs"].items():
+        row = re.search(rf'<th scope="row">{re.escape(peer)}</th>.*?</tr>', paired, re.S)
+        assert row and f"{d['difference']:+.4f}" in row.group(0) and f"[{d['ci'][0]:+.3f}, " in row.group(0)
     assert f"{report['test_users']} users" in table
     assert str(report["chosen"]["collaborative_weight"]) in table
 
