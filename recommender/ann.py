@@ -331,10 +331,11 @@ class AnnSummary:
 
 def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: float = RECALL_FLOOR,
                            n_trees: int | None = None, seed: int = 7,
-                           progress: Progress = no_progress, table=None) -> AnnSummary:
+                           progress: Progress = no_progress,
+                           table: Callable[[], tuple | None] = lambda: None) -> AnnSummary:
     """Write index.ann, neighbours.npy and scores.npy for unit vectors (in memory or memory-mapped,
-    see vectors_on_disk); refuse below the recall floor. `table`, when given, is (ids, scores, method
-    name): a neighbour table made by an exact model."""
+    see vectors_on_disk); refuse below the recall floor. `table`, when given, is called once the forest
+    is built and gives (ids, scores, method name), a neighbour table made by an exact model, or None."""
     n_items = len(vectors)
     seconds = {}
     rng = np.random.default_rng(seed)
@@ -360,7 +361,7 @@ def build_neighbour_search(vectors: np.ndarray, out_dir: Path, recall_floor: flo
     progress("neighbours", 70)
     started = time.perf_counter()
     width, table_method, table_recall, distinct = write_neighbour_table(vectors, out_dir, sample, truth,
-                                                                         truth_scores, seed, table=table)
+                                                                         truth_scores, seed, table=table())
     if table_recall < recall_floor:
         raise BuildError(f"neighbour table recall@10 is {table_recall:.3f}, below the floor {recall_floor}")
     seconds["table"] = round(time.perf_counter() - started, 2)
