@@ -56,6 +56,23 @@ class CatalogFiles:
         return load_catalog(self.items, self.interactions)
 
 
+class ReadOnce:
+    """A source read at most once: an upload's build and its write into the store share one validated
+    catalog (reading and checking the demo's files a second time was 0.4 s of every upload)."""
+
+    def __init__(self, source: CatalogSource):
+        self.source = source
+        self._catalog: Catalog | None = None
+
+    def describe(self) -> str:
+        return self.source.describe()
+
+    def load(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = self.source.load()
+        return self._catalog
+
+
 class ActiveCatalog:
     """The catalog files the next rebuild reads; replaced only by files that built successfully."""
 

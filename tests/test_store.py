@@ -196,3 +196,26 @@ def test_a_database_that_is_down_raises_store_unavailable(tmp_path):
     store = Store(make_engine(url, tmp_path))
     with pytest.raises(StoreUnavailable):
         store.put_item("a", {"title": "A"})
+
+
+def test_uploaded_interactions_become_events_with_ids_hashed_from_their_content():
+    """Each row's event id is the documented hash of (user, item, time, rating), so the same file
+    uploaded twice adds nothing; rows without a rating are likes, rows without a time take the upload's."""
+    import hashlib
+
+    from recommender.store.uploads import IMPORT_EVENT_HASH_CHARS, IMPORT_EVENT_PREFIX, event_rows
+
+    frame = pd.DataFrame({"user_id": ["u1", "u2", "7"], "item_id": ["-a", "@b", "c"],
+                          "rating": pd.array([4.5, None, 3.0], dtype="Float64"),
+                          "timestamp": [1_600_000_000, None, 12.5]})
+    rows = event_rows(frame, now=99.0)
+
+    def expected(user, item, stamp, rating):
+        key = f"{user}\x1f{item}\x1f{stamp!r}\x1f{rating!r}".encode()
+        return IMPORT_EVENT_PREFIX + hashlib.sha1(key).hexdigest()[:IMPORT_EVENT_HASH_CHARS]
+    assert [r["event_id"] for r in rows] == [expected("u1", "-a", 1.6e9, 4.5), expected("u2", "@b", None, None),
+                                             expected("7", "c", 12.5, 3.0)]
+    assert [(r["type"], r["value"], r["ts"]) for r in rows] == [("rating", 4.5, 1.6e9), ("like", None, 99.0),
+                                                                ("rating", 3.0, 12.5)]
+    assert all(type(r["ts"]) is float and r["received_at"] == 99.0 for r in rows)
+    assert event_rows(frame, now=5.0)[0]["event_id"] == rows[0]["event_id"]

@@ -15,7 +15,14 @@ from flask import current_app
 
 from recommender.builder import BuildError
 from recommender.catalog import CatalogError
-from recommender.catalog_source import ActiveCatalog, CatalogFiles, CatalogSource, UnknownUpload, UploadStore
+from recommender.catalog_source import (
+    ActiveCatalog,
+    CatalogFiles,
+    CatalogSource,
+    ReadOnce,
+    UnknownUpload,
+    UploadStore,
+)
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.model import IndexLoadError, SimilarItemsModel
@@ -84,7 +91,7 @@ def _upload(upload_id: str) -> CatalogFiles:
         raise RebuildFailed(str(exc)) from None
 
 
-def _write_upload(store: Store, files: CatalogFiles, mode: str) -> dict:
+def _write_upload(store: Store, files: CatalogSource, mode: str) -> dict:
     """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
     try:
         catalog = files.load()
@@ -100,7 +107,7 @@ def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, pro
     """A replacing upload is built from its files first and written into the store only when its
     build published, so an upload that cannot be built changes nothing. A merge needs the stored
     catalog around it, so it is written first and the store is built."""
-    files, store = _upload(upload_id), store_of_record()
+    files, store = ReadOnce(_upload(upload_id)), store_of_record()
     if mode == MERGE:
         written = _write_upload(store, files, mode)
         return _build(index, store_source(store), job_id, progress), written

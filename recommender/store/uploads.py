@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 from recommender.catalog import ITEM_COLUMNS
@@ -51,20 +52,20 @@ def _import_event_id(user_id: str, item_id: str, timestamp, rating) -> str:
     return IMPORT_EVENT_PREFIX + hashlib.sha1(key).hexdigest()[:IMPORT_EVENT_HASH_CHARS]
 
 
+def _floats(frame: pd.DataFrame, column: str) -> list[float | None]:
+    """A column as Python floats, None where empty (or everywhere, when the frame lacks it)."""
+    if column not in frame:
+        return [None] * len(frame)
+    values = np.asarray(frame[column].astype("float64"))
+    return [None if value != value else value for value in values.tolist()]
+
+
 def event_rows(frame: pd.DataFrame, now: float) -> list[dict]:
-    """Events rows from an interactions frame (user_id, item_id, rating, timestamp)."""
-    ratings = frame["rating"] if "rating" in frame else pd.Series(float("nan"), index=frame.index)
-    stamps = frame["timestamp"] if "timestamp" in frame else pd.Series(float("nan"), index=frame.index)
-    rows = []
-    for user_id, item_id, rating, stamp in zip(frame["user_id"], frame["item_id"], ratings, stamps):
-        rated = not pd.isna(rating)
-        dated = not pd.isna(stamp)
-        rows.append({
-            "event_id": _import_event_id(user_id, item_id, float(stamp) if dated else None,
-                                         float(rating) if rated else None),
-            "user_id": str(user_id), "item_id": str(item_id),
-            "type": IMPORTED_RATED_TYPE if rated else IMPORTED_UNRATED_TYPE,
-            "value": float(rating) if rated else None,
-            "ts": float(stamp) if dated else now, "received_at": now,
-        })
-    return rows
+    """Events rows from an interactions frame (user_id, item_id, rating, timestamp). Column-wise, not
+    row by row through pandas: 100,000 demo ratings took 1.3 s that way, in every upload's critical path."""
+    users, items = frame["user_id"].astype(str).tolist(), frame["item_id"].astype(str).tolist()
+    return [{"event_id": _import_event_id(user_id, item_id, stamp, rating), "user_id": user_id, "item_id": item_id,
+             "type": IMPORTED_UNRATED_TYPE if rating is None else IMPORTED_RATED_TYPE, "value": rating,
+             "ts": now if stamp is None else stamp, "received_at": now}
+            for user_id, item_id, rating, stamp in zip(users, items, _floats(frame, "rating"),
+                                                       _floats(frame, "timestamp"))]
