@@ -9,7 +9,9 @@ the Annoy index over blended vectors answers filters, cold items and catalogs to
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +36,7 @@ from recommender.ann import (
     vectors_on_disk,
 )
 from recommender.catalog import Catalog
-from recommender.evaluation import evaluate, positives
+from recommender.evaluation import evaluate_in_two, positives
 from recommender.fusion import FusionSettings
 from recommender.index_store import write_manifest
 from recommender.item_table import write_item_table
@@ -49,7 +51,13 @@ from recommender.layout import (
     SCORES_FILE,
     SEARCH_DIR,
 )
-from recommender.neighbour_table import default_fusion, exact_model_table, lead_with_companions, series_summary
+from recommender.neighbour_table import (
+    FUSED_TABLE_MAX_ITEMS,
+    default_fusion,
+    exact_model_table,
+    lead_with_companions,
+    series_summary,
+)
 from recommender.search import TitleSearch
 from recommender.series import series_pairs
 from recommender.tuning import TUNING_KEY, Tuned, carried_evaluation, evaluated, refusal
@@ -112,30 +120,33 @@ def fusion_settings(recorded: dict) -> FusionSettings:
 
 
 def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, settings: BlendSettings,
-                   options: dict, progress: Progress) -> tuple[dict | None, BlendSettings, FusionSettings, dict]:
-    """The evaluation (when asked for and possible) and the blend and fusion it chose on validation,
-    or, when options["reuse_tuning"] and the catalog kept its shape, those options["served_tuning"]
-    carries from the version where they were chosen. The last item is the manifest's "tuned_settings"."""
+                   options: dict, progress: Progress) -> tuple[Callable[[], dict | None], BlendSettings,
+                                                            FusionSettings, dict]:
+    """The blend and fusion an evaluation chose on validation (when asked for and possible), with a
+    function giving the evaluation's whole report (its test split is ranked when it is called), or, when
+    options["reuse_tuning"] and the catalog kept its shape, those options["served_tuning"] carries from
+    the version where they were chosen. The last item is the manifest's "tuned_settings"."""
     interactions = catalog.interactions
     has_interactions = interactions is not None and not interactions.empty
     n_users = int(interactions["user_id"].nunique()) if has_interactions else 0
     fusion = default_fusion(len(items), n_users)
     if not (has_interactions and options["evaluate_quality"]):
-        return None, settings, fusion, {"carried": False}
+        return lambda: None, settings, fusion, {"carried": False}
     why_not = refusal(options.get("served_tuning"), len(items), n_users) if options.get("reuse_tuning") else None
     if options.get("reuse_tuning") and why_not is None:
         carried = options["served_tuning"]
         progress("reusing the served version's evaluation", 10)
-        return (carried_evaluation(carried), replace(settings, **carried.blend), fusion_settings(carried.fusion),
+        return (lambda: carried_evaluation(carried), replace(settings, **carried.blend),
+                fusion_settings(carried.fusion),
                 {**carried.record(), "carried": True, "annoy_trees_carried": carried.annoy_trees})
     progress("evaluating", 10)
-    evaluation = evaluate(items, interactions, settings, content=content)
-    tuned = evaluated(evaluation, len(items), n_users)
+    choice, report = evaluate_in_two(items, interactions, settings, content=content)
+    tuned = evaluated(choice, len(items), n_users)
     if tuned is not None:
         settings = replace(settings, **tuned.blend)
         fusion = fusion_settings(tuned.fusion)
     record = tuned.record() if tuned else {}
-    return evaluation, settings, fusion, {**record, "carried": False, "full_evaluation_because": why_not}
+    return report, settings, fusion, {**record, "carried": False, "full_evaluation_because": why_not}
 
 
 def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vectors: ItemVectors,
@@ -190,6 +201,19 @@ def build_manifest(out_dir: Path, catalog: Catalog, table: pd.DataFrame, vectors
     }
 
 
+@contextmanager
+def report_alongside(report: Callable[[], dict | None], n_items: int):
+    """Yields a function giving the evaluation's report, whose test split is ranked in a second thread
+    while the index is built (nothing the index needs depends on it: 2-3 s off a demo upload). Above
+    FUSED_TABLE_MAX_ITEMS items it is ranked first, as before, so a large build never holds both."""
+    if n_items > FUSED_TABLE_MAX_ITEMS:
+        done = report()
+        yield lambda: done
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-report") as pool:
+        yield pool.submit(report).result
+
+
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
                 progress: Progress = no_progress, n_trees: int | None = None,
                 recall_floor: float = RECALL_FLOOR, evaluate_quality: bool = True,
@@ -204,24 +228,25 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     content = content_vectors(items, settings)
     asked = {"evaluate_quality": evaluate_quality, "reuse_tuning": reuse_tuning, "served_tuning": served_tuning}
     tuning_started = time.perf_counter()
-    evaluation, settings, fusion, tuning = tuned_settings(catalog, items, content, settings, asked, progress)
+    report, settings, fusion, tuning = tuned_settings(catalog, items, content, settings, asked, progress)
     tuning["seconds"] = round(time.perf_counter() - tuning_started, 2)
-    progress("vectors", 30)
-    vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
-    del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
-    progress("index", 40)
-    trees = n_trees or tuning.get("annoy_trees_carried")
-    options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),
-               "seed": settings.seed}
-    ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
-    progress("save", 90)
-    table = items.copy()
-    table["interaction_count"] = vectors.interaction_counts.astype(np.int64)
-    table["collaborative_share"] = vectors.collaborative_share
-    serving = write_serving_files(out_dir, table, liked_matrix(items, catalog.interactions))
-    manifest = build_manifest(out_dir, catalog, table, vectors, {
-        "ann": ann, "neighbour_model": neighbour_model, "evaluation": evaluation, "settings": settings,
-        "serving": serving})
+    with report_alongside(report, len(items)) as evaluation:
+        progress("vectors", 30)
+        vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
+        del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
+        progress("index", 40)
+        trees = n_trees or tuning.get("annoy_trees_carried")
+        options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),
+                   "seed": settings.seed}
+        ann, neighbour_model = write_neighbours(out_dir, items, catalog, vectors, fusion, options, progress)
+        progress("save", 90)
+        table = items.copy()
+        table["interaction_count"] = vectors.interaction_counts.astype(np.int64)
+        table["collaborative_share"] = vectors.collaborative_share
+        serving = write_serving_files(out_dir, table, liked_matrix(items, catalog.interactions))
+        manifest = build_manifest(out_dir, catalog, table, vectors, {
+            "ann": ann, "neighbour_model": neighbour_model, "evaluation": evaluation(), "settings": settings,
+            "serving": serving})
     manifest[TUNING_KEY] = tuning
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["build_cpu_seconds"] = round(time.process_time() - cpu_started, 2)  # near idle wall time

@@ -12,6 +12,7 @@ interval for HitRate@10; the served method's difference against each peer gets a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -485,46 +486,66 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
     Returns {"chosen": {...blend knobs}, "fusion": {...}, "validation": {...}, "test": {method: metrics},
     "served": name of the served row, "series": {...}, ...}.
     """
+    _, report = evaluate_in_two(items, interactions, settings, content)
+    return report()
+
+
+def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
+                    content: np.ndarray | None = None) -> tuple[dict, Callable[[], dict]]:
+    """(what the validation split chose: the report without its test split, a function that ranks every
+    method on the test split and returns the whole report). A build needs only the choice to go on, so
+    it ranks the test split while it builds the index (a third of the evaluation at demo size)."""
     started = time.perf_counter()
     items = items.reset_index(drop=True)
     content = content_vectors(items, settings) if content is None else content
     test_split = leave_last_out(interactions)
     validation_split = leave_last_out(test_split.train)
+    skipped = None
     if len(items) <= 2 * K:
-        return {"skipped": f"the catalog has {len(items)} items; evaluation at k={K} needs more than {2 * K}"}
-    if len(test_split) < MIN_USERS or len(validation_split) < MIN_USERS:
-        return {"skipped": f"too few users with two liked items ({len(test_split)}); need at least {MIN_USERS}"}
+        skipped = {"skipped": f"the catalog has {len(items)} items; evaluation at k={K} needs more than {2 * K}"}
+    elif len(test_split) < MIN_USERS or len(validation_split) < MIN_USERS:
+        skipped = {"skipped": f"too few users with two liked items ({len(test_split)}); need at least {MIN_USERS}"}
+    if skipped:
+        return skipped, lambda: skipped
     pairs = series_pairs(items["title"].astype(str).tolist(), content)
     evaluator = Evaluator(items, content, settings, pairs=pairs)
+    choice = _choose_on_validation(evaluator, validation_split, settings)
+    choice["ease"] = {"lambda": evaluator.fusion.ease_lambda,
+                      "skipped": ease_fits(len(items), interactions["user_id"].nunique())}
+    choice["series"] = {"pairs": int(len(pairs)), "rule": "shared title stem with a sequel marker or subtitle, "
+                        "or an uncommon two-word prefix, and close content"}
+    choice["served_as"] = describe_fusion(choice["fusion"], len(pairs))
+    choice["validation_seconds"] = round(time.perf_counter() - started, 2)
+
+    def report() -> dict:
+        test = evaluator.run(test_split)
+        test[SERVED]["vs"] = evaluator.paired_differences()
+        return {**choice, "test": test, "test_users": len(test_split),
+                "seconds": round(time.perf_counter() - started, 2)}
+    return choice, report
+
+
+def _choose_on_validation(evaluator: Evaluator, split: Split, settings: BlendSettings) -> dict:
+    """The blend (for the vectors Annoy searches) and the served fusion, chosen on the validation split;
+    the evaluator is left set to both."""
     grid = [replace(settings, collaborative_weight=w, evidence_shrinkage=s)
             for w in WEIGHT_GRID for s in SHRINKAGE_GRID]
-    validation = evaluator.run(validation_split, methods=(), grid=grid)
-    best, best_metrics = choose_blend(validation["_grid"], len(validation_split))
-    chosen = replace(settings, collaborative_weight=best.collaborative_weight,
-                     evidence_shrinkage=best.evidence_shrinkage)
-    evaluator.settings = chosen
-    fusion, tuning = tune_served(evaluator, validation_split)
+    validation = evaluator.run(split, methods=(), grid=grid)
+    best, best_metrics = choose_blend(validation["_grid"], len(split))
+    evaluator.settings = replace(settings, collaborative_weight=best.collaborative_weight,
+                                 evidence_shrinkage=best.evidence_shrinkage)
+    fusion, tuning = tune_served(evaluator, split)
     evaluator.fusion = fusion
-    test = evaluator.run(test_split)
-    test[SERVED]["vs"] = evaluator.paired_differences()
     return {
         "protocol": "leave-last-positive-out by time; query = previous positive; k=10; seen items excluded",
         "k": K,
         "served": SERVED,
         "methods": list(METHODS),
         "peers": list(PEERS),
-        "chosen": {"collaborative_weight": chosen.collaborative_weight,
-                   "evidence_shrinkage": chosen.evidence_shrinkage},
+        "chosen": {"collaborative_weight": best.collaborative_weight, "evidence_shrinkage": best.evidence_shrinkage},
         "fusion": fusion.as_dict(),
-        "served_as": describe_fusion(fusion.as_dict(), len(pairs)),
-        "ease": {"lambda": fusion.ease_lambda, "skipped": ease_fits(len(items), interactions["user_id"].nunique())},
-        "series": {"pairs": int(len(pairs)), "rule": "shared title stem with a sequel marker or subtitle, or an "
-                   "uncommon two-word prefix, and close content"},
-        "validation": {"users": len(validation_split), "blend": best_metrics,
+        "validation": {"users": len(split), "blend": best_metrics,
                        "best_hit_rate": max(m["hit_rate"] for _, m in validation["_grid"]), **tuning},
-        "test": test,
-        "test_users": len(test_split),
-        "seconds": round(time.perf_counter() - started, 2),
     }
 
 

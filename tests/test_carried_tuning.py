@@ -19,14 +19,14 @@ run_task = test_worker_tasks.run_task  # the worker's tasks run eagerly on a dat
 
 def counted_evaluate(monkeypatch, fail: bool = False) -> list:
     """Record every call of the builder's evaluation; with fail, any call fails the build."""
-    calls, original = [], recommender.builder.evaluate
+    calls, original = [], recommender.builder.evaluate_in_two
 
     def evaluate(*args, **kwargs):
         calls.append(1)
         if fail:
             raise AssertionError("an automatic rebuild of an unchanged catalog must not evaluate")
         return original(*args, **kwargs)
-    monkeypatch.setattr(recommender.builder, "evaluate", evaluate)
+    monkeypatch.setattr(recommender.builder, "evaluate_in_two", evaluate)
     return calls
 
 

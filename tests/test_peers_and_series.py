@@ -346,6 +346,31 @@ def test_build_serves_the_fused_model_and_says_so(tmp_path, small_catalog):
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
 
 
+@pytest.mark.parametrize("alongside_max, thread", [(30_000, "test-report"), (0, "MainThread")])
+def test_the_build_stores_the_report_flask_evaluate_prints(tmp_path, small_catalog, monkeypatch, alongside_max,
+                                                          thread):
+    """A small catalog's test split is ranked in a second thread while the index is built, a large one's
+    before it; either way the manifest holds exactly the report `flask evaluate` prints."""
+    import threading
+
+    import recommender.builder as builder
+    monkeypatch.setattr(builder, "FUSED_TABLE_MAX_ITEMS", alongside_max)
+    ran_on, original = [], builder.evaluate_in_two
+
+    def watched(*args, **kwargs):
+        choice, report = original(*args, **kwargs)
+        return choice, lambda: (ran_on.append(threading.current_thread().name), report())[1]
+    monkeypatch.setattr(builder, "evaluate_in_two", watched)
+    catalog = load_catalog(small_catalog.items, small_catalog.interactions)
+    (tmp_path / "v").mkdir()
+    stored = build_index(catalog, tmp_path / "v")["evaluation"]
+    printed = evaluate(catalog.items, catalog.interactions)
+    def untimed(report: dict) -> dict:
+        return {k: v for k, v in report.items() if k not in ("seconds", "validation_seconds")}
+    assert untimed(stored) == untimed(printed)
+    assert "test" in stored and len(ran_on) == 1 and ran_on[0].startswith(thread)
+
+
 def test_too_large_for_exact_models_falls_back_to_vectors(tmp_path, small_catalog, monkeypatch):
     """Above the limit the vector table is served and the manifest says why."""
     monkeypatch.setattr(neighbour_table, "FUSED_TABLE_MAX_ITEMS", 10)
