@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -269,39 +270,26 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
     """The cheapest (n_trees, search_k) whose recall@10 on the sample reaches the floor.
 
     Query cost grows with search_k (nodes inspected), so for each forest size on a short ladder
-    the least search_k meeting the floor is found, and the smallest search_k overall wins; the
-    ladder stops once a bigger forest no longer lowers it. From ONE_FOREST_ITEMS items on, the
+    the least search_k meeting the floor is found (see least_search_k), and the smallest search_k
+    overall wins. From ONE_FOREST_ITEMS items on, the
     ladder is the full budget alone (a second forest costs a minute at 1M for little gain). With
     truth_scores, ties count as hits. Given a directory, forests are built on disk in it (the
     chosen one stays at forest_path(directory, trees)). Returns (index, trees, search_k, recall, trials).
     """
-    n_items = len(vectors)
-    k = truth.shape[1]
     budget = tree_budget(vectors.shape[1])
-    ladder = [n_trees] if n_trees else [budget] if n_items >= ONE_FOREST_ITEMS else [budget // 2, budget]
+    ladder = [n_trees] if n_trees else [budget] if len(vectors) >= ONE_FOREST_ITEMS else [budget // 2, budget]
     best, kept, trials = None, None, []
     for trees in ladder:
         path = forest_path(directory, trees)
         index = _build_annoy(vectors, trees, path)
-        found = None
-        for multiple in SEARCH_K_MULTIPLES:
-            search_k = trees * (k + 1) * multiple
-            if best is not None and search_k >= best[1]:
-                break  # this forest can no longer beat the one kept
-            answers, _ = annoy_top(index, n_items, sample, k, search_k)
-            recall = sample_recall(checkable(vectors, index), sample, answers, truth, truth_scores)
-            trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
-            if recall >= floor:
-                found = (trees, search_k, recall)
-                break
-        if found is None or (best is not None and found[1] >= best[1]):
+        trial = partial(_recall_trial, index, trees, vectors, sample, (truth, truth_scores), trials)
+        found = least_search_k(trial, trees * (truth.shape[1] + 1), floor, best and best[1])
+        if found is None:
             _discard(index, path)
-            if found is not None:
-                break
             continue
         if isinstance(kept, str):
             os.unlink(kept)
-        best = found
+        best = (trees, *found)
         kept = index if trees == ladder[-1] else _park(index, path)
     if best is None:
         top = max(trials, key=lambda t: t["recall_at_10"])
@@ -309,6 +297,34 @@ def tune_annoy(vectors: np.ndarray, sample: np.ndarray, truth: np.ndarray, floor
                            f"{ladder[-1]} trees: the vectors may be degenerate (many identical items)")
     index = _reload(kept, vectors.shape[1], directory is not None)
     return (index, *best, trials)
+
+
+def _recall_trial(index: AnnoyIndex, trees: int, vectors: np.ndarray, sample: np.ndarray, exact: tuple,
+                  trials: list, search_k: int) -> float:
+    """Recall@10 of the forest at this search_k on the sample (`exact`: truth and its scores), recorded."""
+    truth, truth_scores = exact
+    answers, _ = annoy_top(index, len(vectors), sample, truth.shape[1], search_k)
+    recall = sample_recall(checkable(vectors, index), sample, answers, truth, truth_scores)
+    trials.append({"trees": trees, "search_k": search_k, "recall_at_10": round(recall, 4)})
+    return recall
+
+
+def least_search_k(recall_at: Callable[[int], float], step: int, floor: float,
+                   below: int | None) -> tuple[int, float] | None:
+    """The least search_k among step x SEARCH_K_MULTIPLES whose recall meets the floor, with its recall.
+    With no forest kept yet, going up from the smallest. Once one is kept at search_k `below`, only
+    smaller values can win: going down from just under it until recall falls short (recall grows with
+    search_k), so a bigger forest that cannot win costs one trial, not a climb (4 trials on the demo)."""
+    ladder = [step * multiple for multiple in SEARCH_K_MULTIPLES]
+    if below is None:
+        return next(((k, r) for k in ladder if (r := recall_at(k)) >= floor), None)
+    found = None
+    for search_k in reversed([k for k in ladder if k < below]):
+        recall = recall_at(search_k)
+        if recall < floor:
+            break
+        found = (search_k, recall)
+    return found
 
 
 @dataclass

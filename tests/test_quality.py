@@ -364,6 +364,26 @@ def test_tune_annoy_meets_the_floor_on_clustered_vectors():
         index.unload()
 
 
+@pytest.mark.parametrize("below, met_from, expected, tried", [
+    (None, 440, (704, 1.0), [11, 22, 44, 88, 176, 352, 704]),
+    (704, 88, (88, 1.0), [352, 176, 88, 44]),
+    (704, 400, None, [352]),
+])
+def test_least_search_k_climbs_first_then_only_looks_below_the_kept_forest(below, met_from, expected, tried):
+    """Without a kept forest the ladder (11 x 1, 2, 4 ... 64) is climbed to the first search_k meeting the
+    floor; with one kept at `below`, only smaller values are tried, downward, stopping at the first that
+    falls short."""
+    from recommender.ann import least_search_k
+
+    asked = []
+
+    def recall_at(search_k: int) -> float:
+        asked.append(search_k)
+        return 1.0 if search_k >= met_from else 0.5
+    assert least_search_k(recall_at, 11, 0.98, below) == expected
+    assert asked == tried
+
+
 def test_built_index_records_its_recall(built_data_dir, model):
     """The manifest records recall@10 over the floor, the forest, search_k and the sample size, and
     an independent check of Annoy at that search_k agrees."""
