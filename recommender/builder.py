@@ -158,14 +158,13 @@ def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vecto
     share nothing, and on two cores the two stages took 5.0 s instead of 5.75 (medians of three demo
     builds). The table exists only up to FUSED_TABLE_MAX_ITEMS items, so a large build never holds both."""
     pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exact-table") as pool:
-        exact = pool.submit(exact_model_table, items, catalog.interactions, vectors.content, fusion, pairs,
-                            vectors.vectors)
+    with alongside(exact_model_table, items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors,
+                   name="exact-table") as exact:
         vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on
         vectors.content = vectors.collaborative = None
 
         def table() -> tuple | None:
-            return exact.result()[0]
+            return exact()[0]
         try:
             ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], options["n_trees"],
                                          options["seed"], progress, table)
@@ -174,8 +173,8 @@ def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vecto
                 raise
             ann = build_neighbour_search(vectors.vectors, out_dir, options["recall_floor"], None, options["seed"],
                                          progress, table)  # the carried forest size no longer reaches the floor
-        summary = exact.result()[1]
-    if exact.result()[0] is None:
+        exact_table, summary = exact()
+    if exact_table is None:
         lead_with_companions(out_dir, vectors.vectors, pairs)
     return ann, {**summary, "series": series_summary(out_dir, pairs)}
 
@@ -202,16 +201,15 @@ def build_manifest(out_dir: Path, catalog: Catalog, table: pd.DataFrame, vectors
 
 
 @contextmanager
-def report_alongside(report: Callable[[], dict | None], n_items: int):
-    """Yields a function giving the evaluation's report, whose test split is ranked in a second thread
-    while the index is built (nothing the index needs depends on it: 2-3 s off a demo upload). Above
-    FUSED_TABLE_MAX_ITEMS items it is ranked first, as before, so a large build never holds both."""
-    if n_items > FUSED_TABLE_MAX_ITEMS:
-        done = report()
+def alongside(work: Callable, *args, name: str, at_once: bool = False):
+    """Yields a function giving work(*args), which runs in a second thread (named `name`) while the
+    caller goes on; with at_once, it runs first, in the caller's thread."""
+    if at_once:
+        done = work(*args)
         yield lambda: done
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-report") as pool:
-        yield pool.submit(report).result
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        yield pool.submit(work, *args).result
 
 
 def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings = BlendSettings(),
@@ -230,7 +228,10 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
     tuning_started = time.perf_counter()
     report, settings, fusion, tuning = tuned_settings(catalog, items, content, settings, asked, progress)
     tuning["seconds"] = round(time.perf_counter() - tuning_started, 2)
-    with report_alongside(report, len(items)) as evaluation:
+    # The evaluation's test split is only a report (nothing the index needs depends on it): it is ranked
+    # while the index is built, 2-3 s off a demo upload. Above FUSED_TABLE_MAX_ITEMS items it is ranked
+    # first, as before, so a large build never holds both.
+    with alongside(report, name="test-report", at_once=len(items) > FUSED_TABLE_MAX_ITEMS) as evaluation:
         progress("vectors", 30)
         vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
         del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice

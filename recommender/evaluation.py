@@ -20,7 +20,13 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.candidate_pool import CandidatePool, candidate_pool
-from recommender.fusion import EVIDENCE_SHRINKAGE, FusedModel, FusionSettings, category_matrix
+from recommender.fusion import (
+    EVIDENCE_SHRINKAGE,
+    WEIGHTED_SOURCES,
+    FusedModel,
+    FusionSettings,
+    category_matrix,
+)
 from recommender.itemitem import (
     EASE_LAMBDAS,
     Ease,
@@ -56,9 +62,6 @@ FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.
                     for knn, walk in NEIGHBOUR_SOURCES for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
                     for category in (0.0, 0.1, 0.2) for evidence in (0.0, EVIDENCE_SHRINKAGE))
 SERIES_CHECKED = (*PEERS, SERVED)
-FUSION_SOURCES = (("knn_weight", "item-kNN cosine"), ("walk_weight", "item-kNN random walk"),
-                  ("sequence_weight", "item-kNN sequence"), ("content_weight", "content"),
-                  ("vectors_weight", "blend"))
 MIN_USERS = 10
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
@@ -133,12 +136,25 @@ def _top(scores: np.ndarray) -> np.ndarray:
 
 
 def _metrics(recommended: np.ndarray, target_rows: np.ndarray, n_items: int) -> dict:
+    return {**_rank_metrics(_ranks_in(recommended, target_rows)),
+            "coverage": round(len(np.unique(recommended)) / n_items, 4)}
+
+
+def _ranks_in(recommended: np.ndarray, target_rows: np.ndarray) -> np.ndarray:
+    """Each user's rank of their held-out item in their recommended top K (K where it is not there)."""
     hits = recommended == target_rows[:, None]
-    ranks = np.argmax(hits, axis=1)
-    hit = hits.any(axis=1)
-    ndcg = np.where(hit, 1.0 / np.log2(ranks + 2), 0.0)
-    return {"hit_rate": round(float(hit.mean()), 4), "ndcg": round(float(ndcg.mean()), 4),
-            "coverage": round(len(np.unique(recommended)) / n_items, 4), "users": int(len(target_rows))}
+    return np.where(hits.any(axis=1), hits.argmax(axis=1), K)
+
+
+def _per_rank(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hit (0/1) and NDCG of each user from the rank of their held-out item."""
+    hit = ranks < K
+    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(ranks + 2), 0.0)
+
+
+def _rank_metrics(ranks: np.ndarray) -> dict:
+    hit, ndcg = _per_rank(ranks)
+    return {"hit_rate": round(float(hit.mean()), 4), "ndcg": round(float(ndcg.mean()), 4), "users": int(len(ranks))}
 
 
 def _masked_top(scores: np.ndarray, query_rows: np.ndarray, seen: sparse.csr_matrix | None) -> np.ndarray:
@@ -151,9 +167,7 @@ def _masked_top(scores: np.ndarray, query_rows: np.ndarray, seen: sparse.csr_mat
 
 def per_user(recommended: np.ndarray, target_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hit (0/1) and NDCG of each evaluated user, for bootstrap intervals."""
-    hits = recommended == target_rows[:, None]
-    hit = hits.any(axis=1)
-    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(np.argmax(hits, axis=1) + 2), 0.0)
+    return _per_rank(_ranks_in(recommended, target_rows))
 
 
 def bootstrap_interval(values: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> list:
@@ -404,12 +418,6 @@ def _target_ranks(scores: np.ndarray, target_at: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _rank_metrics(ranks: np.ndarray) -> dict:
-    hit = ranks < K
-    ndcg = np.where(hit, 1.0 / np.log2(ranks + 2), 0.0)
-    return {"hit_rate": round(float(hit.mean()), 4), "ndcg": round(float(ndcg.mean()), 4), "users": int(len(ranks))}
-
-
 @dataclass
 class Pooled:
     """What PooledMetrics needs to rank one fusion's top K over the pools when a floor is read."""
@@ -562,7 +570,7 @@ def describe_fusion(fusion: dict, pairs: int) -> str:
     """The served fusion in words, naming only the parts it uses (for the table, /admin and the API)."""
     base = f"EASE (lambda {fusion['ease_lambda']:g})" if fusion.get("ease_lambda") and fusion.get("base") == "EASE" \
         else "item-kNN BM25"
-    parts = [base] + [f"{fusion[key]:g} x {name}" for key, name in FUSION_SOURCES if fusion.get(key)]
+    parts = [base] + [f"{fusion[knob]:g} x {name}" for _, knob, name in WEIGHTED_SOURCES if fusion.get(knob)]
     text = " + ".join(parts)
     if fusion.get("category_weight"):
         text += f", scaled by {1 - fusion['category_weight']:g} where no category is shared"

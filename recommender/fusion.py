@@ -26,6 +26,10 @@ SERIES_BONUS = 10.0
 # The smallest of 2, 5, 10, 20 whose rarely rated items' neighbours shared a category >= 0.95 of the time
 # on all three validation folds of the demo (0.90-0.92 without); popular items' scores barely move.
 EVIDENCE_SHRINKAGE = 2.0
+# The sources weighted beside the base: (part key, FusionSettings knob, name in the evaluation's words).
+WEIGHTED_SOURCES = (("knn", "knn_weight", "item-kNN cosine"), ("walk", "walk_weight", "item-kNN random walk"),
+                    ("sequence", "sequence_weight", "item-kNN sequence"), ("content", "content_weight", "content"),
+                    ("vectors", "vectors_weight", "blend"))
 ROW_FACTORS = ("evidence",)  # parts that hold one value per query row, not one per candidate
 BLOCK_CELLS = 1 << 23
 DENSE_CATEGORIES = 64  # up to this many categories, overlaps are found by a dense product
@@ -133,8 +137,8 @@ class FusedModel(ItemModel):
         weightings that differ only in the category weight."""
         total = parts[f"base:{self.base_name(s)}"].copy()
         weights = 1.0
-        for key, weight in (("knn", s.knn_weight), ("walk", s.walk_weight), ("sequence", s.sequence_weight),
-                            ("content", s.content_weight), ("vectors", s.vectors_weight)):
+        for key, knob, _ in WEIGHTED_SOURCES:
+            weight = getattr(s, knob)
             if weight and key in parts:
                 total += weight * parts[key]
                 weights += weight
