@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.catalog_source import CatalogFiles
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
 from recommender.pipeline import build_and_publish
 

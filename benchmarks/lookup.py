@@ -18,8 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.report import Row, at_least, at_most, duration, items, judged_at, median, mib, percentile, times
 from benchmarks.synthetic import SyntheticVersion, build_in_subprocess
-from recommender.ann import exact_top, recall_at
 from recommender.model import SimilarItemsModel
+from recommender.neighbours.exact import exact_top, recall_at
 
 K = 10
 

@@ -147,7 +147,7 @@ def target_rows(result: SearchResult) -> list[Row]:
 
 
 def demo_titles() -> tuple[list[str], np.ndarray]:
-    from recommender.demo import movielens_frames
+    from recommender.catalog.demo import movielens_frames
 
     items, interactions, _ = movielens_frames()
     counts = interactions.groupby("item_id").size()

@@ -55,7 +55,7 @@ def peak_rss_bytes() -> int:
 
 def build_from_file(n_items: int, root: Path) -> dict:
     """Write the items file, then load, build and publish it as the worker would."""
-    from recommender.catalog_source import CatalogFiles
+    from recommender.catalog.sources import CatalogFiles
     from recommender.index_store import IndexStore, read_manifest
     from recommender.pipeline import build_and_publish
 

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender.ann import METRIC, build_neighbour_search
-from recommender.builder import FORMAT_VERSION, all_categories, liked_matrix, write_serving_files
+from recommender.builder import all_categories, liked_matrix, write_serving_files
 from recommender.index_store import IndexStore, write_manifest
-from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+from recommender.layout import FORMAT_VERSION, INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
+from recommender.neighbours.annoy_index import build_neighbour_search
+from recommender.neighbours.lookup import METRIC
 
 DIMENSIONS = 64
 ITEMS_PER_CLUSTER = 500

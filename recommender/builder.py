@@ -2,7 +2,7 @@
 
 The web tier answers the common question (the k nearest items to an item) from a precomputed
 neighbour table read through a memory map, as Gorse does. Where the catalog allows, that table comes
-from an exact item-item model fused with content (recommender/fusion.py), series companions first;
+from an exact item-item model fused with content (recommender/similarity/fusion.py), series companions first;
 the Annoy index over blended vectors answers filters, cold items and catalogs too large for it.
 """
 
@@ -20,24 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from recommender.ann import (
-    METRIC,
-    RECALL_FLOOR,
-    RECALL_SAMPLE,
-    AnnSummary,
-    BuildError,
-    Progress,
-    annoy_top,
-    build_neighbour_search,
-    exact_top,
-    no_progress,
-    recall_at,
-    tune_annoy,
-    vectors_on_disk,
-)
-from recommender.catalog import Catalog
-from recommender.evaluation import evaluate_in_two, positives
-from recommender.fusion import FusionSettings
+from recommender.catalog.load import Catalog
+from recommender.evaluation.protocol import positives
+from recommender.evaluation.run import evaluate_in_two
 from recommender.index_store import write_manifest
 from recommender.item_table import write_item_table
 from recommender.layout import (
@@ -50,6 +35,9 @@ from recommender.layout import (
     POPULAR_FILE,
     SCORES_FILE,
     SEARCH_DIR,
+    BuildError,
+    Progress,
+    no_progress,
 )
 from recommender.neighbour_table import (
     FUSED_TABLE_MAX_ITEMS,
@@ -58,14 +46,14 @@ from recommender.neighbour_table import (
     lead_with_companions,
     series_summary,
 )
+from recommender.neighbours.annoy_index import AnnSummary, build_neighbour_search, vectors_on_disk
+from recommender.neighbours.exact import RECALL_FLOOR
+from recommender.neighbours.lookup import METRIC
 from recommender.search import TitleSearch
-from recommender.series import series_pairs
+from recommender.similarity.fusion import FusionSettings
+from recommender.similarity.series import series_pairs
+from recommender.similarity.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
 from recommender.tuning import TUNING_KEY, Tuned, carried_evaluation, evaluated, refusal
-from recommender.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
-
-# Re-exported: callers that build indexes need these names from one place.
-__all__ = ["BuildError", "FORMAT_VERSION", "build_index", "liked_matrix", "RECALL_FLOOR", "RECALL_SAMPLE",
-           "annoy_top", "exact_top", "recall_at", "tune_annoy"]
 
 POPULAR_KEPT = 200
 MAX_CATEGORIES_LISTED = 1000

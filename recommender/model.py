@@ -13,8 +13,6 @@ import numpy as np
 import pyarrow as pa
 from annoy import AnnoyIndex
 
-from recommender.ann import METRIC, annoy_neighbours
-from recommender.explain import Explainer, Why
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
 from recommender.layout import (
@@ -28,7 +26,9 @@ from recommender.layout import (
     SEARCH_DIR,
 )
 from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
+from recommender.neighbours.lookup import METRIC, annoy_neighbours
 from recommender.search import Highlight, TitleSearch
+from recommender.similarity.explain import Explainer, Why
 
 MAX_FILTER_CANDIDATES = 5000
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender.ann import NEIGHBOURS_FILE, SCORES_FILE, table_width
-from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
-from recommender.itemitem import SequenceKnn, ease_fits, rated_matrix, sequence_matrix
-from recommender.series import companions_of, put_companions_first, series_hit_rate
+from recommender.layout import NEIGHBOURS_FILE, SCORES_FILE
+from recommender.neighbours.lookup import table_width
+from recommender.similarity.fusion import FusedModel, FusionSettings, category_matrix, fused_table
+from recommender.similarity.itemitem import SequenceKnn, ease_fits, rated_matrix, sequence_matrix
+from recommender.similarity.series import companions_of, put_companions_first, series_hit_rate
 
 FUSED_TABLE_MAX_ITEMS = 30_000
 DEFAULT_EASE_LAMBDA = 1000.0

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recommender.ann import Progress, no_progress
-from recommender.catalog import Catalog
-from recommender.catalog_source import CatalogSource
+from recommender.catalog.load import Catalog
+from recommender.catalog.sources import CatalogSource
 from recommender.index_store import IndexStore, IndexStoreError, read_manifest, write_manifest
-from recommender.layout import CATALOG_SNAPSHOT_FILE
+from recommender.layout import CATALOG_SNAPSHOT_FILE, Progress, no_progress
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.tuning import Tuned
 from recommender.tuning import served_tuning as tuning_of

@@ -12,8 +12,8 @@ import secrets
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from recommender.event_weights import parse_event_weights
 from recommender.limits import SECRET_MIN_CHARS
-from recommender.store.weights import parse_event_weights
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"

@@ -13,7 +13,7 @@ import pytest
 # Keep every generated secret and index of the test run out of the developer's ./var.
 os.environ.setdefault("LIKEWISE_DATA_DIR", tempfile.mkdtemp(prefix="likewise-test-env-"))
 
-from recommender.catalog_source import CatalogFiles  # noqa: E402
+from recommender.catalog.sources import CatalogFiles  # noqa: E402
 from recommender.index_store import IndexStore  # noqa: E402
 from recommender.pipeline import build_and_publish  # noqa: E402
 from web import create_app  # noqa: E402

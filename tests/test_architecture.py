@@ -39,7 +39,7 @@ def test_web_tier_loads_neither_the_build_stack_nor_the_worker_tasks():
 
 
 @pytest.mark.parametrize("module", ["recommender.model", "recommender.pipeline", "recommender.builder",
-                                    "recommender.catalog_source", "recommender.settings"])
+                                    "recommender.catalog.sources", "recommender.settings"])
 def test_core_imports_neither_flask_nor_celery(module):
     loaded = tops(modules_after(f"import {module}"))
     assert not {"flask", "celery", "web", "worker"} & loaded, module

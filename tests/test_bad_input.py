@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 from markupsafe import escape
 
-from recommender.catalog import load_items
-from recommender.csv_export import safe_csv_text
+from recommender.catalog.csv_export import safe_csv_text
+from recommender.catalog.load import load_items
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog

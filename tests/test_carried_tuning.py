@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import recommender.builder
-from recommender.ann import BuildError
 from recommender.index_store import IndexStore, read_manifest
+from recommender.layout import BuildError
 from recommender.store import Store
 from recommender.tuning import Tuned, refusal, served_tuning
 from tests import test_worker_tasks

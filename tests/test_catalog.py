@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.catalog import CatalogError, load_catalog, load_interactions, load_items
-from recommender.csv_export import safe_csv_text
+from recommender.catalog.csv_export import safe_csv_text
+from recommender.catalog.load import CatalogError, load_catalog, load_interactions, load_items
 
 GOOD_ITEMS = "item_id,title,description,categories,year\n1,Alpha,First,Drama|Comedy,1990\n2,Beta,Second,Horror,2001\n"
 

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from recommender.catalog import CatalogError, load_interactions, load_items
-from recommender.catalog_read import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINE_CHARS
+from recommender.catalog.load import CatalogError, load_interactions, load_items
+from recommender.catalog.read import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINE_CHARS
 
 REFUSAL_SECONDS = 10
 

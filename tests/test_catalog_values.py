@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from recommender.catalog import CatalogError, load_catalog, load_interactions, load_items
-from recommender.catalog_values import MAX_ABS_RATING
+from recommender.catalog.load import CatalogError, load_catalog, load_interactions, load_items
+from recommender.catalog.values import MAX_ABS_RATING
 
 ITEMS = "item_id,title\n1,A\n2,B\n"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.csv_export import safe_cell, safe_csv_text, write_safe_csv
+from recommender.catalog.csv_export import safe_cell, safe_csv_text, write_safe_csv
 
 DANGEROUS = ["=1+1", "+1 -1", "-30-", "@SUM(A1)", "\t=1", "\r=1", " =HYPERLINK(\"http://x\")", "-2+3"]
 HARMLESS = ["Alpha", "Don't stop", "A - B", "", "-5", "+12", "1e5", "3.25"]

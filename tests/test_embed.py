@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 
-from recommender.catalog_source import CatalogFiles
+from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import ConfigError, settings_from_env

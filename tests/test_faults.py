@@ -23,10 +23,10 @@ import fakeredis
 import pytest
 import redis
 
-import recommender.ann
+import recommender.neighbours.annoy_index
 import worker.tasks
-from recommender.catalog_source import ActiveCatalog
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.sources import ActiveCatalog
 from recommender.index_store import IndexStore, new_version_name, read_manifest, write_manifest
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_app, make_catalog
@@ -445,7 +445,7 @@ def test_disk_full_during_a_build_publishes_nothing_and_leaves_no_staging(tmp_pa
     store = IndexStore(data_dir / "indexes")
     before, versions_before = store.current_version(), names(store.versions_dir)
     calls = []
-    monkeypatch.setattr(recommender.ann.np, "save", no_space(calls))
+    monkeypatch.setattr(recommender.neighbours.annoy_index.np, "save", no_space(calls))
     with pytest.raises(OSError) as raised:
         build_and_publish(store, ActiveCatalog(data_dir / "catalog").files())
     assert raised.value.errno == errno.ENOSPC
@@ -470,7 +470,7 @@ def test_rebuild_task_on_a_full_disk_fails_saying_so(tmp_path, monkeypatch):
     leftover.mkdir(parents=True)
     (leftover / "index.ann").write_bytes(b"partial")
     calls = []
-    monkeypatch.setattr(recommender.ann.np, "save", no_space(calls))
+    monkeypatch.setattr(recommender.neighbours.annoy_index.np, "save", no_space(calls))
     result = celery_app.tasks[REBUILD_TASK].apply(kwargs={"reason": "test"}, task_id=str(uuid.uuid4()))
     assert calls and result.failed(), result.result
     message = str(result.result)

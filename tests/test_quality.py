@@ -13,34 +13,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import recommender.evaluation as evaluation
+import recommender.evaluation.evaluator as evaluator_module
+import recommender.evaluation.protocol as protocol
+import recommender.evaluation.run as run
 import recommender.pipeline as pipeline
-from recommender.builder import (
-    RECALL_FLOOR,
-    RECALL_SAMPLE,
-    BuildError,
-    annoy_top,
-    build_index,
-    exact_top,
-    recall_at,
-    tune_annoy,
-)
-from recommender.catalog import load_catalog
-from recommender.catalog_source import CatalogFiles
-from recommender.demo import prepare_demo_catalog
-from recommender.evaluation import (
-    METHODS,
-    Evaluator,
-    K,
-    choose_blend,
-    evaluate,
-    format_table,
-    leave_last_out,
-)
+from recommender.builder import build_index
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.load import load_catalog
+from recommender.catalog.sources import CatalogFiles
+from recommender.evaluation.evaluator import METHODS, Evaluator
+from recommender.evaluation.protocol import K, leave_last_out
+from recommender.evaluation.run import choose_blend, evaluate, format_table
 from recommender.index_store import IndexStore, read_manifest
+from recommender.layout import BuildError
 from recommender.model import SimilarItemsModel
+from recommender.neighbours.annoy_index import RECALL_SAMPLE, annoy_top, tune_annoy
+from recommender.neighbours.exact import RECALL_FLOOR, exact_top, recall_at
 from recommender.pipeline import build_and_publish
-from recommender.vectors import POSITIVE_RATING, BlendSettings, content_vectors
+from recommender.similarity.vectors import POSITIVE_RATING, BlendSettings, content_vectors
 from tests.conftest import make_app, make_catalog
 from web.auth import limiter as throttle
 
@@ -199,12 +189,12 @@ def test_recommendations_skip_the_query_and_training_items(small, monkeypatch):
     items, interactions, content = small
     split = leave_last_out(interactions)
     captured = []
-    original = evaluation._metrics
+    original = protocol.metrics_of
 
     def spy(recommended, target_rows, n_items):
         captured.append(recommended.copy())
         return original(recommended, target_rows, n_items)
-    monkeypatch.setattr(evaluation, "_metrics", spy)
+    monkeypatch.setattr(evaluator_module, "metrics_of", spy)
     Evaluator(items, content, BlendSettings()).run(split)
     assert len(captured) == len(METHODS)
 
@@ -224,8 +214,8 @@ def test_rank_by_vectors_excludes_query_and_seen_on_a_tiny_example():
     vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
     positions = pd.Index([f"i{n}" for n in range(14)])
     train = frame([("u", "i1", 5.0, 1), ("u", "i2", 2.0, 2), ("v", "i7", 5.0, 1)])
-    seen = evaluation._seen_matrix(train, positions, np.array(["u", "v"]))
-    ranked = evaluation._rank_by_vectors(vectors, np.array([0, 6]), seen)
+    seen = protocol.seen_matrix(train, positions, np.array(["u", "v"]))
+    ranked = protocol.rank_by_vectors(vectors, np.array([0, 6]), seen)
     for query, excluded, row in ((0, {0, 1, 2}, ranked[0]), (6, {6, 7}, ranked[1])):
         sims = vectors @ vectors[query]
         expected = [i for i in np.argsort(-sims, kind="stable") if i not in excluded][:K]
@@ -277,7 +267,7 @@ def test_evaluate_chooses_the_blend_on_validation_users_only(small, monkeypatch)
     assert len(validation) != len(test_split)
 
     seen_choose, seen_runs = [], []
-    original_choose, original_run = evaluation.choose_blend, Evaluator.run
+    original_choose, original_run = run.choose_blend, Evaluator.run
 
     def spy_choose(scored, users):
         seen_choose.append((scored, users))
@@ -286,7 +276,7 @@ def test_evaluate_chooses_the_blend_on_validation_users_only(small, monkeypatch)
     def spy_run(self, split, methods=METHODS, grid=None, seed=0):
         seen_runs.append((split, methods, grid))
         return original_run(self, split, methods, grid, seed)
-    monkeypatch.setattr(evaluation, "choose_blend", spy_choose)
+    monkeypatch.setattr(run, "choose_blend", spy_choose)
     monkeypatch.setattr(Evaluator, "run", spy_run)
 
     report = evaluate(items, interactions, content=content)
@@ -373,7 +363,7 @@ def test_least_search_k_climbs_first_then_only_looks_below_the_kept_forest(below
     """Without a kept forest the ladder (11 x 1, 2, 4 ... 64) is climbed to the first search_k meeting the
     floor; with one kept at `below`, only smaller values are tried, downward, stopping at the first that
     falls short."""
-    from recommender.ann import least_search_k
+    from recommender.neighbours.annoy_index import least_search_k
 
     asked = []
 

@@ -13,7 +13,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from recommender.demo import movielens_frames
+from recommender.catalog.demo import movielens_frames
 from recommender.search import (
     FUZZY_MAX_LENGTH,
     MAX_FOLDED_CHARS,

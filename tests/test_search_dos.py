@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from recommender.catalog_source import ActiveCatalog, CatalogFiles
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.processes import delete_prefixed, http_call, redis_server, service_env, start_gunicorn

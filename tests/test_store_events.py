@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.catalog import CatalogError
-from recommender.catalog_source import CatalogSource
+from recommender.catalog.load import CatalogError
+from recommender.catalog.sources import CatalogSource
 from recommender.store import DEFAULT_EVENT_WEIGHTS, DatabaseCatalogSource, InvalidInput
 from tests.store_databases import backend, db_url, store  # noqa: F401 - fixtures
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.ann import RECALL_FLOOR, distinct_neighbours, exact_scores, exact_top, sample_recall
-from recommender.twins import find_twins
+from recommender.neighbours.annoy_index import distinct_neighbours, sample_recall
+from recommender.neighbours.exact import RECALL_FLOOR, exact_scores, exact_top
+from recommender.neighbours.twins import find_twins
 
 WIDTH = 10
 

@@ -9,9 +9,9 @@ import uuid
 import fakeredis
 import pytest
 
-import recommender.ann
+import recommender.neighbours.annoy_index
 import worker.tasks
-from recommender.catalog_source import UploadStore
+from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings
@@ -64,7 +64,7 @@ def test_a_failed_upload_build_removes_its_upload(run_task, monkeypatch):
     files = make_catalog(directory, n_items=40, with_interactions=False)
     assert files.items.exists()
     calls = []
-    monkeypatch.setattr(recommender.ann.np, "save", no_space(calls))
+    monkeypatch.setattr(recommender.neighbours.annoy_index.np, "save", no_space(calls))
     result = run_task(REBUILD_TASK, upload_id=upload_id)
     assert calls and result.failed()
     assert "disk is full" in str(result.result), result.result
@@ -83,7 +83,7 @@ def test_a_write_error_on_a_nearly_full_disk_says_the_disk_is_full(run_task, mon
     def failing_save(*args, **kwargs):
         calls.append(1)
         raise OSError(errno.EIO, "write failed")
-    monkeypatch.setattr(recommender.ann.np, "save", failing_save)
+    monkeypatch.setattr(recommender.neighbours.annoy_index.np, "save", failing_save)
     monkeypatch.setattr(worker.tasks.shutil, "disk_usage", lambda path: type("U", (), {"free": 1024})())
     result = run_task(REBUILD_TASK)
     assert calls and "disk is full" in str(result.result), result.result

@@ -7,7 +7,7 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable
 
-from recommender.catalog_source import UploadStore
+from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStoreError
 from web import settings, store_service
 from web.uploads import save_upload

@@ -8,11 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from recommender.ann import BuildError
-from recommender.catalog import CatalogError
-from recommender.catalog_source import ActiveCatalog, CatalogFiles
+from recommender.catalog.load import CatalogError
+from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
-from recommender.layout import FORMAT_VERSION
+from recommender.layout import FORMAT_VERSION, BuildError
 from recommender.limits import K_DEFAULT, K_MAX, K_MIN
 from recommender.model import UnknownItem
 from recommender.pipeline import build_and_publish
@@ -100,7 +99,7 @@ def build_index_command(items_path, interactions_path, if_missing):
 @click.option("--interactions", "interactions_path", type=click.Path(dir_okay=False, path_type=Path))
 def evaluate_command(items_path, interactions_path):
     """Offline evaluation: HitRate@10, NDCG@10 and coverage@10 of the served method against others."""
-    from recommender.evaluation import evaluate, format_table  # the build stack, only for this command
+    from recommender.evaluation.run import evaluate, format_table  # the build stack, only for this command
 
     try:
         catalog = chosen_files(items_path, interactions_path).load()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from recommender.catalog import SUPPORTED_SUFFIXES, CatalogError, Problem, load_catalog
-from recommender.catalog_source import CatalogFiles, UploadStore
+from recommender.catalog.load import SUPPORTED_SUFFIXES, CatalogError, Problem, load_catalog
+from recommender.catalog.sources import CatalogFiles, UploadStore
 
 
 def _suffix(upload: FileStorage, field: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from recommender.catalog_source import ActiveCatalog, UploadStore
+from recommender.catalog.sources import ActiveCatalog, UploadStore
 from recommender.index_store import IndexStore
 from recommender.settings import Settings, settings_from_env
 from recommender.store import StoreUnavailable

@@ -13,18 +13,11 @@ import shutil
 from celery import shared_task
 from flask import current_app
 
-from recommender.builder import BuildError
-from recommender.catalog import CatalogError
-from recommender.catalog_source import (
-    ActiveCatalog,
-    CatalogFiles,
-    CatalogSource,
-    ReadOnce,
-    UnknownUpload,
-    UploadStore,
-)
+import recommender.builder  # noqa: F401  (the build stack loads before Celery forks its pool, not in each job)
+from recommender.catalog.load import CatalogError
+from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
-from recommender.layout import CATALOG_SNAPSHOT_FILE
+from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings

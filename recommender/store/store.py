@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from recommender.catalog_source import CatalogFiles
+from recommender.catalog.sources import CatalogFiles
 from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store import events as event_store
 from recommender.store import items as item_store

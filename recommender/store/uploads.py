@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from recommender.catalog import ITEM_COLUMNS
+from recommender.catalog.load import ITEM_COLUMNS
 
 IMPORTED_RATED_TYPE = "rating"
 IMPORTED_UNRATED_TYPE = "like"

@@ -18,19 +18,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from recommender.catalog_source import CatalogFiles
-from recommender.demo import prepare_demo_catalog
+from recommender.catalog.demo import prepare_demo_catalog
+from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.browser.helpers import DESKTOP, Problems
-from tests.processes import (
-    delete_prefixed,
-    redis_server,
-    service_env,
-    start_gunicorn,
-    start_worker,
-    wait_for,
-)
+from tests.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
 
 TIMEOUT_MS = 10_000
 BUILD_SECONDS = 120

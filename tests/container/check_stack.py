@@ -102,7 +102,7 @@ def upload_files(directory: Path) -> dict[str, Path]:
     enough that a rebuild of it runs for seconds (the kill check needs a build to interrupt)."""
     import pandas as pd
 
-    from recommender.demo import prepare_demo_catalog
+    from recommender.catalog.demo import prepare_demo_catalog
 
     demo = prepare_demo_catalog(directory / "demo")
     items = pd.read_csv(demo.items_path).head(UPLOAD_ITEMS)

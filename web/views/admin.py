@@ -11,8 +11,8 @@ import time
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from recommender.catalog import CatalogError
-from recommender.csv_export import catalog_csv_chunks
+from recommender.catalog.csv_export import catalog_csv_chunks
+from recommender.catalog.load import CatalogError
 from recommender.store.items import EXPORT_COLUMNS, export_frame
 from web import admin_service, settings, store_service
 from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
@@ -169,7 +169,7 @@ def restore_catalog(form):
 @admin_page
 def catalog_csv():
     """The store's whole catalog (hidden items too) for a spreadsheet, streamed page by page; cells
-    that a spreadsheet would run as formulas are written as text (recommender/csv_export.py)."""
+    that a spreadsheet would run as formulas are written as text (recommender/catalog/csv_export.py)."""
     names, pages = store_service.stored(lambda store: store.export_items())
     frames = (export_frame(page, names) for page in pages)
     response = Response(catalog_csv_chunks([*EXPORT_COLUMNS, *names], frames), mimetype="text/csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from recommender.catalog import CatalogError
+from recommender.catalog.load import CatalogError
 from web import admin_service
 from web.auth import admin_api
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from recommender.explain import Why
 from recommender.limits import K_CHOICES
 from recommender.model import Filters, Item, SimilarItem
+from recommender.similarity.explain import Why
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.search import fold
-from recommender.series import same_series
+from recommender.similarity.series import same_series
 
 # Words too common to explain anything (kept here so serving never loads scikit-learn).
 STOP_WORDS = frozenset("""

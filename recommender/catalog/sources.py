@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from recommender.catalog import Catalog, load_catalog
-from recommender.demo import DemoCatalog, prepare_demo_catalog
+from recommender.catalog.demo import DemoCatalog, prepare_demo_catalog
+from recommender.catalog.load import Catalog, load_catalog
 
 ITEMS_NAMES = ("items.csv", "items.parquet")
 INTERACTIONS_NAMES = ("interactions.csv", "interactions.parquet")

@@ -3,8 +3,8 @@
 Errors are collected, not raised one at a time, so an operator fixing a file sees every
 problem at once, each naming the file, the column and the first offending rows. Text is taken
 as it is (titles such as `-30-` or `@Home` are real); CSV written back out goes through
-recommender.csv_export, which neutralises spreadsheet formulas. Reading limits live in
-recommender.catalog_read, value limits in recommender.catalog_values.
+recommender.catalog.csv_export, which neutralises spreadsheet formulas. Reading limits live in
+recommender.catalog.read, value limits in recommender.catalog.values.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recommender.catalog_problems import MAX_ROWS_LISTED, CatalogError, Problem, row_numbers
-from recommender.catalog_read import MAX_COLUMNS, SUPPORTED_SUFFIXES, read_table
-from recommender.catalog_values import blank_non_web_images, item_id_problems, parse_ratings, parse_timestamps, present
+from recommender.catalog.problems import MAX_ROWS_LISTED, CatalogError, Problem, row_numbers
+from recommender.catalog.read import MAX_COLUMNS, SUPPORTED_SUFFIXES, read_table
+from recommender.catalog.values import blank_non_web_images, item_id_problems, parse_ratings, parse_timestamps, present
 
 __all__ = ["CatalogError", "Problem", "Catalog", "load_items", "load_interactions", "load_catalog", "file_hash",
            "MAX_COLUMNS", "MAX_ROWS_LISTED", "SUPPORTED_SUFFIXES"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.catalog_problems import CatalogError, Problem
+from recommender.catalog.problems import CatalogError, Problem
 
 MAX_COLUMNS = 200
 MAX_LINE_CHARS = 2**20

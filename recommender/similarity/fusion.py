@@ -5,7 +5,7 @@ other) and content neighbours, series companions first.
 Each source is scaled per query row so its best neighbour scores 1, then the sources are
 weighted and summed; the sum is scaled down where the two items share no category (so a family
 film's neighbours stay family films), and a popularity exponent can damp items everyone rated.
-The weights are chosen on the validation split (recommender/evaluation.py), never the test split.
+The weights are chosen on the validation split (recommender/evaluation/run.py), never the test split.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from recommender.itemitem import Ease, ItemModel, SparseKnn, ease_fits
+from recommender.similarity.itemitem import Ease, ItemModel, SparseKnn, ease_fits
 from recommender.topk import best_columns
 
 SERIES_BONUS = 10.0

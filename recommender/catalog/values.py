@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from recommender.catalog_problems import Problem, listed_rows, row_numbers
+from recommender.catalog.problems import Problem, listed_rows, row_numbers
 
 MAX_ABS_RATING = 1e6
 MAX_CLOCK_SKEW_SECONDS = 24 * 3600

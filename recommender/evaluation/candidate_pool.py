@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from recommender.fusion import ROW_FACTORS, SERIES_BONUS, FusedModel, FusionSettings
+from recommender.similarity.fusion import ROW_FACTORS, SERIES_BONUS, FusedModel, FusionSettings
 
 POOL_PER_SOURCE = 100
 MULTIPLIERS = ("category",)

@@ -8,8 +8,8 @@ search happened to list. Vectors may come memory-mapped from a file: the build r
 and lets the kernel take back the pages it has read, so they are never held twice.
 
 The table is computed for distinct vectors only (identical ones, common among short titles, are
-searched once: recommender.twins), exactly up to EXACT_TABLE_MAX_ITEMS of them and above that by an
-inverted file tuned to the recall floor (recommender.inverted_file); its recall against exact search,
+searched once: recommender.neighbours.twins), exactly up to EXACT_TABLE_MAX_ITEMS of them and above that by an
+inverted file tuned to the recall floor (recommender.neighbours.inverted_file); its recall against exact search,
 ties counted, is measured on the sample and kept.
 """
 
@@ -26,90 +26,28 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 
-from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
-from recommender.topk import best_first
-from recommender.twins import expand_to_items, find_twins
+from recommender.layout import INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE, BuildError, Progress, no_progress
+from recommender.neighbours.exact import RECALL_FLOOR, exact_scores, exact_top, recall_at
+from recommender.neighbours.inverted_file import ivf_top
+from recommender.neighbours.lookup import METRIC, annoy_neighbours, table_width
+from recommender.neighbours.twins import expand_to_items, find_twins
 
-METRIC = "angular"
 RECALL_SAMPLE = 500
-RECALL_FLOOR = 0.98
 SEARCH_K_MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
 EXACT_TABLE_MAX_ITEMS = 30_000
-TABLE_CELLS = 20_000_000
-MAX_TABLE_WIDTH = 100
-MIN_TABLE_WIDTH = 20
 EXACT_SEARCH_MAX_ITEMS = 5_000
 EXACT_SEARCH_TREES = 1
-TIE_TOLERANCE = 1e-5
 ANNOY_FEED_ROWS = 4_096  # a block goes through Python floats (about 32 bytes each) on its way in
 SPILL_FILE = ".vectors.npy"
 FOREST_FILE = ".forest-{trees}.ann"
 ONE_FOREST_ITEMS = 250_000  # from here on one forest of tree_budget trees is built, not a ladder of two
 DIRECT_READ_MAX_BYTES = 64 * 2**20  # smaller vector files are read directly when checking recall
-WIDE_ROWS = 100_000  # rows of a block wider than this are partitioned one by one (bounded temporaries)
-
-Progress = Callable[[str, int], None]
-
-
-def no_progress(stage: str, percent: int) -> None:
-    """The default progress callback: builds outside a job report to nobody."""
-
-
-class BuildError(RuntimeError):
-    """A build that must not be published, with a reason a person can act on."""
-
-
-def angular_to_cosine(distance):
-    return 1.0 - np.square(distance) / 2.0
-
-
-def table_width(n_items: int) -> int:
-    """Neighbours kept per item: 100 for small catalogs, fewer for huge ones so the table stays
-    a fraction of the index; wider questions go to Annoy."""
-    return int(min(n_items - 1, MAX_TABLE_WIDTH, max(MIN_TABLE_WIDTH, TABLE_CELLS // max(n_items, 1))))
 
 
 def tree_budget(dims: int) -> int:
     """Trees that together take about as much room as the vectors themselves (a tree costs about
     20 bytes an item, a vector 4 bytes a dimension plus 12), so the file stays near twice the data."""
     return int(np.clip((4 * dims + 12) / 20, 8, 64))
-
-
-def top_of_block(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest of each row, best first. No negated copy of the block; rows wider than WIDE_ROWS
-    one at a time, so the index array argpartition makes stays one row long."""
-    n = sims.shape[1]
-    if k >= n:
-        part = np.argsort(-sims, axis=1)[:, :k]
-    elif n <= WIDE_ROWS:
-        part = np.argpartition(sims, n - k, axis=1)[:, n - k:]
-    else:
-        part = np.stack([np.argpartition(row, n - k)[n - k:] for row in sims])
-    return best_first(sims, part)
-
-
-def exact_top(vectors: np.ndarray, rows: np.ndarray, k: int, block_cells: int = 1 << 24):
-    """Exact k nearest (by cosine) for the given rows, excluding each row itself; rows are taken in
-    blocks of about block_cells similarities, so memory stays flat however large the catalog."""
-    k = min(k, len(vectors) - 1)
-    block = max(1, min(1024, block_cells // max(len(vectors), 1)))
-    ids = np.empty((len(rows), k), dtype=np.int32)
-    scores = np.empty((len(rows), k), dtype=np.float32)
-    for start in range(0, len(rows), block):
-        chunk = rows[start:start + block]
-        sims = vectors[chunk] @ vectors.T
-        sims[np.arange(len(chunk)), chunk] = -np.inf
-        top_ids, top_scores = top_of_block(sims, k)
-        ids[start:start + len(chunk)] = top_ids
-        scores[start:start + len(chunk)] = top_scores
-    return ids, scores
-
-
-def annoy_neighbours(index: AnnoyIndex, row: int, k: int, search_k: int) -> tuple[list[int], np.ndarray]:
-    """Up to k nearest other rows from Annoy, with cosine similarities."""
-    found, distances = index.get_nns_by_item(int(row), k + 1, search_k=search_k, include_distances=True)
-    pairs = [(f, d) for f, d in zip(found, distances) if f != row][:k]
-    return [p[0] for p in pairs], angular_to_cosine(np.array([p[1] for p in pairs], dtype=float))
 
 
 def annoy_top(index: AnnoyIndex, n_items: int, rows, k: int, search_k: int):
@@ -122,31 +60,6 @@ def annoy_top(index: AnnoyIndex, n_items: int, rows, k: int, search_k: int):
         ids[out, :len(found)] = found
         scores[out, :len(found)] = cosines
     return ids, scores
-
-
-def recall_at(found: np.ndarray, truth: np.ndarray, found_scores: np.ndarray | None = None,
-              truth_scores: np.ndarray | None = None) -> float:
-    """Share of the exact k nearest that were found. Given exact scores of both, a found neighbour
-    scoring at least the k-th exact score (within TIE_TOLERANCE) is a hit too: among tied items
-    exact search lists an arbitrary few, and any of the others is as near."""
-    if found_scores is None or truth_scores is None:
-        hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth))
-        return hits / max(1, truth.size)
-    k = truth.shape[1]
-    found, found_scores = found[:, :k], found_scores[:, :k]
-    in_truth = (found[:, :, None] == truth[:, None, :]).any(axis=2)
-    tied = found_scores >= truth_scores[:, k - 1:k] - TIE_TOLERANCE
-    hits = np.minimum(((in_truth | tied) & (found >= 0)).sum(axis=1), k)
-    return float(hits.sum()) / max(1, truth.size)
-
-
-def exact_scores(vectors: np.ndarray, rows: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """Cosine of each row with each of its found neighbours, computed exactly (-inf where none)."""
-    safe = np.where(found >= 0, found, 0)
-    scores = np.einsum("rkd,rd->rk", np.asarray(vectors[safe.ravel()]).reshape(*found.shape, -1),
-                       np.asarray(vectors[rows]))
-    scores[found < 0] = -np.inf
-    return scores.astype(np.float32)
 
 
 def release_pages(vectors: np.ndarray) -> None:
@@ -389,7 +302,7 @@ def write_neighbour_table(vectors: np.ndarray, out_dir: Path, sample: np.ndarray
                           truth_scores: np.ndarray, seed: int, exact_max: int = EXACT_TABLE_MAX_ITEMS,
                           table=None) -> tuple[int, str, float, int]:
     """neighbours.npy and scores.npy: a given exact model's table (ids, scores, method), or one computed
-    for distinct vectors only (see recommender.twins) and expanded to every item: exactly up to exact_max
+    for distinct vectors only (see recommender.neighbours.twins) and expanded to every item: exactly up to exact_max
     distinct vectors, else by inverted file. Returns (width, method, recall on the sample with ties
     counted, distinct vectors)."""
     if table is not None:
@@ -419,8 +332,6 @@ def distinct_neighbours(vectors: np.ndarray, width: int, seed: int, exact_max: i
         unique_ids, unique_scores = exact_top(unique, np.arange(len(unique)), k)
         method = "exact"
     else:
-        from recommender.inverted_file import ivf_top
-
         unique_ids, unique_scores, probes = ivf_top(unique, k, seed, sizes=twins.sizes)
         method = f"inverted file, {probes} probes"
     self_scores = np.einsum("ij,ij->i", unique, unique)

@@ -18,7 +18,7 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from recommender.vectors import POSITIVE_RATING
+from recommender.similarity.vectors import POSITIVE_RATING
 
 EASE_MAX_ITEMS = 20_000
 EASE_MAX_INNER = 6_000

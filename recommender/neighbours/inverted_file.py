@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.ann import RECALL_FLOOR, TIE_TOLERANCE, exact_top, top_of_block
+from recommender.neighbours.exact import RECALL_FLOOR, TIE_TOLERANCE, exact_top, top_of_block
 
 PROBE_LADDER = (8, 16, 32, 64, 128)
 TUNING_SAMPLE = 1_000
