@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	PORT=$(PORT) $(BIN)/python -m web.launch
+	PORT=$(PORT) $(BIN)/python -m web.processes.launch
 
 # The browser tests (tests/browser) drive a real headless Chromium: install Debian's when it is missing.
 # (Playwright's own browser download is not used.)

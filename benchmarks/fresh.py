@@ -15,7 +15,7 @@ import uuid
 from benchmarks.context import Context
 from benchmarks.report import Row, at_most, median
 from recommender.index_store import read_manifest
-from tests.processes import (
+from tests.helpers.processes import (
     delete_prefixed,
     http_call,
     redis_server,

@@ -229,11 +229,11 @@ def run(ctx: Context) -> list[Row]:
         tracked = tracking_row(tracking_slices(web.base, untracked.base, chosen[0], TRACKING_SLICE_SECONDS,
                                                TRACKING_RUNS_PER_ROUND * plan.http_rounds))
     ctx.note(f"HTTP load: {client_name()} -t2 -c16 -d{plan.http_seconds:g}s, {plan.http_rounds} round(s) interleaved "
-             "across routes; gunicorn as in the Procfile (web/gunicorn_conf.py: 2 threaded workers, access log on) "
-             "on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking row, whose "
-             "slices alternate off, on, on, off; each route's ratio to /healthz comes from slices alternating "
-             "/healthz, route, route, /healthz; both ratios are the median of their ABBA runs' ratios), load "
-             "client on the same 2 cores; partials and the template floor are requested with `HX-Request: true`; "
-             "answers are served through the per-process fragment cache (warmed by the warm-up pass) and the 304 "
-             "route sends the path's ETag in If-None-Match.")
+             "across routes; gunicorn as in the Procfile (web/processes/gunicorn_conf.py: 2 threaded workers, "
+             "access log on) on loopback (a second, idle while not asked, with LIKEWISE_TRACKING=off for the tracking "
+             "row, whose slices alternate off, on, on, off; each route's ratio to /healthz comes from slices "
+             "alternating /healthz, route, route, /healthz; both ratios are the median of their ABBA runs' "
+             "ratios), load client on the same 2 cores; partials and the template floor are requested with "
+             "`HX-Request: true`; answers are served through the per-process fragment cache (warmed by the warm-up "
+             "pass) and the 304 route sends the path's ETag in If-None-Match.")
     return [route_row(r, by_route[r.name]) for r in chosen] + target_rows(by_route) + beside_floor + [tracked]

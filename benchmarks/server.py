@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.processes import BIN, ROOT, START_SECONDS, Service, free_port, service_env, wait_for
+from tests.helpers.processes import BIN, ROOT, START_SECONDS, Service, free_port, service_env, wait_for
 
 PARAMETER = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 # Keep every generated secret and index of the test run out of the developer's ./var.
@@ -16,49 +14,8 @@ os.environ.setdefault("LIKEWISE_DATA_DIR", tempfile.mkdtemp(prefix="likewise-tes
 from recommender.catalog.sources import CatalogFiles  # noqa: E402
 from recommender.index_store import IndexStore  # noqa: E402
 from recommender.pipeline import build_and_publish  # noqa: E402
-from web import create_app  # noqa: E402
-
-GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
-WORDS = ["river", "night", "garden", "storm", "city", "dragon", "winter", "island", "mirror", "engine",
-         "shadow", "summer", "castle", "ocean", "forest", "rocket"]
-
-
-def make_catalog(directory: Path, n_items: int = 80, n_users: int = 40, seed: int = 3,
-                 with_interactions: bool = True, extra_items: int = 0) -> CatalogFiles:
-    """A small catalog with structure: each item has a 'family' word, genre and decade that its
-    neighbours share, and users who like one family. `extra_items` are added without interactions."""
-    rng = random.Random(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in range(n_items + extra_items):
-        family = i % 8
-        word = WORDS[family]
-        genre = GENRES[family]
-        second = GENRES[(family + 1 + rng.randrange(2)) % len(GENRES)]
-        rows.append({
-            "item_id": str(1000 + i),
-            "title": f"The {word.title()} {rng.choice(WORDS).title()} {i}",
-            "description": f"A story of the {word} and the {rng.choice(WORDS)}.",
-            "categories": f"{genre}|{second}",
-            "year": 1950 + family * 8 + rng.randrange(5),
-            "studio": f"Studio {family}",
-        })
-    items = pd.DataFrame(rows)
-    items_path = directory / "items.csv"
-    items.to_csv(items_path, index=False)
-    if not with_interactions:
-        return CatalogFiles(items_path)
-    interactions = []
-    for user in range(n_users):
-        family = user % 8
-        liked = [i for i in range(n_items) if i % 8 == family]
-        others = [i for i in range(n_items) if i % 8 != family]
-        for t, i in enumerate(rng.sample(liked, min(6, len(liked))) + rng.sample(others, 2)):
-            interactions.append({"user_id": f"u{user}", "item_id": str(1000 + i),
-                                 "rating": 5.0 if i % 8 == family else 2.0, "timestamp": 1_600_000_000 + t})
-    interactions_path = directory / "interactions.csv"
-    pd.DataFrame(interactions).to_csv(interactions_path, index=False)
-    return CatalogFiles(items_path, interactions_path)
+from tests.helpers.apps import make_app  # noqa: E402
+from tests.helpers.catalogs import make_catalog  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +29,6 @@ def built_data_dir(tmp_path_factory, small_catalog) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     build_and_publish(IndexStore(data_dir / "indexes"), small_catalog)
     return data_dir
-
-
-def make_app(data_dir: Path, **overrides):
-    config = {"TESTING": True, "DATA_DIR": data_dir, "SECRET_KEY": "test-secret", "ADMIN_TOKEN": "test-admin-token",
-              "RELOAD_INTERVAL_SECONDS": 0.05}
-    config.update(overrides)
-    return create_app(config)
 
 
 @pytest.fixture

@@ -13,11 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import fakeredis
 import pytest
 
-import web.admin_service as admin_service
+import web.services.admin_actions as admin_actions
 import web.views.admin as admin_views
 from recommender.index_store import IndexStore, read_manifest
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue
 
 HX = {"HX-Request": "true"}
@@ -546,7 +547,7 @@ def test_api_rollback_to_unknown_version_is_404(browser, admin_app, sent, versio
 
 def test_api_rollback_to_kept_version_queues_the_task(browser, admin_app, queue, sent, data_dir, monkeypatch):
     """No worker runs here, so the job stays pending and the API answers 202 after its short wait."""
-    monkeypatch.setattr(admin_service, "ROLLBACK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(admin_actions, "ROLLBACK_WAIT_SECONDS", 0.3)
     version = IndexStore(data_dir / "indexes").versions()[-1]["version"]
     started = time.monotonic()
     response = browser.post("/api/admin/index/rollback", headers=bearer(admin_app), json={"version": version})
@@ -561,7 +562,7 @@ def test_api_rollback_to_kept_version_queues_the_task(browser, admin_app, queue,
 
 def test_api_rollback_finished_within_the_wait_is_200(browser, admin_app, celery_app, data_dir, monkeypatch):
     """When the worker finishes in time the caller learns it succeeded, not just that it was queued."""
-    monkeypatch.setattr(admin_service, "ROLLBACK_WAIT_SECONDS", 2)
+    monkeypatch.setattr(admin_actions, "ROLLBACK_WAIT_SECONDS", 2)
     original = celery_app.send_task
 
     def instant_worker(name, *args, task_id, **kwargs):

@@ -9,7 +9,7 @@ import fakeredis
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
-from tests.conftest import make_app
+from tests.helpers.apps import make_app
 from tests.test_admin import csrf_from, sign_in, text
 from worker.queue import JobQueue
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import gc
 import threading
 
-from tests.conftest import make_app
-from tests.processes import wait_for
+from tests.helpers.apps import make_app
+from tests.helpers.processes import wait_for
 
 
 def watcher_threads() -> set[threading.Thread]:

@@ -25,7 +25,8 @@ from recommender.catalog.csv_export import safe_csv_text
 from recommender.catalog.load import load_items
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from worker.queue import JobQueue
 
 HX = {"HX-Request": "true"}

@@ -15,7 +15,7 @@ from benchmarks.load import LoadResult
 from benchmarks.report import render
 from benchmarks.server import procfile_web_argv
 from recommender.settings import ConfigError, settings_from_env
-from tests.conftest import make_app
+from tests.helpers.apps import make_app
 
 
 def has_numbers(row) -> bool:
@@ -48,10 +48,10 @@ def test_lookup_and_search_sections_measure_and_render(tmp_path):
 def test_gunicorn_is_started_as_the_procfile_says(monkeypatch):
     argv = procfile_web_argv({"WEB_CONCURRENCY": "4", "PORT": "5123"})
     assert argv[0].endswith("gunicorn")
-    assert argv[argv.index("-c") + 1] == "web/gunicorn_conf.py"
+    assert argv[argv.index("-c") + 1] == "web/processes/gunicorn_conf.py"
     assert "127.0.0.1:5123" in argv and argv[-1] == "web:create_app()"
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
-    import web.gunicorn_conf as conf
+    import web.processes.gunicorn_conf as conf
 
     assert importlib.reload(conf).workers == 4, "the benchmark sets the worker count through the config file"
 

@@ -7,9 +7,9 @@ import csv
 import io
 
 from recommender.store.items import EXPORT_COLUMNS
-from tests.live_app import ADMIN_HEADERS
+from tests.helpers.live_app import ADMIN_HEADERS
 
-pytest_plugins = ["tests.live_app"]
+pytest_plugins = ["tests.helpers.live_app"]
 
 # Real film titles from ggplot2movies that a spreadsheet would take for formulas.
 FORMULA_TITLES = {"f1": "-30-", "f2": "+1 -1", "f3": "@Home", "f4": "=Equals"}

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from recommender.index_store import IndexStore
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import ConfigError, settings_from_env
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from web.cors import HTMX_REQUEST_HEADERS, HTMX_RESPONSE_HEADERS, PREFLIGHT_MAX_AGE_SECONDS
 
 SHOP = "http://shop.example"

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from recommender.store import Store
-from recommender.store.schema import events
-from tests.conftest import make_app
-from tests.live_app import ADMIN_HEADERS, INGEST, INGEST_HEADERS
-from tests.processes import free_port
+from recommender.store.tables import events
+from tests.helpers.apps import make_app
+from tests.helpers.live_app import ADMIN_HEADERS, INGEST, INGEST_HEADERS
+from tests.helpers.processes import free_port
 
-pytest_plugins = ["tests.live_app"]  # its fixtures: live_app (SQLite and PostgreSQL), api
+pytest_plugins = ["tests.helpers.live_app"]  # its fixtures: live_app (SQLite and PostgreSQL), api
 
 EVENTS = [{"user_id": "u1", "item_id": "1000", "type": "like", "event_id": "e1"},
           {"user_id": "u1", "item_id": "1001", "type": "view"},

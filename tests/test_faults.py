@@ -29,8 +29,9 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import ActiveCatalog
 from recommender.index_store import IndexStore, new_version_name, read_manifest, write_manifest
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app, make_catalog
-from tests.processes import (
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
+from tests.helpers.processes import (
     delete_prefixed,
     http_call,
     redis_on_port,
@@ -41,11 +42,11 @@ from tests.processes import (
     stop_process,
     wait_for,
 )
-from web.launch import start_embedded_redis
+from web.processes.launch import start_embedded_redis
 from worker.queue import REBUILD_TASK, JobQueue
 
 pytestmark = pytest.mark.integration
-TOKEN = "integration-admin-token"  # what tests.processes.service_env gives every service
+TOKEN = "integration-admin-token"  # what tests.helpers.processes.service_env gives every service
 PREFIX = f"likewise-faults-{uuid.uuid4().hex[:8]}:"
 LOCK_SECONDS = 4
 JOB_SECONDS = 120

@@ -17,7 +17,7 @@ import redis
 import tornado.web
 
 from recommender.limits import LOGIN_ATTEMPTS
-from tests.processes import BIN, Service, delete_prefixed, free_port, redis_server, service_env, wait_for
+from tests.helpers.processes import BIN, Service, delete_prefixed, free_port, redis_server, service_env, wait_for
 from worker.attempts import FailedAttempts
 from worker.flower import throttled
 

@@ -8,7 +8,8 @@ import pytest
 
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from web.http_cache import PRIVATE, PUBLIC, CachedAnswer, FragmentCache
 
 HX = {"HX-Request": "true"}

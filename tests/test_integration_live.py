@@ -12,8 +12,8 @@ import pytest
 
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_catalog
-from tests.processes import (
+from tests.helpers.catalogs import make_catalog
+from tests.helpers.processes import (
     delete_prefixed,
     http_call,
     redis_server,

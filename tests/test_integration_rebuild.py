@@ -15,8 +15,8 @@ import pytest
 from recommender.catalog.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_catalog
-from tests.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
+from tests.helpers.catalogs import make_catalog
+from tests.helpers.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "integration-admin-token"

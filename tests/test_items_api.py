@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from tests.live_app import ADMIN_HEADERS, INGEST_HEADERS, refresh_removed
+from tests.helpers.live_app import ADMIN_HEADERS, INGEST_HEADERS, refresh_removed
 from worker.queue import REBUILD_TASK
 
-pytest_plugins = ["tests.live_app"]  # its fixtures: live_app (SQLite and PostgreSQL), api
+pytest_plugins = ["tests.helpers.live_app"]  # its fixtures: live_app (SQLite and PostgreSQL), api
 
 ITEM = {"title": "A River Night", "description": "New.", "categories": ["Drama", "Comedy"], "year": 1999,
         "image_url": "https://example.org/a.jpg", "url": "https://example.org/a", "hidden": False, "studio": "X"}

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.processes import ROOT, free_port, wait_for
+from tests.helpers.processes import ROOT, free_port, wait_for
 from web import create_app
 from worker.queue import REBUILD_TASK
 
@@ -57,7 +57,7 @@ def test_launcher_serves_the_demo_and_stops_everything(tmp_path):
     env.update(LIKEWISE_DATA_DIR=str(data_dir), PORT=str(port), FLOWER_PORT=str(flower_port), PYTHONUNBUFFERED="1")
     log_path = tmp_path / "launch.log"
     with open(log_path, "wb") as log:
-        launcher = subprocess.Popen([sys.executable, "-m", "web.launch"], cwd=ROOT, env=env, stdout=log,
+        launcher = subprocess.Popen([sys.executable, "-m", "web.processes.launch"], cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: status_of(f"http://127.0.0.1:{port}/readyz") == 200 or launcher.poll() is not None,
@@ -102,7 +102,7 @@ def start_launcher(data_dir, log_path) -> tuple[subprocess.Popen, str]:
     """`make run`'s launcher on free ports, in its own session; returns it and the site's address."""
     port = free_port()
     with open(log_path, "ab") as log:
-        launcher = subprocess.Popen([sys.executable, "-m", "web.launch"], cwd=ROOT,
+        launcher = subprocess.Popen([sys.executable, "-m", "web.processes.launch"], cwd=ROOT,
                                     env=launcher_env(data_dir, port, free_port()), stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
     return launcher, f"http://127.0.0.1:{port}"

@@ -24,7 +24,7 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.processes import (
+from tests.helpers.processes import (
     delete_prefixed,
     http_call,
     redis_server,
@@ -36,7 +36,7 @@ from tests.processes import (
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "integration-admin-token"  # what tests.processes.service_env gives every service
+TOKEN = "integration-admin-token"  # what tests.helpers.processes.service_env gives every service
 PREFIX = f"likewise-load-{uuid.uuid4().hex[:8]}:"
 CLIENTS = 50
 DURATION = 60.0

@@ -14,10 +14,11 @@ from recommender.index_store import IndexStore
 from recommender.metrics.compact import CompactSigner, Packer
 from recommender.metrics.tokens import CLICK_SALT, Impression, TokenSigner
 from recommender.pipeline import build_and_publish
-from recommender.store.schema import events
-from tests.conftest import make_app, make_catalog
-from tests.processes import free_port
-from tests.store_databases import database_url
+from recommender.store.tables import events
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
+from tests.helpers.processes import free_port
+from tests.helpers.store_databases import database_url
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}

@@ -21,8 +21,8 @@ from recommender.limits import K_MAX as MAX_K
 from recommender.model import IndexLoadError, SimilarItemsModel, UnknownItem
 from recommender.neighbours.exact import RECALL_FLOOR
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_catalog
-from web.model_holder import ModelHolder
+from tests.helpers.catalogs import make_catalog
+from web.state.model_holder import ModelHolder
 
 FAMILIES = 8  # make_catalog gives item 1000+i the family i % 8
 

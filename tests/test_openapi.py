@@ -21,10 +21,10 @@ from schemathesis.specs.openapi.checks import (
 
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app
+from tests.helpers.apps import make_app
 from tests.test_admin import with_fake_queue
-from web import admin_service
 from web.openapi import openapi_document
+from web.services import admin_actions
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 INGEST_TOKEN = "fuzz-ingest-token"
@@ -115,7 +115,7 @@ CHECKS = [status_code_conformance, content_type_conformance, response_schema_con
 
 def test_fuzz_json_api_keeps_to_the_document(fuzz_app, monkeypatch):
     """No 5xx, and every status code, content type and body is one the document describes."""
-    monkeypatch.setattr(admin_service, "ROLLBACK_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(admin_actions, "ROLLBACK_WAIT_SECONDS", 0.05)
     schema = fuzz_schema(fuzz_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8, "the public and admin operations must all be fuzzed"

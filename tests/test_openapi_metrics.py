@@ -11,7 +11,8 @@ from jsonschema import Draft202012Validator
 
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from tests.test_admin import with_fake_queue
 from tests.test_metrics_tracking import ADMIN, BROWSER, flush, panel
 from web.openapi import openapi_document

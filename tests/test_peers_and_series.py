@@ -46,7 +46,7 @@ from recommender.similarity.series import (
 )
 from recommender.similarity.vectors import BlendSettings, content_vectors
 from recommender.topk import best_columns
-from tests.conftest import make_catalog
+from tests.helpers.catalogs import make_catalog
 
 
 def random_item_users(n_items: int, n_users: int, seed: int) -> sparse.csr_matrix:

@@ -31,7 +31,8 @@ from recommender.neighbours.annoy_index import RECALL_SAMPLE, annoy_top, tune_an
 from recommender.neighbours.exact import RECALL_FLOOR, exact_top, recall_at
 from recommender.pipeline import build_and_publish
 from recommender.similarity.vectors import POSITIVE_RATING, BlendSettings, content_vectors
-from tests.conftest import make_app, make_catalog
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
 from web.auth import limiter as throttle
 
 HX = {"HX-Request": "true"}

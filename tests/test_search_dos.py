@@ -15,7 +15,7 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.processes import delete_prefixed, http_call, redis_server, service_env, start_gunicorn
+from tests.helpers.processes import delete_prefixed, http_call, redis_server, service_env, start_gunicorn
 
 pytestmark = pytest.mark.integration
 PREFIX = f"likewise-search-dos-{uuid.uuid4().hex[:8]}:"

@@ -25,12 +25,13 @@ import fakeredis
 import pytest
 
 import web.auth
-import web.launch
+import web.processes.launch
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import ConfigError, settings_from_env
-from tests.conftest import make_app, make_catalog
-from tests.processes import free_port, wait_for
+from tests.helpers.apps import make_app
+from tests.helpers.catalogs import make_catalog
+from tests.helpers.processes import free_port, wait_for
 from web import create_app
 from web.auth import limiter as throttle
 from worker.queue import JobQueue
@@ -382,7 +383,7 @@ def flower_status(port: int, credentials: str | None = None) -> int | None:
 # -- what `make run` prints -----------------------------------------------------------------------------
 
 class FakeSupervisor:
-    """Stands in for the supervisor web.launch.main starts: it records the environment and returns."""
+    """Stands in for the supervisor web.processes.launch.main starts: it records the environment and returns."""
 
     def __init__(self, commands, env, cwd):
         self.env = env
@@ -393,22 +394,23 @@ class FakeSupervisor:
 
 @pytest.fixture
 def launch(tmp_path, monkeypatch, capsys):
-    """Run web.launch.main without starting anything; returns (output, env handed to the processes)."""
+    """Run web.processes.launch.main without starting anything; returns (output, env handed to the processes)."""
     data_dir = tmp_path / "var"
     for name in ("ADMIN_TOKEN", "SECRET_KEY", "LIKEWISE_ENV", "FLOWER_BASIC_AUTH", "LIKEWISE_REBUILD_EVERY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIKEWISE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(web.launch, "first_index", lambda env: None)
-    monkeypatch.setattr(web.launch.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(web.processes.launch, "first_index", lambda env: None)
+    monkeypatch.setattr(web.processes.launch.signal, "signal", lambda *args: None)
     started = []
-    monkeypatch.setattr(web.launch, "Supervisor", lambda *a: started.append(FakeSupervisor(*a)) or started[-1])
+    monkeypatch.setattr(web.processes.launch, "Supervisor",
+                        lambda *a: started.append(FakeSupervisor(*a)) or started[-1])
 
     def run(**env):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         capsys.readouterr()
-        assert web.launch.main([]) == 0
+        assert web.processes.launch.main([]) == 0
         return capsys.readouterr().out, started[-1].env
     return run, data_dir
 

@@ -1,4 +1,4 @@
-"""Slow clients cannot hold the web tier: the Procfile's own web command (and so web/gunicorn_conf.py)
+"""Slow clients cannot hold the web tier: the Procfile's own web command (and so web/processes/gunicorn_conf.py)
 keeps answering /healthz quickly while several clients trickle their request headers."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
-from tests.processes import BIN, ROOT, Service, free_port, wait_for
-from web.supervisor import parse_procfile
+from tests.helpers.processes import BIN, ROOT, Service, free_port, wait_for
+from web.processes.supervisor import parse_procfile
 
 SLOW_CLIENTS = 8
 HEADER_EVERY_SECONDS = 3.0

@@ -1,5 +1,5 @@
 """The store of record on SQLite and PostgreSQL: schema, items, uploads, summary, failures."""
-# ruff: noqa: F811 - the store fixtures are imported from tests.store_databases
+# ruff: noqa: F811 - the store fixtures are imported from tests.helpers.store_databases
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy import inspect
 from recommender.catalog.load import load_catalog
 from recommender.store import InvalidInput, Store, StoreUnavailable, make_engine, normalise_url, upgrade
 from recommender.store.migrate import current_revision, head_revision
-from tests.processes import free_port
-from tests.store_databases import backend, db_url, store  # noqa: F401 - fixtures
+from tests.helpers.processes import free_port
+from tests.helpers.store_databases import backend, db_url, store  # noqa: F401 - fixtures
 
 MOVIELENS_ROWS = 400
 
@@ -203,7 +203,7 @@ def test_uploaded_interactions_become_events_with_ids_hashed_from_their_content(
     uploaded twice adds nothing; rows without a rating are likes, rows without a time take the upload's."""
     import hashlib
 
-    from recommender.store.uploads import IMPORT_EVENT_HASH_CHARS, IMPORT_EVENT_PREFIX, event_rows
+    from recommender.store.upload_rows import IMPORT_EVENT_HASH_CHARS, IMPORT_EVENT_PREFIX, event_rows
 
     frame = pd.DataFrame({"user_id": ["u1", "u2", "7"], "item_id": ["-a", "@b", "c"],
                           "rating": pd.array([4.5, None, 3.0], dtype="Float64"),

@@ -1,5 +1,5 @@
 """Events in the store and the catalog a build reads from it, on SQLite and PostgreSQL."""
-# ruff: noqa: F811 - the store fixtures are imported from tests.store_databases
+# ruff: noqa: F811 - the store fixtures are imported from tests.helpers.store_databases
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import CatalogSource
 from recommender.store import DEFAULT_EVENT_WEIGHTS, DatabaseCatalogSource, InvalidInput
-from tests.store_databases import backend, db_url, store  # noqa: F401 - fixtures
+from tests.helpers.store_databases import backend, db_url, store  # noqa: F401 - fixtures
 
 DAY = 86_400.0
 HORIZON_DAYS = 40.0

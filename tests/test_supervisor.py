@@ -1,4 +1,4 @@
-"""web.supervisor with real processes: the Procfile parsed with clear errors, a dead process started
+"""web.processes.supervisor with real processes: the Procfile parsed with clear errors, a dead process started
 again with back-off while the others keep running, output prefixed, and everything stopped on request
 (SIGKILL for a process that ignores SIGTERM)."""
 
@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from tests.processes import ROOT
-from web import supervisor
-from web.supervisor import ProcfileError, Supervisor, parse_procfile, restart_delay
+from tests.helpers.processes import ROOT
+from web.processes import supervisor
+from web.processes.supervisor import ProcfileError, Supervisor, parse_procfile, restart_delay
 
 
 def run_for(sup: Supervisor, seconds: float) -> int:

@@ -6,7 +6,7 @@ import threading
 import time
 
 from recommender.store import StoreUnavailable
-from web.tracking_buffer import TrackingBuffer
+from web.state.tracking_buffer import TrackingBuffer
 
 WAIT_SECONDS = 10
 

@@ -15,7 +15,7 @@ from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings
-from tests.conftest import make_catalog
+from tests.helpers.catalogs import make_catalog
 from tests.test_faults import names, no_space, small_data_dir
 from worker.app import create_worker_app
 from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue

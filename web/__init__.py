@@ -10,18 +10,16 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, current_app
-from flask_htmx import HTMX
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from recommender import limits
 from recommender.index_store import IndexStore
 from recommender.settings import Settings, settings_from_env
-from recommender.store import StoreUnavailable
-from recommender.store.handle import StoreHandle
-from web.model_holder import ModelHolder
-from web.removed_items import RemovedItems
+from recommender.store.handle import open_store_of_record
+from web.extensions import csrf, htmx
+from web.state.model_holder import ModelHolder
+from web.state.removed_items import RemovedItems
 from worker.queue import celery_init_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +34,6 @@ SETTING_KEYS = {"LIKEWISE_ENV": "env", "DATA_DIR": "data_dir", "SECRET_KEY": "se
                 "BUILD_LOCK_SECONDS": "build_lock_seconds", "REDELIVER_SECONDS": "redeliver_seconds",
                 "BENCH_ROUTES": "bench_routes", "DATABASE_URL": "database_url", "INGEST_TOKEN": "ingest_token",
                 "TRACKING": "tracking"}
-
-htmx = HTMX()
-csrf = CSRFProtect()
 
 
 def resolve_settings(config: Settings | dict | None) -> tuple[Settings, dict]:
@@ -58,11 +53,6 @@ def flask_config(settings: Settings) -> dict:
             "SESSION_COOKIE_SECURE": settings.production}
 
 
-def settings() -> Settings:
-    """The settings of the app handling this request."""
-    return current_app.extensions["settings"]
-
-
 def create_app(config: Settings | dict | None = None) -> Flask:
     """Build the app from the environment; `config` (a Settings, or overrides) wins (tests pass their own)."""
     app_settings, extra = resolve_settings(config)
@@ -78,25 +68,14 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     celery_init_app(app, app_settings)
     store = IndexStore(app_settings.index_dir)
     app.extensions["index_store"] = store
-    handle = open_store_of_record(app_settings)
+    handle = open_store_of_record(app_settings.database_url, app_settings.data_dir, app_settings.catalog_dir, log)
     app.extensions["store_of_record"] = handle
     app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle))
     _blueprints(app, app_settings)
-    from web.cli import register as register_cli
+    from web import cli
 
-    register_cli(app)
+    cli.init_app(app)
     return app
-
-
-def open_store_of_record(app_settings: Settings) -> StoreHandle:
-    """Upgrade the schema and import an existing data dir's catalog files once; a database that is
-    down does not stop the web tier (pages answer from the served index; the API says 503)."""
-    handle = StoreHandle(app_settings.database_url, app_settings.data_dir)
-    try:
-        handle.prepare(app_settings.catalog_dir)
-    except StoreUnavailable as exc:
-        log.warning("the store of record is unavailable at start: %s", exc)
-    return handle
 
 
 def format_timestamp(seconds: float | None) -> str:
@@ -117,9 +96,10 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
-    from web import errors, http_cache, security, tracking
+    from web import errors, http_cache, security
+    from web.services import tracking
     from web.views import admin, admin_api, api, docs, embed, events_api, health, items_api, metrics, pages
-    from web.views import tracking as tracking_views
+    from web.views import beacons as tracking_views
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
                       events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp):
@@ -131,6 +111,6 @@ def _blueprints(app: Flask, app_settings: Settings) -> None:
         from web.views import bench
 
         app.register_blueprint(bench.bp)
-    errors.register(app)
-    security.register(app)
-    http_cache.register(app)
+    errors.init_app(app)
+    security.init_app(app)
+    http_cache.init_app(app)

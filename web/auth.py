@@ -17,7 +17,7 @@ import secrets
 from flask import jsonify, redirect, request, session, url_for
 
 from recommender.limits import ADMIN_SESSION_SECONDS
-from web import settings
+from web.extensions import settings
 from web.throttle import REDIS_ERRORS, AttemptLimiter, shared_redis
 
 SESSION_KEY = "admin_session"

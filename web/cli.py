@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from recommender.catalog.load import CatalogError
@@ -16,7 +16,7 @@ from recommender.limits import K_DEFAULT, K_MAX, K_MIN
 from recommender.model import UnknownItem
 from recommender.pipeline import build_and_publish
 from recommender.store import StoreUnavailable
-from web import settings
+from web.extensions import index_store, model_holder, settings, store_of_record
 
 ITEMS_HELP = "Items file (CSV or Parquet). Default: the active catalog, or the demo catalog."
 
@@ -45,7 +45,7 @@ def chosen_files(items_path: Path | None, interactions_path: Path | None) -> Cat
 def record_in_store(files: CatalogFiles, replace: bool) -> None:
     """The catalog just built goes into the store of record too: given files replace its catalog; the
     active (or demo) files are imported once, on a fresh store. A database that is down is reported."""
-    handle = current_app.extensions["store_of_record"]
+    handle = store_of_record()
     try:
         if replace:
             catalog = files.load()
@@ -77,7 +77,7 @@ def current_is_servable(store: IndexStore) -> bool:
 @click.option("--if-missing", is_flag=True, help="Do nothing when an index of the current format is already published.")
 def build_index_command(items_path, interactions_path, if_missing):
     """Build and publish a new index version."""
-    store = current_app.extensions["index_store"]
+    store = index_store()
     if if_missing and current_is_servable(store):
         return
     files = chosen_files(items_path, interactions_path)
@@ -139,12 +139,12 @@ def search_command(query):
 
 
 def served_model():
-    model = current_app.extensions["model_holder"].model
+    model = model_holder().model
     if model is None:
         raise click.ClickException("no index yet: run `flask --app web build-index` first")
     return model
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     for command in (build_index_command, evaluate_command, similar_command, search_command):
         app.cli.add_command(command)

@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from recommender.model import UnknownItem
 from recommender.store import InvalidInput
-from web.views.common import wants_fragment
+from web.extensions import wants_fragment
 
 
 def _respond(status: int, title: str, message: str):
@@ -17,7 +17,7 @@ def _respond(status: int, title: str, message: str):
     return render_template(template, status=status, title=title, message=message), status
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.errorhandler(InvalidInput)
     def invalid_input(error: InvalidInput):
         """A write refused as a whole: every problem by index and field, nothing stored."""

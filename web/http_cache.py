@@ -22,7 +22,7 @@ from flask import Flask, Response, current_app, g, make_response, request
 from flask.globals import _cv_request
 
 from recommender.limits import CACHE_MAX_AGE_SECONDS, FRAGMENT_CACHE_MAX_BYTES, STALE_WHILE_REVALIDATE_SECONDS
-from web.views.common import served_model
+from web.extensions import model_holder, served_model
 
 ENTRY_OVERHEAD_BYTES = 256  # the key, the headers and the bookkeeping of one entry, roughly
 PUBLIC = f"public, max-age={CACHE_MAX_AGE_SECONDS}, stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}"
@@ -108,7 +108,7 @@ def code_fingerprint() -> str:
 def removed_revision() -> int | None:
     """The revision of the items removed from the store since the version was built: answers change
     with it at once (a deleted item leaves every answer without waiting for a rebuild)."""
-    removed = current_app.extensions["model_holder"].removed
+    removed = model_holder().removed
     return removed.revision if removed is not None else None
 
 
@@ -194,7 +194,7 @@ def default_cache_control(response: Response) -> Response:
     return response
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """One fragment cache per process, emptied on every version swap; the default policy for all answers."""
     cache = FragmentCache(int(app.config.get(CONFIG_MAX_BYTES, FRAGMENT_CACHE_MAX_BYTES)))
     app.extensions["http_cache"] = cache

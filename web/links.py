@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import url_for
 
 from recommender.model import Item
-from web import settings
+from web.extensions import settings
 
 LINK_ATTRIBUTE = "url"
 LINK_SCHEMES = ("http://", "https://")

@@ -6,6 +6,7 @@ import redis
 from flask import current_app
 
 from recommender.limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from web.extensions import settings
 from worker.attempts import REDIS_ERRORS, FailedAttempts
 from worker.queue import job_queue_for
 
@@ -14,13 +15,13 @@ __all__ = ["REDIS_ERRORS", "AttemptLimiter", "shared_redis"]
 
 def shared_redis() -> redis.Redis | None:
     """The Redis every web process shares (the job queue's), or None when none is configured."""
-    if not current_app.extensions["settings"].redis_url:
+    if not settings().redis_url:
         return None
     return job_queue_for(current_app).redis
 
 
 def _prefix() -> str:
-    return current_app.extensions["settings"].redis_prefix
+    return settings().redis_prefix
 
 
 class AttemptLimiter(FailedAttempts):

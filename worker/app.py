@@ -11,20 +11,8 @@ from flask import Flask
 from recommender.catalog.sources import ActiveCatalog, UploadStore
 from recommender.index_store import IndexStore
 from recommender.settings import Settings, settings_from_env
-from recommender.store import StoreUnavailable
-from recommender.store.handle import StoreHandle
+from recommender.store.handle import open_store_of_record
 from worker.queue import celery_init_app
-
-
-def _store_of_record(app: Flask, settings: Settings) -> StoreHandle:
-    """Upgrade the schema and import the data dir's catalog files once; a database down at start
-    only fails the builds that need it (each says so), not the worker."""
-    handle = StoreHandle(settings.database_url, settings.data_dir)
-    try:
-        handle.prepare(settings.catalog_dir)
-    except StoreUnavailable as exc:
-        app.logger.warning("the store of record is unavailable at start: %s", exc)
-    return handle
 
 
 def create_worker_app(settings: Settings | None = None, celery_overrides: dict | None = None) -> Flask:
@@ -35,6 +23,7 @@ def create_worker_app(settings: Settings | None = None, celery_overrides: dict |
     app.extensions["index_store"] = IndexStore(settings.index_dir)
     app.extensions["active_catalog"] = ActiveCatalog(settings.catalog_dir)
     app.extensions["uploads"] = UploadStore(settings.uploads_dir)
-    app.extensions["store_of_record"] = _store_of_record(app, settings)
+    app.extensions["store_of_record"] = open_store_of_record(settings.database_url, settings.data_dir,
+                                                             settings.catalog_dir, app.logger)
     celery_init_app(app, settings)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table
 
-from recommender.store.schema import ID_LENGTH
+from recommender.store.tables import ID_LENGTH
 
 VERSION_LENGTH = 100
 TOKEN_LENGTH = 64

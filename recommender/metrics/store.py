@@ -18,7 +18,7 @@ from recommender.metrics.experiments import Experiment
 from recommender.metrics.schema import clicks, impressions
 from recommender.metrics.stats import Rate, verdict
 from recommender.store.engine import writer
-from recommender.store.store import guarded
+from recommender.store.store_of_record import guarded
 
 
 class MetricsStore:

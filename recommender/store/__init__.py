@@ -8,7 +8,7 @@ from recommender.store.engine import StoreUnavailable, make_engine, normalise_ur
 from recommender.store.event_validation import EVENT_TYPES, validate_events
 from recommender.store.migrate import upgrade
 from recommender.store.source import DatabaseCatalogSource
-from recommender.store.store import InvalidInput, Store, validate_items
+from recommender.store.store_of_record import InvalidInput, Store, validate_items
 from recommender.store.validation import validate_item
 
 __all__ = ["DEFAULT_EVENT_WEIGHTS", "EVENT_TYPES", "DatabaseCatalogSource", "InvalidInput", "Store",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from recommender.store.schema import events, items
+from recommender.store.tables import events, items
 from recommender.store.upsert import chunks, dialect_insert
 
 INSERT_CHUNK_ROWS = 1000

@@ -3,11 +3,13 @@ a fork (gunicorn --preload forks after create_app), so a child opens its own."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 
-from recommender.store.store import Store
+from recommender.store.engine import StoreUnavailable
+from recommender.store.store_of_record import Store
 
 
 class StoreHandle:
@@ -43,3 +45,16 @@ class StoreHandle:
             if self._store is not None and self._pid == os.getpid():
                 self._store.engine.dispose()
             self._store, self._pid = None, None
+
+
+def open_store_of_record(database_url: str | None, data_dir: str | Path, catalog_dir: str | Path,
+                         log: logging.Logger) -> StoreHandle:
+    """How web and worker processes open the store at start: upgrade the schema and import an existing data
+    dir's catalog files once. A database that is down does not stop the process: pages answer from the
+    served index, the API and the builds that need the store say 503 or fail with the reason."""
+    handle = StoreHandle(database_url, data_dir)
+    try:
+        handle.prepare(catalog_dir)
+    except StoreUnavailable as exc:
+        log.warning("the store of record is unavailable at start: %s", exc)
+    return handle

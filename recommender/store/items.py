@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store.removed import mark_present, mark_removed
-from recommender.store.schema import items
+from recommender.store.tables import items
 from recommender.store.upsert import chunks, dialect_insert
 from recommender.store.validation import split_categories
 

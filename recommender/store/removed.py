@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, Text, cast, delete, select, update
 from sqlalchemy.engine import Connection
 
-from recommender.store.schema import STATE_REMOVED_REVISION, removed_items, store_state
+from recommender.store.tables import STATE_REMOVED_REVISION, removed_items, store_state
 from recommender.store.upsert import chunks, dialect_insert
 
 CHUNK_IDS = 500

@@ -28,9 +28,9 @@ from recommender.catalog.load import Catalog, CatalogError, Problem
 from recommender.event_weights import DEFAULT_EVENT_WEIGHTS
 from recommender.store.event_validation import RATING_TYPE
 from recommender.store.items import items_frame
-from recommender.store.schema import STATE_REVISION, events, items
 from recommender.store.state import read_state
-from recommender.store.store import Store, guarded
+from recommender.store.store_of_record import Store, guarded
+from recommender.store.tables import STATE_REVISION, events, items
 
 DEFAULT_HORIZON_DAYS = 365.0
 HALF_LIFE_SHARE_OF_HORIZON = 0.25

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, Text, cast, select, update
 from sqlalchemy.engine import Connection
 
-from recommender.store.schema import STATE_LAST_CHANGE, STATE_REVISION, store_state
+from recommender.store.tables import STATE_LAST_CHANGE, STATE_REVISION, store_state
 
 
 def bump_revision(connection: Connection, now: float) -> None:

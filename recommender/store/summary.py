@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from recommender.store.event_validation import EVENT_TYPES
-from recommender.store.schema import STATE_FILES_IMPORTED, STATE_LAST_CHANGE, STATE_REVISION, events, items
 from recommender.store.state import read_state
+from recommender.store.tables import STATE_FILES_IMPORTED, STATE_LAST_CHANGE, STATE_REVISION, events, items
 
 DAY_S = 86_400
 WINDOWS = {"last_24h": DAY_S, "last_7d": 7 * DAY_S}

@@ -22,8 +22,8 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.browser.helpers import DESKTOP, Problems
-from tests.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
+from tests.helpers.browser import DESKTOP, Problems
+from tests.helpers.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
 
 TIMEOUT_MS = 10_000
 BUILD_SECONDS = 120

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import sign_in, wait_settled
+from tests.helpers.browser import sign_in, wait_settled
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import (
+from tests.helpers.browser import (
     assert_same_document,
     htmx_requests,
     mark_document,
@@ -19,7 +19,7 @@ from tests.browser.helpers import (
     sign_in,
     wait_settled,
 )
-from tests.conftest import make_catalog
+from tests.helpers.catalogs import make_catalog
 
 pytestmark = [pytest.mark.browser, pytest.mark.replaces_catalog]
 JOB_SECONDS = 90

@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import TIMEOUT_MS, _get
-from tests.browser.helpers import DESKTOP, Problems, screenshot, sign_in, wait_settled
-from tests.processes import delete_prefixed, redis_server, service_env, start_gunicorn, wait_for
+from tests.helpers.browser import DESKTOP, Problems, screenshot, sign_in, wait_settled
+from tests.helpers.processes import delete_prefixed, redis_server, service_env, start_gunicorn, wait_for
 
 pytestmark = pytest.mark.browser
 

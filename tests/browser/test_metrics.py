@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import sign_in, wait_for_beacon
+from tests.helpers.browser import sign_in, wait_for_beacon
 
 CLICKS = 3
 METRICS_WAIT_SECONDS = 15  # each gunicorn worker flushes its buffer about once a second

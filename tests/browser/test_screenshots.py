@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import DESKTOP, PHONE, screenshot, wait_settled
+from tests.helpers.browser import DESKTOP, PHONE, screenshot, wait_settled
 
 pytestmark = pytest.mark.browser
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}

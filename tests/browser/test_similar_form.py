@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import assert_same_document, htmx_requests, mark_document
+from tests.helpers.browser import assert_same_document, htmx_requests, mark_document
 
 pytestmark = pytest.mark.browser
 

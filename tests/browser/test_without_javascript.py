@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import ADMIN_TOKEN
+from tests.helpers.browser import ADMIN_TOKEN
 
 pytestmark = pytest.mark.browser
 

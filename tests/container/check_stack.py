@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tests.container import engine
 from tests.container.client import Stack
-from tests.processes import free_port, wait_for
+from tests.helpers.processes import free_port, wait_for
 
 ROOT = engine.ROOT
 SERVICES = ["redis", "postgres", "init", "web1", "web2", "worker1", "worker2", "proxy", "flower"]

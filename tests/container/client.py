@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.processes import wait_for
+from tests.helpers.processes import wait_for
 
 REQUEST_SECONDS = 15
 JOB_SECONDS = 300

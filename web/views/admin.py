@@ -1,6 +1,6 @@
 """The admin pages: index status, rebuilds, catalog uploads, job progress and rollback.
 
-Every action is a job the worker runs (web/admin_service.py); the web tier never writes an index.
+Every action is a job the worker runs (web/services/admin_actions.py); the web tier never writes an index.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from werkzeug.exceptions import BadRequest
 from recommender.catalog.csv_export import catalog_csv_chunks
 from recommender.catalog.load import CatalogError
 from recommender.store.items import EXPORT_COLUMNS, export_frame
-from web import admin_service, settings, store_service
 from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
+from web.extensions import settings, wants_fragment
 from web.forms import ActionForm, LoginForm, UploadForm
-from web.views.common import wants_fragment
+from web.services import admin_actions as admin_service
+from web.services import store_writes
 
 bp = Blueprint("admin", __name__)
 FORM_EXPIRED = "The form expired: reload the page and try again."
@@ -170,7 +171,7 @@ def restore_catalog(form):
 def catalog_csv():
     """The store's whole catalog (hidden items too) for a spreadsheet, streamed page by page; cells
     that a spreadsheet would run as formulas are written as text (recommender/catalog/csv_export.py)."""
-    names, pages = store_service.stored(lambda store: store.export_items())
+    names, pages = store_writes.stored(lambda store: store.export_items())
     frames = (export_frame(page, names) for page in pages)
     response = Response(catalog_csv_chunks([*EXPORT_COLUMNS, *names], frames), mimetype="text/csv")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

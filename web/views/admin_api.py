@@ -6,8 +6,8 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from recommender.catalog.load import CatalogError
-from web import admin_service
 from web.auth import admin_api
+from web.services import admin_actions
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
@@ -15,7 +15,7 @@ bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 @bp.post("/rebuild")
 @admin_api
 def rebuild():
-    job_id, joined = admin_service.request_rebuild()
+    job_id, joined = admin_actions.request_rebuild()
     return jsonify({"job_id": job_id, "coalesced": joined}), 202
 
 
@@ -23,7 +23,7 @@ def rebuild():
 @admin_api
 def catalog():
     try:
-        job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"),
+        job_id = admin_actions.upload_catalog(request.files.get("items"), request.files.get("interactions"),
                                               request.form.get("mode", "replace"))
     except CatalogError as exc:
         return jsonify({"errors": [p.as_dict() | {"text": str(p)} for p in exc.problems]}), 422
@@ -33,13 +33,13 @@ def catalog():
 @bp.get("/jobs/<job_id>")
 @admin_api
 def job(job_id: str):
-    return jsonify(admin_service.job(job_id).as_dict())
+    return jsonify(admin_actions.job(job_id).as_dict())
 
 
 @bp.get("/index")
 @admin_api
 def index():
-    return jsonify(admin_service.index_summary())
+    return jsonify(admin_actions.index_summary())
 
 
 def version_from_body() -> str:
@@ -55,8 +55,8 @@ def version_from_body() -> str:
 @admin_api
 def rollback():
     version = version_from_body()
-    job_id = admin_service.request_rollback(version)
-    job = admin_service.wait_for_rollback(job_id)
+    job_id = admin_actions.request_rollback(version)
+    job = admin_actions.wait_for_rollback(job_id)
     state = job.state if job else "PENDING"
     if state == "FAILURE":
         return jsonify({"job_id": job_id, "version": version, "state": state, "error": job.error}), 409
@@ -67,4 +67,4 @@ def rollback():
 @admin_api
 def restore_catalog():
     version = version_from_body()
-    return jsonify({"job_id": admin_service.request_catalog_restore(version), "version": version}), 202
+    return jsonify({"job_id": admin_actions.request_catalog_restore(version), "version": version}), 202

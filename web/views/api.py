@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 
 from recommender.limits import SEARCH_LIMIT
 from web.http_cache import JSON_VARY, cached_by_version
-from web.tracking import track_api_answer
+from web.services.tracking import track_api_answer
 from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -23,12 +23,14 @@ def item(item_id: str):
 @bp.get("/items/<item_id>/similar")
 @cached_by_version(JSON_VARY)
 def similar(item_id: str):
-    model, found, k, filters, results = similar_answer(item_id)
-    body = {"item": found.as_dict(), "k": k, "results": [r.as_dict() for r in results], "index_version": model.version}
-    if len(results) < k:
-        body["note"] = (f"only {len(results)} items match these filters among the most similar ones" if filters
-                        else f"the catalog has only {len(results)} other items")
-    return versioned(jsonify(track_api_answer(body, found, k, results)), model)
+    answer = similar_answer(item_id)
+    model, results = answer.model, answer.results
+    body = {"item": answer.item.as_dict(), "k": answer.k, "results": [r.as_dict() for r in results],
+            "index_version": model.version}
+    if len(results) < answer.k:
+        body["note"] = (f"only {len(results)} items match these filters among the most similar ones"
+                        if answer.filters else f"the catalog has only {len(results)} other items")
+    return versioned(jsonify(track_api_answer(body, answer.item, answer.k, results)), model)
 
 
 @bp.get("/search")

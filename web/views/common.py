@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from flask import current_app, g, render_template, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, ServiceUnavailable
+from flask import render_template, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from recommender.limits import (
     FILTER_VALUES_MAX,
@@ -18,24 +19,13 @@ from recommender.limits import (
     YEAR_MIN,
 )
 from recommender.model import Filters, Item, SimilarItem, SimilarItemsModel
-from web import htmx
+from web.extensions import served_model, wants_fragment
 
 DIGITS = re.compile(r"[0-9]{1,6}")
 YEAR_DIGITS = re.compile(r"[0-9]{1,4}")
 
 
-class NoIndexYet(ServiceUnavailable):
-    description = "No index has been built yet: run `flask --app web build-index` or start a rebuild in /admin."
 
-
-def served_model() -> SimilarItemsModel:
-    """The model this request uses from start to end, even if a newer one is swapped in meanwhile."""
-    if "model" not in g:
-        model = current_app.extensions["model_holder"].served()
-        if model is None:
-            raise NoIndexYet()
-        g.model = model
-    return g.model
 
 
 def parse_k(raw: str | None, default: int = K_DEFAULT) -> int:
@@ -55,9 +45,6 @@ def check_item_id(item_id: str) -> str:
     return item_id
 
 
-def wants_fragment() -> bool:
-    """htmx asked for a piece of a page; a history restore gets the whole page."""
-    return bool(htmx) and not htmx.history_restore_request
 
 
 def page_or_fragment(page: str, fragment: str, **context) -> str:
@@ -90,13 +77,24 @@ def parse_filters() -> Filters:
     return Filters(frozenset(categories), frozenset(exclude), year_min, year_max)
 
 
-def similar_answer(item_id: str) -> tuple[SimilarItemsModel, Item, int, Filters, list[SimilarItem]]:
+@dataclass(frozen=True)
+class SimilarAnswer:
     """What every similar-items route answers from: the model, the item, k, the filters, the results."""
+
+    model: SimilarItemsModel
+    item: Item
+    k: int
+    filters: Filters
+    results: list[SimilarItem]
+
+
+def similar_answer(item_id: str) -> SimilarAnswer:
+    """The served model's similar items for `item_id`, with k and the filters read from the request."""
     model = served_model()
     item = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
     filters = parse_filters()
-    return model, item, k, filters, model.get_similar_items(item.item_id, k, filters)
+    return SimilarAnswer(model, item, k, filters, model.get_similar_items(item.item_id, k, filters))
 
 
 def versioned(response, model: SimilarItemsModel):

@@ -14,8 +14,8 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from recommender.limits import SEARCH_LIMIT
 from recommender.model import Item, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
-from web import settings
 from web.cors import add_cors_headers, is_preflight, preflight_response
+from web.extensions import model_holder, settings
 from web.http_cache import cached_by_version
 from web.links import item_link, public_url_for
 from web.security import allow_framing
@@ -69,9 +69,11 @@ def render_embed(fragment: str, **context) -> str:
 @bp.get("/items/<item_id>/similar")
 @cached_by_version(EMBED_VARY)
 def similar(item_id: str):
-    model, item, k, filters, results = similar_answer(item_id)
-    cards = [card(model, r.item_id, why=r.why.summary if r.why else None) for r in results]
-    html = render_embed("partials/embed_similar.html", item=item, k=k, filters=filters, cards=cards, results=results)
+    answer = similar_answer(item_id)
+    model = answer.model
+    cards = [card(model, r.item_id, why=r.why.summary if r.why else None) for r in answer.results]
+    html = render_embed("partials/embed_similar.html", item=answer.item, k=answer.k, filters=answer.filters,
+                        cards=cards, results=answer.results)
     return versioned(make_response(html), model)
 
 
@@ -123,7 +125,7 @@ def http_error(error: HTTPException):
 
 def snippet_urls() -> dict | None:
     """The absolute addresses the admin's copy-paste snippet needs, for the most popular item; None without an index."""
-    model = current_app.extensions["model_holder"].model
+    model = model_holder().model
     if model is None or not len(model):
         return None
     popular = model.popular(1)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from recommender.limits import EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX
-from web import settings, store_service
 from web.auth import token_required
+from web.extensions import settings
+from web.services import store_writes
 from web.views.common import json_batch
 
 bp = Blueprint("events_api", __name__, url_prefix="/api")
@@ -29,4 +30,4 @@ def ingest_api(view):
 def add_events():
     events = json_batch("events", EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX,
                         '{"events": [{"user_id": "...", "item_id": "...", "type": "view"}, ...]}')
-    return jsonify(store_service.add_events(events)), 202
+    return jsonify(store_writes.add_events(events)), 202

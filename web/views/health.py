@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from web.extensions import model_holder
 
 bp = Blueprint("health", __name__)
 
@@ -14,7 +16,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    holder = current_app.extensions["model_holder"]
+    holder = model_holder()
     model = holder.model
     body = {"ready": model is not None, "index_version": model.version if model else None}
     if holder.failure is not None:

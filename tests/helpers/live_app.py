@@ -8,8 +8,8 @@ import pytest
 
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.conftest import make_app
-from tests.store_databases import database_url
+from tests.helpers.apps import make_app
+from tests.helpers.store_databases import database_url
 from worker.queue import JobQueue
 
 TOKEN = "test-admin-token"

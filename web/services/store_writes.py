@@ -13,7 +13,7 @@ from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from recommender.store import Store, StoreUnavailable
-from web import settings
+from web.extensions import model_holder, settings, store_of_record
 from worker.queue import JobQueueUnavailable, job_queue_for
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class StoreDown(ServiceUnavailable):
 
 def store() -> Store:
     try:
-        return current_app.extensions["store_of_record"].get()
+        return store_of_record().get()
     except StoreUnavailable as exc:
         raise StoreDown(f"The database is unavailable: nothing was stored ({exc}). Try again shortly.") from None
 
@@ -76,7 +76,7 @@ def get_item(item_id: str) -> dict | None:
     record = stored(lambda s: s.get_item(item_id))
     if record is None:
         return None
-    holder = current_app.extensions["model_holder"]
+    holder = model_holder()
     model, served = holder.model, holder.served()
     return {"item": record, "in_served_index": bool(model is not None and model.has_item(item_id)),
             "shown_in_answers": bool(served is not None and served.has_item(item_id)),

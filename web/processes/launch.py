@@ -1,7 +1,7 @@
 """`make run`: everything a new user needs, in one command.
 
 Prepares the demo catalog, builds the first index if there is none, starts Redis itself when
-REDIS_URL is unset, then runs the Procfile (web, worker, flower, beat) under web.supervisor: a
+REDIS_URL is unset, then runs the Procfile (web, worker, flower, beat) under web.processes.supervisor: a
 process that dies is started again while the others keep running. Ctrl-C stops all of them, and the
 embedded Redis last. The embedded Redis keeps its append-only file in the data dir, so job history
 survives a restart of the stack.
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from recommender.settings import ADMIN_TOKEN_FILE, INGEST_TOKEN_FILE, ConfigError, settings_from_env
-from web.supervisor import ProcfileError, Supervisor, parse_procfile
+from web.processes.supervisor import ProcfileError, Supervisor, parse_procfile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = ROOT / "Procfile"
 PROCESSES = ("web", "worker", "flower")
 PERIODIC_PROCESS = "beat"

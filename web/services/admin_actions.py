@@ -9,8 +9,9 @@ from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable
 
 from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStoreError
-from web import settings, store_service
-from web.uploads import save_upload
+from web.extensions import index_store, model_holder, settings
+from web.services import store_writes
+from web.services.uploads import save_upload
 from worker.queue import (
     REPLACE,
     RESTORE_CATALOG_TASK,
@@ -77,7 +78,7 @@ def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, 
 def _version_job(task: str, kind: str, version: str) -> str:
     """Queue a job about one kept version; 404 when no such version is kept."""
     try:
-        current_app.extensions["index_store"].version_path(version)
+        index_store().version_path(version)
     except IndexStoreError as exc:
         raise NotFound(f"{exc}: choose one of the kept versions.") from None
     return queue_call(lambda q: q.request_task(task, kind, {"version": version}))
@@ -95,8 +96,8 @@ def request_catalog_restore(version: str) -> str:
 def store_state() -> dict:
     """The store's counts and next automatic rebuild, or why they cannot be read right now."""
     try:
-        return store_service.store_summary()
-    except store_service.StoreDown as exc:
+        return store_writes.store_summary()
+    except store_writes.StoreDown as exc:
         return {"error": exc.description}
 
 
@@ -106,8 +107,8 @@ def wait_for_rollback(job_id: str) -> JobStatus | None:
 
 
 def index_summary() -> dict:
-    store = current_app.extensions["index_store"]
-    holder = current_app.extensions["model_holder"]
+    store = index_store()
+    holder = model_holder()
     model = holder.model
     return {
         "current": model.manifest if model else None,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.model import IndexLoadError, SimilarItemsModel
-from web.background import ProcessThread
+from web.state.background import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ModelHolder:
     def __init__(self, store: IndexStore, interval: float = 0.5, removed=None):
         self.store = store
         self.interval = interval
-        self.removed = removed  # web.removed_items.RemovedItems, refreshed by the same watcher
+        self.removed = removed  # web.state.removed_items.RemovedItems, refreshed by the same watcher
         self._model: SimilarItemsModel | None = None
         self._lock = threading.Lock()
         self._watcher = ProcessThread(self, "watch_once", interval, "index-watcher")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.processes import ROOT
+from tests.helpers.processes import ROOT
 
-ADMIN_TOKEN = "integration-admin-token"  # what tests.processes.service_env sets
+ADMIN_TOKEN = "integration-admin-token"  # what tests.helpers.processes.service_env sets
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 # A panel's 1x1 view beacon still loading when the visitor clicks away is aborted by the browser, as on any
 # real site; that is not an error. Tests that count impressions wait for the beacon (wait_for_beacon).

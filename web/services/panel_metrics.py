@@ -3,7 +3,6 @@ stop A/B tests. Views only translate between HTTP and these calls."""
 
 from __future__ import annotations
 
-from flask import current_app
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from recommender.metrics.chart import daily_ctr_svg
@@ -11,8 +10,9 @@ from recommender.metrics.experiments import ExperimentConflict, share_problem
 from recommender.metrics.store import MetricsStore
 from recommender.store import StoreUnavailable
 from recommender.store.event_validation import parse_timestamp
-from web import admin_service
-from web.tracking import tracking
+from web.extensions import index_store, model_holder
+from web.services import admin_actions
+from web.services.tracking import tracking
 
 DEFAULT_SHARE = 0.5
 
@@ -59,12 +59,12 @@ def daily_chart(since: float | None, until: float | None) -> str:
 
 
 def kept_versions() -> list[str]:
-    return [m["version"] for m in current_app.extensions["index_store"].versions() if "error" not in m]
+    return [m["version"] for m in index_store().versions() if "error" not in m]
 
 
 def start_experiment(challenger, share) -> dict:
     """Control = the version served now; the challenger any other kept version. 409 while one runs."""
-    served = current_app.extensions["model_holder"].model
+    served = model_holder().model
     if served is None:
         raise Conflict("No index is served yet, so there is no control version to test against.")
     if not isinstance(challenger, str) or challenger not in kept_versions():
@@ -104,7 +104,7 @@ def stop_experiment(experiment_id: str, promote) -> dict:
         raise Conflict(f"Experiment {experiment_id} already stopped.")
     if promote is not None and promote not in (found.control, found.challenger):
         raise BadRequest(f"promote must be {found.control} (control), {found.challenger} (challenger) or null")
-    job_id = admin_service.request_rollback(promote) if promote else None
+    job_id = admin_actions.request_rollback(promote) if promote else None
     try:
         _call(lambda m: m.stop_experiment(experiment_id, promote))
     except ExperimentConflict as exc:
@@ -123,7 +123,7 @@ def tracking_status() -> dict:
 def panel_state() -> dict:
     """Everything the experiment partial shows; a database that is down is said, not raised."""
     state = {"tracking": tracking_status(), "versions": kept_versions(), "experiment": None, "error": None}
-    served = current_app.extensions["model_holder"].model
+    served = model_holder().model
     state["control"] = served.version if served else None
     try:
         state["experiment"] = running_report()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from flask import Blueprint, make_response, redirect, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from recommender.metrics.tokens import Click, TokenRefused
 from recommender.model import UnknownItem
+from web.extensions import model_holder
 from web.links import item_link
-from web.tracking import is_bot, record_click, record_impression, tracking
+from web.services.tracking import is_bot, record_click, record_impression, tracking
 
 bp = Blueprint("tracking", __name__)
 
@@ -44,7 +45,7 @@ def beacon(token: str):
 
 def _target(click: Click) -> str:
     """Likewise's item page; embeds and API answers go to the item's own url when it is http(s)."""
-    model = current_app.extensions["model_holder"].model
+    model = model_holder().model
     try:
         item = model.get_item(click.item_id) if model is not None else None
     except UnknownItem:

@@ -1,4 +1,4 @@
-"""gunicorn settings shared by `make run` (Procfile) and the web image (`gunicorn -c web/gunicorn_conf.py`).
+"""gunicorn settings shared by `make run` (Procfile) and the web image (`gunicorn -c web/processes/gunicorn_conf.py`).
 
 Threaded workers: a connection costs one thread only while its request is being read or answered, and
 an idle or kept-alive one costs no thread at all (it waits in the worker's poller). A client that

@@ -23,13 +23,13 @@ from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store import events as event_store
 from recommender.store import items as item_store
 from recommender.store import removed as removed_store
-from recommender.store import uploads
+from recommender.store import upload_rows as uploads
 from recommender.store.engine import StoreUnavailable, make_engine, writer
 from recommender.store.event_validation import event_row, validate_events
 from recommender.store.migrate import upgrade
-from recommender.store.schema import STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM, items, store_state
 from recommender.store.state import bump_revision, read_state, set_state
 from recommender.store.summary import store_summary
+from recommender.store.tables import STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM, items, store_state
 from recommender.store.validation import id_problem, item_fields, validate_item
 
 MAX_ITEMS_PER_CALL = 1000

@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from recommender.store import InvalidInput, StoreUnavailable
-from web.background import ProcessThread
+from web.state.background import ProcessThread
 
 log = logging.getLogger(__name__)
 

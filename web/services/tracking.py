@@ -17,10 +17,11 @@ from markupsafe import Markup, escape
 from recommender.metrics.database import MetricsDatabase
 from recommender.metrics.rows import click_event, click_row, impression_row
 from recommender.metrics.tokens import Click, Impression, TokenSigner
-from recommender.store.store import MAX_EVENTS_PER_CALL
-from web.experiment_holder import ExperimentHolder
+from recommender.store.store_of_record import MAX_EVENTS_PER_CALL
+from web.extensions import model_holder
 from web.links import public_url_for
-from web.tracking_buffer import TrackingBuffer
+from web.state.experiment_holder import ExperimentHolder
+from web.state.tracking_buffer import TrackingBuffer
 
 VISITOR_COOKIE = "lw_visitor"
 VISITOR_COOKIE_MAX_AGE = 365 * 86_400
@@ -113,7 +114,7 @@ def track_impression(source, results, k: int, surface: str = "page") -> Impressi
     """The impression a panel is about to show (template global); None when tracking is off."""
     if not tracking().enabled:
         return None
-    model = g.get("model") or current_app.extensions["model_holder"].model
+    model = g.get("model") or model_holder().model
     if model is None:
         return None
     return Impression.new(model.version, source.item_id, k, [r.item_id for r in results], surface,

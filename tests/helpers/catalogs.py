@@ -1,0 +1,53 @@
+"""Small catalogs made in the test run, with structure a similar-items model can find: each item has a
+family word, genre and decade that its neighbours share, and users who like one family."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from recommender.catalog.sources import CatalogFiles
+
+GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
+WORDS = ["river", "night", "garden", "storm", "city", "dragon", "winter", "island", "mirror", "engine",
+         "shadow", "summer", "castle", "ocean", "forest", "rocket"]
+
+
+def make_catalog(directory: Path, n_items: int = 80, n_users: int = 40, seed: int = 3,
+                 with_interactions: bool = True, extra_items: int = 0) -> CatalogFiles:
+    """A small catalog with structure: each item has a 'family' word, genre and decade that its
+    neighbours share, and users who like one family. `extra_items` are added without interactions."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n_items + extra_items):
+        family = i % 8
+        word = WORDS[family]
+        genre = GENRES[family]
+        second = GENRES[(family + 1 + rng.randrange(2)) % len(GENRES)]
+        rows.append({
+            "item_id": str(1000 + i),
+            "title": f"The {word.title()} {rng.choice(WORDS).title()} {i}",
+            "description": f"A story of the {word} and the {rng.choice(WORDS)}.",
+            "categories": f"{genre}|{second}",
+            "year": 1950 + family * 8 + rng.randrange(5),
+            "studio": f"Studio {family}",
+        })
+    items = pd.DataFrame(rows)
+    items_path = directory / "items.csv"
+    items.to_csv(items_path, index=False)
+    if not with_interactions:
+        return CatalogFiles(items_path)
+    interactions = []
+    for user in range(n_users):
+        family = user % 8
+        liked = [i for i in range(n_items) if i % 8 == family]
+        others = [i for i in range(n_items) if i % 8 != family]
+        for t, i in enumerate(rng.sample(liked, min(6, len(liked))) + rng.sample(others, 2)):
+            interactions.append({"user_id": f"u{user}", "item_id": str(1000 + i),
+                                 "rating": 5.0 if i % 8 == family else 2.0, "timestamp": 1_600_000_000 + t})
+    interactions_path = directory / "interactions.csv"
+    pd.DataFrame(interactions).to_csv(interactions_path, index=False)
+    return CatalogFiles(items_path, interactions_path)
