@@ -3,8 +3,11 @@ and the demo catalog with a published index, prepared once."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -97,3 +100,13 @@ class Context:
             phases = read_manifest(store.version_path(version)).get("seconds", {})
             self._demo = Demo(files, data_dir, seconds, phases)
         return self._demo
+
+
+def build_command(doc: str, build: Callable[[int, Path], dict]) -> None:
+    """The command line of a build run in its own process (`--items N --root DIR`): its summary goes to
+    stdout as one JSON line, which the benchmark reads back."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--items", type=int, required=True)
+    parser.add_argument("--root", type=Path, required=True)
+    args = parser.parse_args()
+    print(json.dumps(build(args.items, args.root)))

@@ -15,15 +15,7 @@ import uuid
 from benchmarks.context import Context
 from benchmarks.report import Row, at_most, median
 from recommender.index_store import read_manifest
-from tests.helpers.processes import (
-    delete_prefixed,
-    http_call,
-    redis_server,
-    service_env,
-    start_gunicorn,
-    start_worker,
-    wait_for,
-)
+from tests.helpers.processes import http_call, live_stack, wait_for
 
 TOKEN = "bench-admin-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -124,22 +116,15 @@ def run(ctx: Context) -> list[Row]:
     data_dir, logs = ctx.workdir / "fresh", ctx.logs
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"likewise-bench-{uuid.uuid4().hex[:8]}:"
-    with redis_server() as (url, _process):
-        env = service_env(data_dir, url, prefix, ADMIN_TOKEN=TOKEN)
-        env.pop("LIKEWISE_RELOAD_SECONDS")  # the deployed default, not the integration tests' faster one
-        services = [start_worker(env, logs, "fresh-worker")]
-        try:
-            web, base = start_gunicorn(env, logs)
-            services.append(web)
-            load_before = machine_load()
-            upload, uploaded = upload_seconds(ctx, base)
-            ctx.log(f"fresh: upload -> served {upload:.1f} s ({build_split(data_dir, uploaded)})")
-            added, updated, last = changes(base, ctx.plan.rebuild_rounds, ctx.log)
-            load_after = machine_load()
-        finally:
-            for service in reversed(services):
-                service.stop()
-            delete_prefixed(url, prefix)
+    # the deployed reload poll, not the integration tests' faster one
+    with live_stack(data_dir, logs, prefix, workers=2, worker_name="fresh-worker",
+                    without=("LIKEWISE_RELOAD_SECONDS",), ADMIN_TOKEN=TOKEN) as stack:
+        base = stack.base
+        load_before = machine_load()
+        upload, uploaded = upload_seconds(ctx, base)
+        ctx.log(f"fresh: upload -> served {upload:.1f} s ({build_split(data_dir, uploaded)})")
+        added, updated, last = changes(base, ctx.plan.rebuild_rounds, ctx.log)
+        load_after = machine_load()
     items = f"{len(ctx.demo().items):,}-item demo, SQLite, real worker"
     loads = f"load {load_before} -> {load_after}"
     return [

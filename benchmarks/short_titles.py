@@ -9,7 +9,6 @@ peak resident memory (VmHWM), index.ann size and the recall the build measured.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.context import build_command
 
 MAX_WORDS = 3
 ITEMS_FILE = "items.csv"
@@ -90,13 +91,5 @@ def build_in_subprocess(n_items: int, root: Path, timeout: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, required=True)
-    parser.add_argument("--root", type=Path, required=True)
-    args = parser.parse_args()
-    print(json.dumps(build_from_file(args.items, args.root)))
-
-
 if __name__ == "__main__":
-    main()
+    build_command(__doc__, build_from_file)

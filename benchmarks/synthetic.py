@@ -10,7 +10,6 @@ neighbour search and at the end, so a build's memory is measured apart from the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.context import build_command
 from recommender.builder import all_categories, liked_matrix, write_serving_files
 from recommender.index_store import IndexStore, write_manifest
 from recommender.layout import FORMAT_VERSION, INDEX_FILE, NEIGHBOURS_FILE, SCORES_FILE
@@ -158,13 +158,5 @@ def build_in_subprocess(n_items: int, root: Path, timeout: float) -> SyntheticVe
     return SyntheticVersion(n_items, root, Path(summary["version_dir"]), wall, summary)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, required=True)
-    parser.add_argument("--root", type=Path, required=True)
-    args = parser.parse_args()
-    print(json.dumps(build_published(args.items, args.root)))
-
-
 if __name__ == "__main__":
-    main()
+    build_command(__doc__, build_published)

@@ -13,18 +13,9 @@ import numpy as np
 import pyarrow as pa
 from annoy import AnnoyIndex
 
+from recommender import layout
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
-from recommender.layout import (
-    FORMAT_VERSION,
-    INDEX_FILE,
-    LIKES_INDICES_FILE,
-    LIKES_INDPTR_FILE,
-    NEIGHBOURS_FILE,
-    POPULAR_FILE,
-    SCORES_FILE,
-    SEARCH_DIR,
-)
 from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.neighbours.lookup import METRIC, annoy_neighbours
 from recommender.search import Highlight, TitleSearch
@@ -132,19 +123,19 @@ class SimilarItemsModel:
         self._check_files()
         try:
             self.table = ItemTable(self.path)
-            self.neighbours = np.load(self.path / NEIGHBOURS_FILE, mmap_mode="r").view(np.ndarray)
-            self.scores = np.load(self.path / SCORES_FILE, mmap_mode="r").view(np.ndarray)
-            self.popular_rows = np.load(self.path / POPULAR_FILE, mmap_mode="r").view(np.ndarray)
-            likes_indptr = np.load(self.path / LIKES_INDPTR_FILE, mmap_mode="r").view(np.ndarray)
-            likes_indices = np.load(self.path / LIKES_INDICES_FILE, mmap_mode="r").view(np.ndarray)
-            self.title_search = TitleSearch.load(self.path / SEARCH_DIR, TitleColumn(self.table))
+            self.neighbours = np.load(self.path / layout.NEIGHBOURS_FILE, mmap_mode="r").view(np.ndarray)
+            self.scores = np.load(self.path / layout.SCORES_FILE, mmap_mode="r").view(np.ndarray)
+            self.popular_rows = np.load(self.path / layout.POPULAR_FILE, mmap_mode="r").view(np.ndarray)
+            likes_indptr = np.load(self.path / layout.LIKES_INDPTR_FILE, mmap_mode="r").view(np.ndarray)
+            likes_indices = np.load(self.path / layout.LIKES_INDICES_FILE, mmap_mode="r").view(np.ndarray)
+            self.title_search = TitleSearch.load(self.path / layout.SEARCH_DIR, TitleColumn(self.table))
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise IndexLoadError(f"{self.version}: a file of this version cannot be read: {exc}") from exc
         self.annoy = AnnoyIndex(int(self.manifest["dimensions"]), METRIC)
         try:
-            self.annoy.load(str(self.path / INDEX_FILE), prefault=False)
+            self.annoy.load(str(self.path / layout.INDEX_FILE), prefault=False)
         except OSError as exc:
-            raise IndexLoadError(f"{self.version}: cannot load {INDEX_FILE}: {exc}") from exc
+            raise IndexLoadError(f"{self.version}: cannot load {layout.INDEX_FILE}: {exc}") from exc
         self._check_consistency()
         self.explainer = Explainer(self.table, likes_indptr, likes_indices)
         self.all_categories = list(self.manifest.get("categories", []))
@@ -158,7 +149,7 @@ class SimilarItemsModel:
         return self._items_frame
 
     def _check_files(self) -> None:
-        if self.manifest.get("format") != FORMAT_VERSION:
+        if self.manifest.get("format") != layout.FORMAT_VERSION:
             raise IndexLoadError(f"{self.version}: unknown index format {self.manifest.get('format')!r}")
         for name, size in self.manifest.get("files", {}).items():
             path = self.path / name

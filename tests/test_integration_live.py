@@ -13,15 +13,7 @@ import pytest
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.helpers.catalogs import make_catalog
-from tests.helpers.processes import (
-    delete_prefixed,
-    http_call,
-    redis_server,
-    service_env,
-    start_gunicorn,
-    start_worker,
-    wait_for,
-)
+from tests.helpers.processes import http_call, live_stack, wait_for
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer integration-admin-token", "Content-Type": "application/json"}
@@ -45,18 +37,8 @@ def live(tmp_path_factory):
     files = make_catalog(data_dir / "catalog", n_items=160, n_users=60)
     build_and_publish(IndexStore(data_dir / "indexes"), files)
     prefix = f"likewise-test-{uuid.uuid4().hex[:8]}:"
-    with redis_server() as (url, _process):
-        env = service_env(data_dir, url, prefix, INGEST_TOKEN="integration-ingest-token")
-        worker = start_worker(env, logs)
-        web = None
-        try:
-            web, base = start_gunicorn(env, logs)
-            yield {"base": base, "logs": logs}
-        finally:
-            for service in (web, worker):
-                if service is not None:
-                    service.stop()
-            delete_prefixed(url, prefix)
+    with live_stack(data_dir, logs, prefix, INGEST_TOKEN="integration-ingest-token") as stack:
+        yield {"base": stack.base, "logs": logs}
 
 
 def test_a_put_item_is_searchable_with_neighbours_within_15_seconds(live):

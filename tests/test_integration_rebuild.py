@@ -16,7 +16,7 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.helpers.catalogs import make_catalog
-from tests.helpers.processes import delete_prefixed, redis_server, service_env, start_gunicorn, start_worker, wait_for
+from tests.helpers.processes import live_stack, wait_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "integration-admin-token"
@@ -62,19 +62,9 @@ def stack(tmp_path_factory):
     demo = prepare_demo_catalog(data_dir / "catalog")
     build_and_publish(IndexStore(data_dir / "indexes"), demo_files(demo))
     prefix = f"likewise-test-{uuid.uuid4().hex[:8]}:"
-    with redis_server() as (url, _process):
-        env = service_env(data_dir, url, prefix)
-        worker = start_worker(env, logs)
-        web = None
-        try:
-            web, base = start_gunicorn(env, logs)
-            yield {"base": base, "data_dir": data_dir, "store": IndexStore(data_dir / "indexes"), "worker": worker,
-                   "tmp": tmp_path_factory.mktemp("stack-files")}
-        finally:
-            for service in (web, worker):
-                if service is not None:
-                    service.stop()
-            delete_prefixed(url, prefix)
+    with live_stack(data_dir, logs, prefix) as stack:
+        yield {"base": stack.base, "data_dir": data_dir, "store": IndexStore(data_dir / "indexes"),
+               "worker": stack.worker, "tmp": tmp_path_factory.mktemp("stack-files")}
 
 
 def demo_files(demo):

@@ -3,10 +3,9 @@ field named, removal from every answer without a rebuild, one coalesced automati
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
+from tests.helpers.concurrency import run_together
 from tests.helpers.live_app import ADMIN_HEADERS, INGEST_HEADERS, refresh_removed
 from worker.queue import REBUILD_TASK
 
@@ -127,12 +126,8 @@ def test_concurrent_puts_leave_one_whole_record(live_app):
     bodies = [{"title": f"Title {n}", "description": f"Description {n}", "year": 1900 + n} for n in range(8)]
 
     def put(body):
-        live_app.test_client().put("/api/admin/items/race", json=body, headers=ADMIN_HEADERS)
-    threads = [threading.Thread(target=put, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+        assert live_app.test_client().put("/api/admin/items/race", json=body, headers=ADMIN_HEADERS).status_code < 300
+    assert run_together(put, bodies, seconds=30) == []
     item = live_app.test_client().get("/api/admin/items/race", headers=ADMIN_HEADERS).get_json()["item"]
     n = item["year"] - 1900
     assert (item["title"], item["description"]) == (f"Title {n}", f"Description {n}")

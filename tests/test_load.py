@@ -24,15 +24,7 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from tests.helpers.processes import (
-    delete_prefixed,
-    http_call,
-    redis_server,
-    service_env,
-    start_gunicorn,
-    start_worker,
-    wait_for,
-)
+from tests.helpers.processes import http_call, live_stack, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,18 +130,8 @@ def stack(tmp_path_factory):
     active.replace_with(CatalogFiles(demo.items_path))
     build_and_publish(IndexStore(data_dir / "indexes"), active.files())
     items = pd.read_csv(demo.items_path, dtype=str)
-    with redis_server() as (url, _process):
-        env = service_env(data_dir, url, PREFIX)
-        services = []
-        try:
-            services.append(start_worker(env, logs))
-            web, base = start_gunicorn(env, logs, workers=2)
-            services.append(web)
-            yield {"base": base, "store": IndexStore(data_dir / "indexes"), "items": items}
-        finally:
-            for service in reversed(services):
-                service.stop()
-            delete_prefixed(url, PREFIX)
+    with live_stack(data_dir, logs, PREFIX) as stack:
+        yield {"base": stack.base, "store": IndexStore(data_dir / "indexes"), "items": items}
 
 
 def request_paths(items: pd.DataFrame) -> list[tuple[str, str]]:

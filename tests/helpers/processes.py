@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -191,3 +192,35 @@ def stop_process(process: subprocess.Popen, seconds: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=seconds)
+
+
+@dataclass
+class LiveStack:
+    """A running Redis, Celery worker and gunicorn over one data dir, as `live_stack` started them."""
+
+    base: str
+    env: dict
+    redis_url: str
+    worker: Service
+    web: Service
+
+
+@contextlib.contextmanager
+def live_stack(data_dir: Path, logs: Path, prefix: str, workers: int = 2, worker_name: str = "worker",
+               without: tuple[str, ...] = (), **env_extra):
+    """Redis (REDIS_URL's test database, or a private one), a worker and gunicorn over `data_dir`, with
+    `env_extra` set and `without` unset in their environment; all are stopped and this stack's Redis keys
+    deleted when the block ends, however it ends."""
+    with redis_server() as (url, _process):
+        env = service_env(data_dir, url, prefix, **env_extra)
+        for name in without:
+            env.pop(name, None)
+        started = [start_worker(env, logs, worker_name)]
+        try:
+            web, base = start_gunicorn(env, logs, workers=workers)
+            started.append(web)
+            yield LiveStack(base, env, url, started[0], web)
+        finally:
+            for service in reversed(started):
+                service.stop()
+            delete_prefixed(url, prefix)
