@@ -26,6 +26,7 @@ from recommender.store import removed as removed_store
 from recommender.store import uploads
 from recommender.store.engine import StoreUnavailable, make_engine, writer
 from recommender.store.event_validation import event_row, validate_events
+from recommender.store.file_guard import guard_engine
 from recommender.store.migrate import upgrade
 from recommender.store.schema import STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM, items, store_state
 from recommender.store.state import bump_revision, read_state, set_state
@@ -79,6 +80,7 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.writer = writer(engine)
+        self.file_guard = guard_engine(engine)  # SQLite: refuse a file deleted or replaced under us
 
     @classmethod
     def open(cls, url: str | None, data_dir: str | Path) -> "Store":

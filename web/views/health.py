@@ -22,4 +22,7 @@ def readyz():
     if model is None:
         body["reason"] = "no index loaded yet"
         return jsonify(body), 503
+    if store_problem := current_app.extensions["store_of_record"].file_problem():
+        body.update(ready=False, reason=f"the store of record is lost: {store_problem}")
+        return jsonify(body), 503
     return jsonify(body)
