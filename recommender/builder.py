@@ -36,6 +36,7 @@ from recommender.ann import (
     vectors_on_disk,
 )
 from recommender.catalog import Catalog
+from recommender.disk_space import require_space_for_index
 from recommender.evaluation import evaluate_in_two, positives
 from recommender.fusion import FusionSettings
 from recommender.index_store import write_manifest
@@ -235,6 +236,7 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
         progress("vectors", 30)
         vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
         del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
+        require_space_for_index(out_dir, len(items), vectors.dims)  # before Annoy maps a file a full disk would kill
         progress("index", 40)
         trees = n_trees or tuning.get("annoy_trees_carried")
         options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),

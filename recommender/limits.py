@@ -35,3 +35,11 @@ CATALOG_EXPORT_PAGE_ROWS = 5000  # items read per query when the catalog is expo
 EVENTS_PER_CALL_MAX = 1000
 ITEMS_BODY_MAX_BYTES = 16 * 2**20
 EVENTS_BODY_MAX_BYTES = 2 * 2**20
+
+# Free space a build needs before it writes an index (recommender/disk_space.py): Annoy's forest holds
+# about twice as many nodes as items and grows its file by 30% while it builds; the neighbour table keeps
+# an int32 id and a float32 score per neighbour; the item table and search arrays stay under 1 KiB an item.
+INDEX_FOREST_NODES_PER_ITEM = 2.6
+INDEX_NODE_HEADER_BYTES = 12
+INDEX_OTHER_BYTES_PER_ITEM = 1024
+INDEX_SPACE_SLACK_BYTES = 32 * 2**20
