@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from recommender.catalog_source import CatalogFiles
+from recommender.ids import normal_id, with_normal_ids
 from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store import events as event_store
 from recommender.store import items as item_store
@@ -96,6 +97,7 @@ class Store:
     @guarded
     def put_item(self, item_id: str, fields: dict) -> str:
         """Create or replace one item; returns "created" or "updated"."""
+        item_id, fields = normal_id(item_id), with_normal_ids([fields])[0]
         errors = validate_item(0, item_id, fields)
         if errors:
             raise InvalidInput(errors)
@@ -108,6 +110,7 @@ class Store:
     @guarded
     def put_items(self, bodies: list[dict]) -> tuple[int, int]:
         """Create or replace up to 1,000 items, all or none; returns (created, updated)."""
+        bodies = with_normal_ids(bodies)
         errors = validate_items(bodies)
         if errors:
             raise InvalidInput(errors)
@@ -122,6 +125,7 @@ class Store:
     @guarded
     def delete_item(self, item_id: str) -> bool:
         """Remove an item (its events stay); False when there was none."""
+        item_id = normal_id(item_id)
         if id_problem(item_id):
             return False
         now = time.time()
@@ -133,6 +137,7 @@ class Store:
 
     @guarded
     def get_item(self, item_id: str) -> dict | None:
+        item_id = normal_id(item_id)
         if id_problem(item_id):
             return None
         with self.engine.connect() as connection:
@@ -151,6 +156,7 @@ class Store:
     def add_events(self, batch: list[dict]) -> dict:
         """Store up to 1,000 events, all or none: {accepted, duplicates, unknown_items, unknown_item_ids}."""
         now = time.time()
+        batch = with_normal_ids(batch)
         errors = validate_events(batch, now)
         if not errors and len(batch) > MAX_EVENTS_PER_CALL:
             errors = [{"index": None, "field": "", "message": f"at most {MAX_EVENTS_PER_CALL} events per call"}]
