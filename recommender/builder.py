@@ -47,6 +47,7 @@ from recommender.neighbour_table import (
     series_summary,
 )
 from recommender.neighbours.annoy_index import AnnSummary, build_neighbour_search, vectors_on_disk
+from recommender.neighbours.disk_space import require_space_for_index
 from recommender.neighbours.exact import RECALL_FLOOR
 from recommender.neighbours.lookup import METRIC
 from recommender.search import TitleSearch
@@ -223,6 +224,7 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
         progress("vectors", 30)
         vectors = build_item_vectors(items, catalog.interactions, settings, content=content)
         del content  # vectors.content holds it (or is it), and write_neighbours moves it to disk: never held twice
+        require_space_for_index(out_dir, len(items), vectors.dims)  # before Annoy maps a file a full disk would kill
         progress("index", 40)
         trees = n_trees or tuning.get("annoy_trees_carried")
         options = {"recall_floor": recall_floor, "n_trees": trees, "trees_carried": not n_trees and bool(trees),

@@ -33,5 +33,15 @@ FRAGMENT_CACHE_MAX_BYTES = 32 * 2**20
 ITEMS_PER_CALL_MAX = 1000
 CATALOG_EXPORT_PAGE_ROWS = 5000  # items read per query when the catalog is exported as CSV
 EVENTS_PER_CALL_MAX = 1000
+EVENT_TIMESTAMP_MIN = 631_152_000  # 1990-01-01T00:00:00Z: no tracked behaviour is older (MovieLens starts in 1995)
+EVENT_TIMESTAMP_MIN_TEXT = "1990-01-01"
 ITEMS_BODY_MAX_BYTES = 16 * 2**20
 EVENTS_BODY_MAX_BYTES = 2 * 2**20
+
+# Free space a build needs before it writes an index (recommender/neighbours/disk_space.py): Annoy's forest holds
+# about twice as many nodes as items and grows its file by 30% while it builds; the neighbour table keeps
+# an int32 id and a float32 score per neighbour; the item table and search arrays stay under 1 KiB an item.
+INDEX_FOREST_NODES_PER_ITEM = 2.6
+INDEX_NODE_HEADER_BYTES = 12
+INDEX_OTHER_BYTES_PER_ITEM = 1024
+INDEX_SPACE_SLACK_BYTES = 32 * 2**20

@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 
 import recommender.neighbours.annoy_index
+import recommender.neighbours.disk_space
 import worker.tasks
 from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStore
@@ -85,5 +86,7 @@ def test_a_write_error_on_a_nearly_full_disk_says_the_disk_is_full(run_task, mon
         raise OSError(errno.EIO, "write failed")
     monkeypatch.setattr(recommender.neighbours.annoy_index.np, "save", failing_save)
     monkeypatch.setattr(worker.tasks.shutil, "disk_usage", lambda path: type("U", (), {"free": 1024})())
+    # the disk fills after the check
+    monkeypatch.setattr(recommender.neighbours.disk_space, "free_bytes", lambda path: 2**40)
     result = run_task(REBUILD_TASK)
     assert calls and "disk is full" in str(result.result), result.result

@@ -7,6 +7,8 @@ route whose answers drift from this document fails the suite.
 from __future__ import annotations
 
 from recommender.limits import (
+    EVENT_TIMESTAMP_MIN,
+    EVENT_TIMESTAMP_MIN_TEXT,
     EVENTS_PER_CALL_MAX,
     ITEM_ID_MAX_CHARS,
     ITEMS_PER_CALL_MAX,
@@ -191,14 +193,17 @@ def event_schemas() -> dict:
                     "user_id": store_id("user id"), "item_id": store_id("item id"),
                     "type": {"type": "string", "enum": list(EVENT_TYPES)},
                     "value": nullable({"type": "number", "description": f"A rating's value, {MIN_RATING} to "
-                                                                       f"{MAX_RATING}; optional for other types."}),
-                    "timestamp": nullable({"anyOf": [{"type": "number", "minimum": 0, "description": "Unix seconds"},
+                                                                       f"{MAX_RATING}; refused on other types."}),
+                    "timestamp": nullable({"anyOf": [{"type": "number", "minimum": EVENT_TIMESTAMP_MIN,
+                                                      "description": "Unix seconds"},
                                                      {"type": "string", "format": "date-time"}],
-                                           "description": "At most a day ahead; the time received when left out."})},
+                                           "description": f"From {EVENT_TIMESTAMP_MIN_TEXT} to a day ahead; the "
+                                                          "time received when left out."})},
                    ["user_id", "item_id", "type"], extra=False),
              "if": {"properties": {"type": {"const": RATING_TYPE}}},
              "then": {"required": ["value"], "properties": {"value": {"type": "number", "minimum": MIN_RATING,
-                                                                      "maximum": MAX_RATING}}}}
+                                                                      "maximum": MAX_RATING}}},
+             "else": {"properties": {"value": {"type": "null"}}}}
     return {
         "Event": event,
         "Events": obj({"events": {"type": "array", "items": ref("Event"), "maxItems": EVENTS_PER_CALL_MAX,

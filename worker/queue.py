@@ -34,6 +34,7 @@ RESULTS_KEPT_SECONDS = 7 * 24 * 3600
 LOCK_SECONDS = Settings.build_lock_seconds
 LOCK_HEARTBEAT_SECONDS = 20
 LOCK_WAIT_SECONDS = 4 * 3600
+SEND_CLAIM_SECONDS = 60  # how long a rebuild being sent holds the coalescing key before its send is confirmed
 JOBS_KEPT = 20
 FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
 AUTO_REASON = "store changed"
@@ -41,6 +42,10 @@ AUTO_KEY_SLACK_S = 300  # an automatic rebuild lost with its worker frees the sl
 
 CLEAR_IF_EQUAL = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+EXPIRE_IF_EQUAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -152,21 +157,39 @@ class JobQueue:
             return action()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError) as exc:
             raise JobQueueUnavailable(f"job queue unavailable: cannot reach Redis ({exc})") from exc
+        except redis.exceptions.ResponseError as exc:  # e.g. MISCONF: Redis cannot save, so it refuses writes
+            raise JobQueueUnavailable(f"job queue unavailable: Redis refused the write ({exc})") from exc
 
     # -- asking -------------------------------------------------------------------------------
     def request_rebuild(self, reason: str = "manual") -> tuple[str, bool]:
-        """Queue a rebuild of the active catalog; returns (job id, whether it joined a waiting one)."""
+        """Queue a rebuild of the active catalog; returns (job id, whether it joined a waiting one).
+
+        The coalescing key lives SEND_CLAIM_SECONDS until the send succeeded, so a send that failed
+        (and could not even be cleaned up) holds it briefly; only a job still queued or running is joined."""
         def run():
             job_id = str(uuid.uuid4())
             for _ in range(3):
-                if self.redis.set(self.pending_key, job_id, nx=True, ex=LOCK_WAIT_SECONDS):
-                    self._send(job_id, "rebuild", {"reason": reason})
+                if self.redis.set(self.pending_key, job_id, nx=True, ex=SEND_CLAIM_SECONDS):
+                    try:
+                        self._send(job_id, "rebuild", {"reason": reason})
+                    except (OperationalError, redis.exceptions.RedisError):
+                        self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, job_id)
+                        raise
+                    self.redis.eval(EXPIRE_IF_EQUAL, 1, self.pending_key, job_id, LOCK_WAIT_SECONDS)
                     return job_id, False
                 waiting = self.redis.get(self.pending_key)
-                if waiting:
+                if waiting and self._still_waiting(waiting):
                     return waiting, True
+                if waiting:
+                    self.redis.eval(CLEAR_IF_EQUAL, 1, self.pending_key, waiting)
             raise JobQueueUnavailable("could not queue the rebuild: try again")
         return self._guard(run)
+
+    def _still_waiting(self, job_id: str) -> bool:
+        """Whether a job can still be joined: it was recorded (its send got that far) and has not finished."""
+        if not self.redis.exists(self._job_key(job_id)):
+            return False
+        return AsyncResult(job_id, app=self.celery).state not in FINISHED
 
     def request_catalog_build(self, upload_id: str, files: dict, mode: str = REPLACE) -> str:
         """Queue writing an uploaded (already validated) catalog into the store, then a build; named by
@@ -258,7 +281,7 @@ class JobQueue:
         pipe.execute()
         try:
             self.celery.send_task(task, task_id=job_id, kwargs=kwargs, retry=False, countdown=countdown)
-        except OperationalError:
+        except (OperationalError, redis.exceptions.RedisError):
             self._forget(job_id)
             raise
 

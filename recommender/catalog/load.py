@@ -18,7 +18,14 @@ import pandas as pd
 
 from recommender.catalog.problems import MAX_ROWS_LISTED, CatalogError, Problem, row_numbers
 from recommender.catalog.read import MAX_COLUMNS, SUPPORTED_SUFFIXES, read_table
-from recommender.catalog.values import blank_non_web_images, item_id_problems, parse_ratings, parse_timestamps, present
+from recommender.catalog.values import (
+    ID_FORM,
+    blank_non_web_images,
+    item_id_problems,
+    parse_ratings,
+    parse_timestamps,
+    present,
+)
 
 __all__ = ["CatalogError", "Problem", "Catalog", "load_items", "load_interactions", "load_catalog", "file_hash",
            "MAX_COLUMNS", "MAX_ROWS_LISTED", "SUPPORTED_SUFFIXES"]
@@ -101,7 +108,7 @@ def read_items(path: str | Path, name: str | None = None) -> tuple[pd.DataFrame,
     """Read and validate an items file; returns the items (ids as strings) and notes on what was
     cleaned (non-web image links blanked) without refusing the file."""
     frame, name = _open_table(path, name, REQUIRED_ITEM_COLUMNS)
-    item_id = _text_column(frame, "item_id")
+    item_id = _text_column(frame, "item_id").str.normalize(ID_FORM)  # "café" typed two ways is one item
     problems = item_id_problems(item_id, name)
     title = _text_column(frame, "title")
     empty_title = ~present(title)
@@ -124,8 +131,8 @@ def load_interactions(path: str | Path, item_ids: pd.Series | None, name: str | 
     """Read and validate interactions against the known item ids (when the items file was readable)."""
     frame, name = _open_table(path, name, REQUIRED_INTERACTION_COLUMNS)
     problems: list[Problem] = []
-    user_id = _text_column(frame, "user_id")
-    item_id = _text_column(frame, "item_id")
+    user_id = _text_column(frame, "user_id").str.normalize(ID_FORM)
+    item_id = _text_column(frame, "item_id").str.normalize(ID_FORM)
     for column, values in (("user_id", user_id), ("item_id", item_id)):
         empty = ~present(values)
         if empty.any():

@@ -2,7 +2,8 @@
 
 Limits (named here so an operator can be told them):
 - item ids: not empty, unique, no '/', not '.' or '..', no control characters (newline, tab, NUL, ...),
-  because ids become URL path segments and file-safe keys;
+  because ids become URL path segments and file-safe keys; no invisible characters (zero-width, byte-order
+  mark, direction overrides, no-break spaces); read in Unicode NFC, so "café" typed two ways is one id;
 - ratings: finite numbers with |rating| <= MAX_ABS_RATING; any rating scale (1-5, 0-10, -1/+1,
   0-100) fits, while inf, NaN and 1e308 (which would swamp every weight) do not;
 - timestamps: Unix seconds or dates from 1970-01-01 to now + MAX_CLOCK_SKEW_SECONDS; later ones are
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from recommender.catalog.ids import invisible_character
 from recommender.catalog.problems import Problem, listed_rows, row_numbers
 
 MAX_ABS_RATING = 1e6
@@ -27,11 +29,16 @@ MAX_CLOCK_SKEW_SECONDS = 24 * 3600
 IMAGE_COLUMNS = ("image_url", "image")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 RESERVED_IDS = (".", "..")
+ID_FORM = "NFC"  # ids are read in one Unicode form (recommender/catalog/ids.py)
 
 
 def present(values: pd.Series) -> pd.Series:
     """True where a cell holds something (not missing, not empty text)."""
     return values.notna() & (values != "")
+
+
+def _invisible(value: str) -> bool:
+    return invisible_character(value) is not None
 
 
 def item_id_problems(item_id: pd.Series, name: str) -> list[Problem]:
@@ -42,6 +49,9 @@ def item_id_problems(item_id: pd.Series, name: str) -> list[Problem]:
         (item_id.isin(RESERVED_IDS), "item ids cannot be '.' or '..'"),
         (item_id.str.contains(CONTROL_CHARACTERS), "item ids cannot contain control characters "
                                                    "(newline, tab and the like)"),
+        (item_id.map(_invisible, na_action="ignore") & ~item_id.str.contains(CONTROL_CHARACTERS),
+         "item ids cannot contain invisible characters (zero-width, byte-order mark, direction marks, no-break "
+         "and other special spaces)"),
         (item_id.duplicated(keep="first") & present(item_id), "duplicate item id"),
     )
     return [Problem(name, message, column="item_id", rows=row_numbers(mask.fillna(False)))

@@ -6,6 +6,7 @@ import math
 import time
 from datetime import datetime, timezone
 
+from recommender.limits import EVENT_TIMESTAMP_MIN, EVENT_TIMESTAMP_MIN_TEXT
 from recommender.store.validation import id_problem
 
 EVENT_TYPES = ("view", "click", "like", "add_to_cart", "purchase", "rating")
@@ -49,8 +50,8 @@ def _timestamp_problem(value, now: float) -> str | None:
     seconds = parse_timestamp(value)
     if seconds is None:
         return "timestamp must be Unix seconds or an ISO 8601 date and time"
-    if seconds < 0:
-        return "timestamp is before 1970"
+    if seconds < EVENT_TIMESTAMP_MIN:
+        return f"timestamp is before {EVENT_TIMESTAMP_MIN_TEXT} (Unix seconds {EVENT_TIMESTAMP_MIN})"
     if seconds > now + MAX_FUTURE_S:
         return "timestamp is more than a day in the future"
     return None
@@ -59,8 +60,8 @@ def _timestamp_problem(value, now: float) -> str | None:
 def _value_problem(event: dict) -> str | None:
     value = event.get("value")
     if event.get("type") != RATING_TYPE:
-        if value is not None and finite_number(value) is None:
-            return "value must be a finite number"
+        if value is not None:
+            return "value is only allowed on rating events; other types count their weight (LIKEWISE_EVENT_WEIGHTS)"
         return None
     if finite_number(value) is None or not MIN_RATING <= value <= MAX_RATING:
         return f"a rating needs a value from {MIN_RATING} to {MAX_RATING}"

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from recommender.store.engine import StoreUnavailable
+from recommender.store.file_guard import StoreFileGuard, sqlite_file
 from recommender.store.store_of_record import Store
 
 
@@ -39,6 +40,15 @@ class StoreHandle:
             return store.import_files_once(active_catalog_dir) if active_catalog_dir is not None else None
         finally:
             self.close()
+
+    def file_problem(self) -> str | None:
+        """Why the SQLite store file cannot be used (deleted, replaced, missing beside its marker), else None."""
+        with self._lock:
+            store = self._store if self._pid == os.getpid() else None
+        if store is not None:
+            return store.file_guard.problem() if store.file_guard else None
+        path = sqlite_file(self.url, self.data_dir)
+        return StoreFileGuard(path).problem() if path is not None else None
 
     def close(self) -> None:
         with self._lock:

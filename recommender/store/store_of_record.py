@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from recommender.catalog.ids import normal_id, with_normal_ids
 from recommender.catalog.sources import CatalogFiles
 from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store import events as event_store
@@ -26,6 +27,7 @@ from recommender.store import removed as removed_store
 from recommender.store import upload_rows as uploads
 from recommender.store.engine import StoreUnavailable, make_engine, writer
 from recommender.store.event_validation import event_row, validate_events
+from recommender.store.file_guard import guard_engine
 from recommender.store.migrate import upgrade
 from recommender.store.state import bump_revision, read_state, set_state
 from recommender.store.summary import store_summary
@@ -79,6 +81,7 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.writer = writer(engine)
+        self.file_guard = guard_engine(engine)  # SQLite: refuse a file deleted or replaced under us
 
     @classmethod
     def open(cls, url: str | None, data_dir: str | Path) -> "Store":
@@ -94,6 +97,7 @@ class Store:
     @guarded
     def put_item(self, item_id: str, fields: dict) -> str:
         """Create or replace one item; returns "created" or "updated"."""
+        item_id, fields = normal_id(item_id), with_normal_ids([fields])[0]
         errors = validate_item(0, item_id, fields)
         if errors:
             raise InvalidInput(errors)
@@ -106,6 +110,7 @@ class Store:
     @guarded
     def put_items(self, bodies: list[dict]) -> tuple[int, int]:
         """Create or replace up to 1,000 items, all or none; returns (created, updated)."""
+        bodies = with_normal_ids(bodies)
         errors = validate_items(bodies)
         if errors:
             raise InvalidInput(errors)
@@ -120,6 +125,7 @@ class Store:
     @guarded
     def delete_item(self, item_id: str) -> bool:
         """Remove an item (its events stay); False when there was none."""
+        item_id = normal_id(item_id)
         if id_problem(item_id):
             return False
         now = time.time()
@@ -131,6 +137,7 @@ class Store:
 
     @guarded
     def get_item(self, item_id: str) -> dict | None:
+        item_id = normal_id(item_id)
         if id_problem(item_id):
             return None
         with self.engine.connect() as connection:
@@ -149,6 +156,7 @@ class Store:
     def add_events(self, batch: list[dict]) -> dict:
         """Store up to 1,000 events, all or none: {accepted, duplicates, unknown_items, unknown_item_ids}."""
         now = time.time()
+        batch = with_normal_ids(batch)
         errors = validate_events(batch, now)
         if not errors and len(batch) > MAX_EVENTS_PER_CALL:
             errors = [{"index": None, "field": "", "message": f"at most {MAX_EVENTS_PER_CALL} events per call"}]

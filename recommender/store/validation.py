@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from recommender.catalog.ids import invisible_character
+
 MAX_ID_CHARS = 200
 MAX_TITLE_CHARS = 500
 MAX_DESCRIPTION_CHARS = 20_000
@@ -43,6 +45,8 @@ def id_problem(value, what: str = "item_id") -> str | None:
         return f"{what} cannot contain control characters"
     if SURROGATES.search(value):
         return f"{what} {NOT_TEXT}"
+    if invisible := invisible_character(value):
+        return f"{what} cannot contain invisible or control characters: it has {invisible}"
     if what == "item_id" and ("/" in value or value in (".", "..")):
         return "item_id cannot contain '/' or be '.' or '..'"
     return None

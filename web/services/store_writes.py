@@ -13,6 +13,7 @@ from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from recommender.store import Store, StoreUnavailable
+from recommender.store.file_guard import StoreFileGone
 from web.extensions import model_holder, settings, store_of_record
 from worker.queue import JobQueueUnavailable, job_queue_for
 
@@ -23,9 +24,15 @@ class StoreDown(ServiceUnavailable):
     description = "The store of record (database) is unavailable: nothing was stored. Try again shortly."
 
 
+class StoreLost(ServiceUnavailable):
+    description = "The store of record's file was deleted or replaced: nothing was stored."
+
+
 def store() -> Store:
     try:
         return store_of_record().get()
+    except StoreFileGone as exc:
+        raise StoreLost(f"Nothing was stored: {exc}.") from None
     except StoreUnavailable as exc:
         raise StoreDown(f"The database is unavailable: nothing was stored ({exc}). Try again shortly.") from None
 
@@ -34,6 +41,8 @@ def stored(action):
     """Run `action(store)`, turning a database that is down into a 503 that says nothing was stored."""
     try:
         return action(store())
+    except StoreFileGone as exc:
+        raise StoreLost(f"Nothing was stored: {exc}.") from None
     except StoreUnavailable as exc:
         raise StoreDown(f"The database is unavailable: nothing was stored ({exc}). Try again shortly.") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from web.extensions import model_holder
+from web.extensions import model_holder, store_of_record
 
 bp = Blueprint("health", __name__)
 
@@ -23,5 +23,8 @@ def readyz():
         body["load_error"] = {"version": holder.failure.version, "reason": holder.failure.reason}
     if model is None:
         body["reason"] = "no index loaded yet"
+        return jsonify(body), 503
+    if store_problem := store_of_record().file_problem():
+        body.update(ready=False, reason=f"the store of record is lost: {store_problem}")
         return jsonify(body), 503
     return jsonify(body)
