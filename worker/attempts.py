@@ -19,6 +19,7 @@ import redis
 from recommender.limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+ADMIN_BUCKET = "admin"  # the admin token: sign-in form, admin API and Flower's basic auth
 
 
 class LocalCounter:
@@ -51,17 +52,18 @@ class FailedAttempts:
     """At most `attempts` failures per client per window, counted across processes.
 
     `shared` returns the Redis to count in (or None: count locally); `prefix` returns the key prefix.
-    Both are called per check, so a web app's settings can be read from its context."""
+    Both are called per check, so a web app's settings can be read from its context. `bucket` names
+    what is guessed (the admin token, the ingest token): failures at one never block the other."""
 
     def __init__(self, shared: Callable[[], redis.Redis | None], prefix: Callable[[], str],
-                 attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS):
-        self.shared, self.prefix = shared, prefix
+                 attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS, bucket: str = ADMIN_BUCKET):
+        self.shared, self.prefix, self.bucket = shared, prefix, bucket
         self.attempts = attempts
         self.window = window
         self.local = LocalCounter(window)
 
     def _key(self, client: str) -> str:
-        return f"{self.prefix()}failed-auth:{client}"
+        return f"{self.prefix()}failed-auth:{self.bucket}:{client}"
 
     def _shared_count(self, client: str, add: bool) -> int | None:
         client_redis = self.shared()

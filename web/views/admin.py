@@ -15,7 +15,8 @@ from recommender.catalog import CatalogError
 from recommender.csv_export import catalog_csv_chunks
 from recommender.store.items import EXPORT_COLUMNS, export_frame
 from web import admin_service, settings, store_service
-from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
+from web.auth import admin_page, limiter, sign_in, sign_out, token_matches
+from web.client_address import client_address
 from web.forms import ActionForm, LoginForm, UploadForm
 from web.views.common import wants_fragment
 
@@ -42,14 +43,13 @@ def login():
     status = 200
     client = client_address()
     if request.method == "POST":
-        if limiter.blocked(client):
-            form.token.errors = ["Too many attempts: wait a minute and try again."]
-            status = 429
-        elif form.validate_on_submit() and token_matches(form.token.data):
-            limiter.succeeded(client)
+        if form.validate_on_submit() and token_matches(form.token.data):
             sign_in()
             target = form.next.data if (form.next.data or "").startswith("/admin") else url_for("admin.dashboard")
             return redirect(target)
+        if limiter.blocked(client):
+            form.token.errors = ["Too many attempts: wait a minute and try again."]
+            status = 429
         else:
             limiter.failed(client)
             if form.token.data:

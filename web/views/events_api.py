@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from recommender.limits import EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX
 from web import settings, store_service
-from web.auth import token_required
+from web.auth import ingest_limiter, token_required
 from web.views.common import json_batch
 
 bp = Blueprint("events_api", __name__, url_prefix="/api")
@@ -21,7 +21,7 @@ def ingest_tokens() -> tuple[str, ...]:
 
 
 def ingest_api(view):
-    return token_required(view, accepted=ingest_tokens, realm="likewise-ingest")
+    return token_required(view, accepted=ingest_tokens, realm="likewise-ingest", attempts=ingest_limiter)
 
 
 @bp.post("/events")
