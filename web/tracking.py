@@ -20,7 +20,9 @@ from recommender.metrics.tokens import Click, Impression, TokenSigner
 from recommender.store.store import MAX_EVENTS_PER_CALL
 from web.experiment_holder import ExperimentHolder
 from web.links import public_url_for
+from web.throttle import shared_redis
 from web.tracking_buffer import TrackingBuffer
+from web.tracking_guard import TrackingGuard
 
 VISITOR_COOKIE = "lw_visitor"
 VISITOR_COOKIE_MAX_AGE = 365 * 86_400
@@ -39,13 +41,15 @@ EXTENSION = "tracking"
 
 
 class Tracking:
-    """Per app: the token signer, the database, the write buffer and the experiment holder."""
+    """Per app: the token signer, the database, the write buffer, the once-per-token guard and the
+    experiment holder."""
 
     def __init__(self, app: Flask, secret_key: str, database: MetricsDatabase, enabled: bool = True):
         self.enabled = enabled
         self.signer = TokenSigner(secret_key)
         self.database = database
         self.buffer = TrackingBuffer(self.write)
+        self.guard = TrackingGuard(shared_redis, lambda: app.extensions["settings"].redis_prefix)
         holder = app.extensions["model_holder"]
         self.experiments = ExperimentHolder(app.extensions["index_store"], lambda: holder.model,
                                             lambda: self._running_experiment())
@@ -55,10 +59,11 @@ class Tracking:
         return metrics.running_experiment() if metrics is not None else None
 
     def write(self, impressions: list[dict], clicks: list[dict]) -> None:
-        """One batch: the metrics rows, then the human clicks as `click` events for the next rebuild."""
+        """One batch: the metrics rows, then the human clicks as `click` events for the next rebuild
+        (at most one a visitor, item and day: the event id says which)."""
         store, metrics = self.database.open()
         metrics.write(impressions, clicks)
-        events = [click_event(row, n) for n, row in enumerate(clicks) if not row["bot"] and row["visitor"]]
+        events = [click_event(row) for row in clicks if not row["bot"] and row["visitor"]]
         for start in range(0, len(events), MAX_EVENTS_PER_CALL):
             store.add_events(events[start:start + MAX_EVENTS_PER_CALL])
 
