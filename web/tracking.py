@@ -20,9 +20,8 @@ from recommender.metrics.tokens import Click, Impression, TokenSigner
 from recommender.store.store import MAX_EVENTS_PER_CALL
 from web.experiment_holder import ExperimentHolder
 from web.links import public_url_for
-from web.throttle import shared_redis
 from web.tracking_buffer import TrackingBuffer
-from web.tracking_guard import TrackingGuard
+from web.tracking_guard import TrackingGuard, redis_for
 
 VISITOR_COOKIE = "lw_visitor"
 VISITOR_COOKIE_MAX_AGE = 365 * 86_400
@@ -49,7 +48,8 @@ class Tracking:
         self.signer = TokenSigner(secret_key)
         self.database = database
         self.buffer = TrackingBuffer(self.write)
-        self.guard = TrackingGuard(shared_redis, lambda: app.extensions["settings"].redis_prefix)
+        shared = redis_for(app.extensions["settings"].redis_url)
+        self.guard = TrackingGuard(lambda: shared, lambda: app.extensions["settings"].redis_prefix)
         holder = app.extensions["model_holder"]
         self.experiments = ExperimentHolder(app.extensions["index_store"], lambda: holder.model,
                                             lambda: self._running_experiment())

@@ -33,6 +33,7 @@ from worker.attempts import REDIS_ERRORS
 
 SEEN_SECONDS = TOKEN_MAX_AGE_SECONDS + TOKEN_FUTURE_LEEWAY_SECONDS  # the longest a token stays valid
 REDIS_RETRY_SECONDS = 5.0
+REDIS_TIMEOUT_SECONDS = 0.25  # a beacon or a redirect waits at most this long for Redis, then counts locally
 LOCAL_KEYS_MAX = 100_000
 IPV6_CLIENT_PREFIX = 64
 
@@ -68,6 +69,14 @@ class LocalMarks:
             while len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
             return entry[1]
+
+
+def redis_for(url: str) -> redis.Redis | None:
+    """A client of its own with short timeouts (the job queue's waits seconds), or None without a URL."""
+    if not url:
+        return None
+    return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                                socket_timeout=REDIS_TIMEOUT_SECONDS, decode_responses=True)
 
 
 class TrackingGuard:
