@@ -171,6 +171,18 @@ def test_without_redis_each_process_counts_a_token_once(built_data_dir, tmp_path
     app.extensions["tracking"].database.close()
 
 
+def test_behind_a_proxy_each_forwarded_client_counts_on_its_own(built_data_dir, tmp_path):
+    app = make_app(built_data_dir, DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", trusted_proxies=1)
+    _, _, beacons = panel(app.test_client())
+    for client in ("198.51.100.30", "198.51.100.31"):
+        for _ in range(10):
+            app.test_client().get(beacons[0], headers=BROWSER | {"X-Forwarded-For": client},
+                                  environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    flush(app)
+    assert totals(app) == (2, 0)
+    app.extensions["tracking"].database.close()
+
+
 def test_an_ipv6_client_counts_as_its_64():
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")

@@ -8,7 +8,6 @@ never fails because the counter is down.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import defaultdict, deque
@@ -88,10 +87,3 @@ class FailedAttempts:
 
     def failed(self, client: str) -> None:
         self._count(client, add=True)
-
-    def succeeded(self, client: str) -> None:
-        client_redis = self.shared()
-        if client_redis is not None:
-            with contextlib.suppress(*REDIS_ERRORS):  # the count then expires by itself within the window
-                client_redis.delete(self._key(client))
-        self.local.clear(client)
