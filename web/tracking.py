@@ -40,7 +40,7 @@ EXTENSION = "tracking"
 
 
 class Tracking:
-    """Per app: the token signer, the database, the write buffer, the once-per-token guard and the
+    """Per app: the token signer, the database, the write buffer, the once-per-token-and-address guard and the
     experiment holder."""
 
     def __init__(self, app: Flask, secret_key: str, database: MetricsDatabase, enabled: bool = True):

@@ -1,7 +1,7 @@
 """The impression beacon (/i/<token>.gif) and the click redirect (/r/<token>); neither is ever cached.
 
-Each token counts once (web.tracking_guard), each client only so many a minute, HEAD requests never, and
-a click on an item no longer in the catalog is a plain redirect to its page on Likewise, not a click.
+Each token counts once per client address (web.tracking_guard), each address only so many a minute, HEAD
+requests never, and a click on an item no longer in the catalog is a plain redirect to its page, not a click.
 """
 
 from __future__ import annotations
