@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from recommender.event_weights import parse_event_weights
-from recommender.limits import SECRET_MIN_CHARS
+from recommender.limits import SECRET_MIN_CHARS, TRUSTED_PROXIES_MAX
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -56,6 +56,7 @@ class Settings:
     event_days: float = 365.0
     rebuild_after_seconds: float = 5.0
     rebuild_at_most_every: float = 600.0
+    trusted_proxies: int = 0
 
     @property
     def embed_any_origin(self) -> bool:
@@ -203,8 +204,18 @@ def settings_from_env(environ=None) -> Settings:
         public_url=(parse_origin(environ["LIKEWISE_PUBLIC_URL"], "LIKEWISE_PUBLIC_URL")
                     if environ.get("LIKEWISE_PUBLIC_URL", "").strip() else ""),
         tracking=_switch(environ, "LIKEWISE_TRACKING", defaults.tracking),
+        trusted_proxies=_trusted_proxies(environ, defaults.trusted_proxies),
         **_live_settings(environ, defaults),
     )
+
+
+def _trusted_proxies(environ, default: int) -> int:
+    """How many proxies in front of the web tier append to X-Forwarded-For (0: the header is ignored)."""
+    count = _number(environ, "LIKEWISE_TRUSTED_PROXIES", default)
+    if not 0 <= count <= TRUSTED_PROXIES_MAX:
+        raise ConfigError(f"LIKEWISE_TRUSTED_PROXIES must be from 0 to {TRUSTED_PROXIES_MAX} (the proxies in front "
+                          f"of the web tier that set X-Forwarded-For), got {count}")
+    return count
 
 
 def _live_settings(environ, defaults: Settings) -> dict:

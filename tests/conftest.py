@@ -49,11 +49,13 @@ def model(app):
 @pytest.fixture(autouse=True)
 def fresh_throttle():
     """The in-process fallback of the attempt limiter: no test may inherit another's failed attempts."""
-    from web.auth import limiter
+    from web.auth import ingest_limiter, limiter
 
-    limiter.local.clear()
+    for bucket in (limiter, ingest_limiter):
+        bucket.local.clear()
     yield
-    limiter.local.clear()
+    for bucket in (limiter, ingest_limiter):
+        bucket.local.clear()
 
 
 @pytest.fixture

@@ -132,6 +132,17 @@ def test_only_the_proxy_and_flower_are_published():
     assert published == {"proxy", "flower"}, f"docker-compose.yml: published ports on {published}"
 
 
+def test_web_trusts_exactly_the_proxy_in_front_of_it():
+    """nginx appends the client's address to X-Forwarded-For and the web tier trusts that one entry, so
+    throttles and tracking limits count per client, not per proxy."""
+    conf = (ROOT / "deploy/proxy/nginx.conf").read_text()
+    assert re.search(r"^\s*proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;", conf, re.M)
+    for name in WEB_SERVICES:
+        assert env(services()[name]).get("LIKEWISE_TRUSTED_PROXIES") == "1", f"docker-compose.yml {name}"
+    for name in (*WORKER_SERVICES, "flower", "init"):
+        assert "LIKEWISE_TRUSTED_PROXIES" not in env(services()[name]), f"{name} is not behind the proxy"
+
+
 def test_flower_requires_basic_auth():
     """Flower shows task arguments and can revoke jobs, so it is never served without auth."""
     assert "worker.flower" in procfile()["flower"], "Procfile flower: not started through worker.flower"

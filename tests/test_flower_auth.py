@@ -102,7 +102,7 @@ def test_real_flower_refuses_a_guesser_and_counts_in_the_shared_redis(tmp_path):
             guesses = [get(home, basic(f"admin:guess{i}")) for i in range(LOGIN_ATTEMPTS + 3)]
             assert guesses == [401] * LOGIN_ATTEMPTS + [429] * 3, flower.log()[-2000:]
             assert get(home, basic(GOOD)) == 429
-            assert int(redis.Redis.from_url(url).get(f"{prefix}failed-auth:127.0.0.1")) == LOGIN_ATTEMPTS
+            assert int(redis.Redis.from_url(url).get(f"{prefix}failed-auth:admin:127.0.0.1")) == LOGIN_ATTEMPTS
         finally:
             flower.stop()
             delete_prefixed(url, prefix)

@@ -3,7 +3,10 @@
 A browser session carries only a random id. What it stands for is kept server-side (in Redis, shared
 by every web process): a keyed fingerprint of the admin token it was opened with, so rotating the
 token signs every browser out, and logging out deletes it, so a replayed cookie opens nothing.
-Failed attempts (sign-in form and Bearer token alike) are counted per client in Redis too.
+Failed attempts (sign-in form and Bearer token alike) are counted per client in Redis too, one bucket
+per token. The token is compared first: a correct one is always let in, whoever failed before from
+the same address; only failures are counted and only failures are refused once a client has too
+many. Guessing stays hopeless because the tokens are long (production refuses fewer than 32 characters).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import secrets
 from flask import jsonify, redirect, request, session, url_for
 
 from recommender.limits import ADMIN_SESSION_SECONDS
+from web.client_address import client_address
 from web.extensions import settings
-from web.throttle import REDIS_ERRORS, AttemptLimiter, shared_redis
+from web.throttle import ADMIN_BUCKET, INGEST_BUCKET, REDIS_ERRORS, AttemptLimiter, shared_redis
 
 SESSION_KEY = "admin_session"
 log = logging.getLogger(__name__)
@@ -82,7 +86,8 @@ class SessionRegistry:
 
 
 sessions = SessionRegistry()
-limiter = AttemptLimiter()
+limiter = AttemptLimiter(ADMIN_BUCKET)
+ingest_limiter = AttemptLimiter(INGEST_BUCKET)
 
 
 def sign_in() -> None:
@@ -96,10 +101,6 @@ def sign_out() -> None:
     if session_id:
         sessions.close(session_id)
     session.clear()
-
-
-def client_address() -> str:
-    return request.remote_addr or "?"
 
 
 def _bearer() -> str | None:
@@ -118,24 +119,25 @@ def session_ok() -> bool:
     return isinstance(session_id, str) and sessions.valid(session_id)
 
 
-def _too_many():
+def _too_many(attempts: AttemptLimiter):
     response = jsonify({"error": "too many failed attempts from this address: wait a minute and try again"})
     response.status_code = 429
-    response.headers["Retry-After"] = str(limiter.window)
+    response.headers["Retry-After"] = str(attempts.window)
     return response
 
 
-def token_required(view, accepted=lambda: (settings().admin_token,), realm="likewise-admin"):
-    """JSON routes behind a Bearer token: failures are throttled per client, across processes;
-    a client that is blocked is refused before its token is even compared."""
+def token_required(view, accepted=lambda: (settings().admin_token,), realm="likewise-admin", attempts=limiter):
+    """JSON routes behind a Bearer token. The token is compared first, so a correct one always passes;
+    failures are counted per client in `attempts`' bucket, across processes, and refused with 429 once
+    the client has too many."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        client = client_address()
-        if limiter.blocked(client):
-            return _too_many()
         if bearer_ok(*accepted()):
             return view(*args, **kwargs)
-        limiter.failed(client)
+        client = client_address()
+        if attempts.blocked(client):
+            return _too_many(attempts)
+        attempts.failed(client)
         response = jsonify({"error": f"token required: send 'Authorization: Bearer <token>' ({realm})"})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}"'

@@ -1,4 +1,5 @@
-"""The web tier's failed-attempt limiter: worker.attempts, counting in the job queue's Redis."""
+"""The web tier's failed-attempt limiters: worker.attempts, counting in the job queue's Redis, one bucket
+per token (admin, ingest), so guesses at one token never throttle the other."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from flask import current_app
 
 from recommender.limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
 from web.extensions import settings
-from worker.attempts import REDIS_ERRORS, FailedAttempts
+from worker.attempts import ADMIN_BUCKET, REDIS_ERRORS, FailedAttempts
 from worker.queue import job_queue_for
 
-__all__ = ["REDIS_ERRORS", "AttemptLimiter", "shared_redis"]
+__all__ = ["ADMIN_BUCKET", "INGEST_BUCKET", "REDIS_ERRORS", "AttemptLimiter", "shared_redis"]
+
+INGEST_BUCKET = "ingest"
 
 
 def shared_redis() -> redis.Redis | None:
@@ -27,5 +30,5 @@ def _prefix() -> str:
 class AttemptLimiter(FailedAttempts):
     """At most `attempts` failures per client per window, counted across web processes."""
 
-    def __init__(self, attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS):
-        super().__init__(shared_redis, _prefix, attempts, window)
+    def __init__(self, bucket: str = ADMIN_BUCKET, attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS):
+        super().__init__(shared_redis, _prefix, attempts, window, bucket)

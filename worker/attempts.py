@@ -8,7 +8,6 @@ never fails because the counter is down.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import defaultdict, deque
@@ -19,6 +18,7 @@ import redis
 from recommender.limits import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+ADMIN_BUCKET = "admin"  # the admin token: sign-in form, admin API and Flower's basic auth
 
 
 class LocalCounter:
@@ -51,17 +51,18 @@ class FailedAttempts:
     """At most `attempts` failures per client per window, counted across processes.
 
     `shared` returns the Redis to count in (or None: count locally); `prefix` returns the key prefix.
-    Both are called per check, so a web app's settings can be read from its context."""
+    Both are called per check, so a web app's settings can be read from its context. `bucket` names
+    what is guessed (the admin token, the ingest token): failures at one never block the other."""
 
     def __init__(self, shared: Callable[[], redis.Redis | None], prefix: Callable[[], str],
-                 attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS):
-        self.shared, self.prefix = shared, prefix
+                 attempts: int = LOGIN_ATTEMPTS, window: int = LOGIN_WINDOW_SECONDS, bucket: str = ADMIN_BUCKET):
+        self.shared, self.prefix, self.bucket = shared, prefix, bucket
         self.attempts = attempts
         self.window = window
         self.local = LocalCounter(window)
 
     def _key(self, client: str) -> str:
-        return f"{self.prefix()}failed-auth:{client}"
+        return f"{self.prefix()}failed-auth:{self.bucket}:{client}"
 
     def _shared_count(self, client: str, add: bool) -> int | None:
         client_redis = self.shared()
@@ -86,10 +87,3 @@ class FailedAttempts:
 
     def failed(self, client: str) -> None:
         self._count(client, add=True)
-
-    def succeeded(self, client: str) -> None:
-        client_redis = self.shared()
-        if client_redis is not None:
-            with contextlib.suppress(*REDIS_ERRORS):  # the count then expires by itself within the window
-                client_redis.delete(self._key(client))
-        self.local.clear(client)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from recommender.metrics.tokens import Click, Impression
 
 SECONDS_PER_DAY = 86_400
+CLICK_EVENT_ID_HEX = 32  # 128 bits of the visitor-item-day hash
 
 
 def day_of(at: float) -> int:
@@ -27,10 +30,12 @@ def click_row(click: Click, visitor: str, at: float, bot: bool) -> dict:
         "position": click.position, "item_id": click.item_id, "bot": bot}
 
 
-def click_event(row: dict, row_number: int | None = None) -> dict:
+def click_event(row: dict) -> dict:
     """The click as a behaviour event for the store, so clicks feed the next rebuild.
 
-    The event id names the impression, position and moment, so a retried flush never counts it twice."""
-    return {"event_id": f"click:{row['impression_id']}:{row['position']}:{row['at']!r}"
-                        + (f":{row_number}" if row_number is not None else ""),
-            "user_id": row["visitor"], "item_id": row["item_id"], "type": "click", "timestamp": row["at"]}
+    The event id names the visitor, the item and the day (hashed: both ids may be long), and the store
+    keeps one event per id: a visitor's clicks on one item give at most one training event a day, however
+    many panels, tokens or flushes carried them."""
+    day = hashlib.sha256("\0".join((row["visitor"], row["item_id"], str(row["day"]))).encode()).hexdigest()
+    return {"event_id": f"click:{day[:CLICK_EVENT_ID_HEX]}", "user_id": row["visitor"], "item_id": row["item_id"],
+            "type": "click", "timestamp": row["at"]}

@@ -5,7 +5,9 @@ PostgreSQL, the proxy, and the web and worker images; starts redis, postgres, th
 web2, worker1, worker2, the proxy and Flower; then checks through the published ports that the demo is
 served, that an upload rebuilds the index on exactly one worker and both web containers serve the new
 version within 2 s, that killing the building worker (kill -9) leaves the served index untouched and the
-next rebuild succeeds on the other worker, and that Flower refuses requests without auth. Whatever
+next rebuild succeeds on the other worker, that Flower refuses requests without auth, and that a
+correct-token ingest client behind the proxy keeps getting 202 while another client fails 50 times (last:
+its events schedule an automatic rebuild, which must not overlap the swap checks). Whatever
 happens, every container, network, volume and image the run made is removed.
 
 Not collected by pytest (`make test`); run with `.venv/bin/python -m tests.container.check_stack`.
@@ -177,6 +179,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as directory:
             served = check_upload_swaps_both_webs(stack, project, Path(directory))
         check_killed_worker_changes_nothing(stack, project, served)
+        stack.check_ingest_survives_a_failing_client()
         report(images, build_seconds, start_seconds, time.monotonic() - started)
         print("container test: passed")
         return 0

@@ -11,11 +11,14 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from recommender.limits import LOGIN_ATTEMPTS
 from tests.helpers.processes import wait_for
 
 REQUEST_SECONDS = 15
 JOB_SECONDS = 300
 READY_SECONDS = 120
+FAILING_REQUESTS = 50
+EVENT = json.dumps({"events": [{"user_id": "ct-user", "item_id": "ct-item", "type": "view"}]}).encode()
 
 
 class Stack:
@@ -26,6 +29,7 @@ class Stack:
         self.flower = f"http://127.0.0.1:{env['LIKEWISE_FLOWER_PORT']}"
         self.webs = {name: f"http://127.0.0.1:{env[f'LIKEWISE_TEST_{name.upper()}_PORT']}" for name in ("web1", "web2")}
         self.token = env["ADMIN_TOKEN"]
+        self.ingest_token = env["INGEST_TOKEN"]
         self.flower_auth = env["FLOWER_BASIC_AUTH"]
         self.item_id: str | None = None
 
@@ -69,6 +73,23 @@ class Stack:
         status, _, _ = self.call(self.flower + "/", headers={"Authorization": f"Basic {good}"})
         assert status == 200, f"Flower with the right credentials answered {status}"
         print("Flower: 401 without or with wrong credentials, 200 with FLOWER_BASIC_AUTH")
+
+    def post_event(self, token: str | None) -> int:
+        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+        return self.call(self.proxy + "/api/events", "POST", EVENT, headers)[0]
+
+    def check_ingest_survives_a_failing_client(self) -> None:
+        """Behind the proxy, a client sending no token 50 times (throttled after LOGIN_ATTEMPTS) never
+        makes a correct-token ingest client wait: it keeps getting 202 in between."""
+        failing, correct = [], []
+        for _ in range(FAILING_REQUESTS):
+            failing.append(self.post_event(None))
+            correct.append(self.post_event(self.ingest_token))
+        assert correct == [202] * FAILING_REQUESTS, f"correct-token ingest behind the proxy: {correct}"
+        assert failing[:LOGIN_ATTEMPTS] == [401] * LOGIN_ATTEMPTS, f"token-less ingest: {failing}"
+        assert set(failing[LOGIN_ATTEMPTS:]) == {429}, f"token-less ingest was not throttled: {failing}"
+        print(f"ingest behind the proxy: {FAILING_REQUESTS} token-less requests ({failing.count(429)} × 429), "
+              f"the correct-token client got 202 × {correct.count(202)}")
 
     def upload(self, files: dict[str, Path]) -> str:
         boundary = uuid.uuid4().hex

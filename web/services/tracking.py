@@ -20,6 +20,7 @@ from recommender.metrics.tokens import Click, Impression, TokenSigner
 from recommender.store.store_of_record import MAX_EVENTS_PER_CALL
 from web.extensions import model_holder
 from web.links import public_url_for
+from web.services.tracking_guard import TrackingGuard, redis_for
 from web.state.experiment_holder import ExperimentHolder
 from web.state.tracking_buffer import TrackingBuffer
 
@@ -40,13 +41,16 @@ EXTENSION = "tracking"
 
 
 class Tracking:
-    """Per app: the token signer, the database, the write buffer and the experiment holder."""
+    """Per app: the token signer, the database, the write buffer, the once-per-token-and-address guard and the
+    experiment holder."""
 
     def __init__(self, app: Flask, secret_key: str, database: MetricsDatabase, enabled: bool = True):
         self.enabled = enabled
         self.signer = TokenSigner(secret_key)
         self.database = database
         self.buffer = TrackingBuffer(self.write)
+        shared = redis_for(app.extensions["settings"].redis_url)
+        self.guard = TrackingGuard(lambda: shared, lambda: app.extensions["settings"].redis_prefix)
         holder = app.extensions["model_holder"]
         self.experiments = ExperimentHolder(app.extensions["index_store"], lambda: holder.model,
                                             lambda: self._running_experiment())
@@ -56,10 +60,11 @@ class Tracking:
         return metrics.running_experiment() if metrics is not None else None
 
     def write(self, impressions: list[dict], clicks: list[dict]) -> None:
-        """One batch: the metrics rows, then the human clicks as `click` events for the next rebuild."""
+        """One batch: the metrics rows, then the human clicks as `click` events for the next rebuild
+        (at most one a visitor, item and day: the event id says which)."""
         store, metrics = self.database.open()
         metrics.write(impressions, clicks)
-        events = [click_event(row, n) for n, row in enumerate(clicks) if not row["bot"] and row["visitor"]]
+        events = [click_event(row) for row in clicks if not row["bot"] and row["visitor"]]
         for start in range(0, len(events), MAX_EVENTS_PER_CALL):
             store.add_events(events[start:start + MAX_EVENTS_PER_CALL])
 

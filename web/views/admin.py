@@ -14,11 +14,12 @@ from werkzeug.exceptions import BadRequest
 from recommender.catalog.csv_export import catalog_csv_chunks
 from recommender.catalog.load import CatalogError
 from recommender.store.items import EXPORT_COLUMNS, export_frame
-from web.auth import admin_page, client_address, limiter, sign_in, sign_out, token_matches
+from web.auth import admin_page, limiter, sign_in, sign_out, token_matches
+from web.client_address import client_address
 from web.extensions import settings, wants_fragment
-from web.forms import ActionForm, LoginForm, UploadForm
 from web.services import admin_actions as admin_service
 from web.services import store_writes
+from web.views.forms import ActionForm, LoginForm, UploadForm
 
 bp = Blueprint("admin", __name__)
 FORM_EXPIRED = "The form expired: reload the page and try again."
@@ -43,14 +44,13 @@ def login():
     status = 200
     client = client_address()
     if request.method == "POST":
-        if limiter.blocked(client):
-            form.token.errors = ["Too many attempts: wait a minute and try again."]
-            status = 429
-        elif form.validate_on_submit() and token_matches(form.token.data):
-            limiter.succeeded(client)
+        if form.validate_on_submit() and token_matches(form.token.data):
             sign_in()
             target = form.next.data if (form.next.data or "").startswith("/admin") else url_for("admin.dashboard")
             return redirect(target)
+        if limiter.blocked(client):
+            form.token.errors = ["Too many attempts: wait a minute and try again."]
+            status = 429
         else:
             limiter.failed(client)
             if form.token.data:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from recommender.limits import EVENTS_BODY_MAX_BYTES, EVENTS_PER_CALL_MAX
-from web.auth import token_required
+from web.auth import ingest_limiter, token_required
 from web.extensions import settings
 from web.services import store_writes
 from web.views.common import json_batch
@@ -22,7 +22,7 @@ def ingest_tokens() -> tuple[str, ...]:
 
 
 def ingest_api(view):
-    return token_required(view, accepted=ingest_tokens, realm="likewise-ingest")
+    return token_required(view, accepted=ingest_tokens, realm="likewise-ingest", attempts=ingest_limiter)
 
 
 @bp.post("/events")

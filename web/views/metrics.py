@@ -7,9 +7,9 @@ from werkzeug.exceptions import BadRequest
 
 from web.auth import admin_api, admin_page
 from web.extensions import wants_fragment
-from web.forms import ActionForm
 from web.services import panel_metrics
 from web.views.admin import checked_form
+from web.views.forms import ActionForm
 
 bp = Blueprint("metrics", __name__)
 api_bp = Blueprint("metrics_api", __name__, url_prefix="/api/admin")

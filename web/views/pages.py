@@ -6,7 +6,6 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 
 from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.model import UnknownItem
-from web.forms import SimilarItemForm
 from web.http_cache import cached_by_version
 from web.views.common import (
     check_item_id,
@@ -19,6 +18,7 @@ from web.views.common import (
     versioned,
     wants_fragment,
 )
+from web.views.forms import SimilarItemForm
 
 bp = Blueprint("pages", __name__)
 
