@@ -35,3 +35,5 @@ CATALOG_EXPORT_PAGE_ROWS = 5000  # items read per query when the catalog is expo
 EVENTS_PER_CALL_MAX = 1000
 ITEMS_BODY_MAX_BYTES = 16 * 2**20
 EVENTS_BODY_MAX_BYTES = 2 * 2**20
+
+REQUEST_HEADER_SECONDS = 20  # a web connection's request headers must be complete this long after it opened
