@@ -8,9 +8,16 @@ the slow clients one process may be handed at once: measured, 200 sockets trickl
 /healthz answering in milliseconds (with 32 threads, 64 such sockets stopped it). A buffering reverse
 proxy in front is what removes the limit. The bind address stays on the
 command line (the Procfile's ${BIND_HOST}:${PORT}); GUNICORN_CMD_ARGS still overrides anything here.
+
+gunicorn's control socket (for `gunicornc`) is by default one path per user, ~/.gunicorn/gunicorn.ctl:
+a second gunicorn took it over and the first one's exit removed it. Each instance gets its own, under
+$LIKEWISE_DATA_DIR/run/ and named by host and port, unless --control-socket chose one.
 """
 
 import os
+import socket
+
+from gunicorn.config import ControlSocket
 
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 THREADS = int(os.environ.get("WEB_THREADS", "256"))
@@ -34,3 +41,21 @@ limit_request_line = REQUEST_LINE_BYTES
 limit_request_fields = REQUEST_FIELDS
 limit_request_field_size = REQUEST_FIELD_BYTES
 accesslog = "-"
+
+
+CONTROL_SOCKET_DIR = "run"
+
+
+def control_socket_path(data_dir: str, host: str, address) -> str:
+    """This instance's control socket: by host (a data dir may be shared) and bound port (or pid)."""
+    name = address[1] if isinstance(address, tuple) else f"pid{os.getpid()}"
+    return os.path.join(os.path.abspath(data_dir), CONTROL_SOCKET_DIR, f"gunicorn-{host}-{name}.ctl")
+
+
+def when_ready(server):
+    """Listeners are bound now and the control socket is not yet started: give it its own path."""
+    if server.cfg.control_socket != ControlSocket.default or not server.LISTENERS:
+        return
+    data_dir = os.environ.get("LIKEWISE_DATA_DIR", "var")
+    server.cfg.set("control_socket", control_socket_path(data_dir, socket.gethostname(),
+                                                         server.LISTENERS[0].getsockname()))
