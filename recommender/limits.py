@@ -51,3 +51,4 @@ INDEX_FOREST_NODES_PER_ITEM = 2.6
 INDEX_NODE_HEADER_BYTES = 12
 INDEX_OTHER_BYTES_PER_ITEM = 1024
 INDEX_SPACE_SLACK_BYTES = 32 * 2**20
+REQUEST_HEADER_SECONDS = 20  # a web connection's request headers must be complete this long after it opened

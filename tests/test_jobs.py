@@ -221,6 +221,32 @@ def test_build_lock_heartbeat_renews_the_ttl(queue, monkeypatch):
         assert queue.redis.pttl(queue.lock_key) > 1000
 
 
+def test_build_lock_heartbeat_renews_again_once_redis_is_back(queue, server, monkeypatch):
+    """Redis restarting (its keys kept in the append-only file) does not end the heartbeat."""
+    monkeypatch.setattr(jobs, "LOCK_HEARTBEAT_SECONDS", 0.05)
+    with queue.build_lock() as lock:
+        server.connected = False
+        time.sleep(lock.heartbeat * 2.5)  # two beats meet a Redis that is down
+        server.connected = True
+        queue.redis.pexpire(queue.lock_key, 1000)
+        deadline = time.monotonic() + 2
+        while queue.redis.pttl(queue.lock_key) <= 1000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert queue.redis.pttl(queue.lock_key) > 1000
+
+
+def test_a_build_lock_redis_cannot_release_is_left_to_expire(queue, server):
+    """A build that finished while Redis was down still finishes: its lock expires on its own."""
+    lock = queue.build_lock()
+    lock.__enter__()
+    server.connected = False
+    try:
+        lock.__exit__(None, None, None)
+    finally:
+        server.connected = True
+    assert 0 < queue.redis.pttl(queue.lock_key) <= LOCK_SECONDS * 1000
+
+
 def test_prefix_isolates_queues(server, celery_app):
     """Two deployments sharing one Redis see neither each other's jobs nor each other's lock."""
     a = JobQueue(fakeredis.FakeRedis(server=server, decode_responses=True), celery_app, "a:")

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import redis
 
 from tests.helpers.processes import ROOT, free_port, wait_for
 from web import create_app
@@ -216,6 +218,73 @@ def test_a_killed_worker_is_started_again_and_jobs_survive_a_restart(tmp_path):
         for job_id in (before, after):
             status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
             assert (status, body.get("state")) == (200, "SUCCESS"), body
+        assert not stop_launcher(launcher)
+    finally:
+        kill_session(launcher.pid)
+
+
+# -- the embedded Redis is started again too, from its append-only file ---------------------------
+
+REDIS_BACK_SECONDS = 30
+AOF_FSYNC_SECONDS = 1.5  # appendfsync everysec: what was written this long ago is on disk
+MARKER_KEY = "launch-test:marker"
+
+
+def embedded_redis_url(log_path) -> str:
+    """The embedded Redis's address, as the launcher's banner gives it."""
+    found = re.search(r"redis +embedded, (redis://\S+)", log_path.read_text())
+    assert found, log_path.read_text()
+    return found.group(1)
+
+
+def redis_pids(launcher: subprocess.Popen) -> list[int]:
+    """The embedded redis-server: a child of the launcher (started by it, or again by its supervisor)."""
+    listing = subprocess.run(["ps", "-ww", "-o", "pid=,ppid=,args=", "-s", str(launcher.pid)], capture_output=True,
+                             text=True, timeout=10).stdout
+    rows = [line.split(None, 2) for line in listing.splitlines() if line.strip()]
+    return [int(pid) for pid, ppid, args in rows if int(ppid) == launcher.pid and "redis-server" in args]
+
+
+def answers(client: redis.Redis) -> bool:
+    try:
+        return client.ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+def job_state(base: str, token: str, job_id: str) -> str:
+    status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
+    return body.get("state", "") if status == 200 else ""
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(E2E_TIMEOUT_SECONDS)
+def test_a_killed_embedded_redis_comes_back_with_its_keys_and_the_waiting_rebuild_runs(tmp_path):
+    data_dir, log_path = tmp_path / "var", tmp_path / "launch.log"
+    launcher, base = start_launcher(data_dir, log_path)
+    try:
+        wait_for(lambda: status_of(base + "/readyz") == 200 or launcher.poll() is not None, START_SECONDS, "the site")
+        assert launcher.poll() is None, log_path.read_text()
+        token = (data_dir / "admin_token").read_text().strip()
+        client = redis.Redis.from_url(embedded_redis_url(log_path), socket_connect_timeout=1, socket_timeout=5)
+        client.set(MARKER_KEY, "kept")
+        running = rebuild(base, token)
+        wait_for(lambda: job_state(base, token, running) in ("STARTED", "PROGRESS"), JOB_SECONDS, "the first rebuild")
+        waiting = rebuild(base, token)
+        assert job_state(base, token, waiting) == "PENDING"
+        time.sleep(AOF_FSYNC_SECONDS)
+        [killed] = redis_pids(launcher)
+        os.kill(killed, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: [pid for pid in redis_pids(launcher) if pid != killed] and answers(client),
+                 REDIS_BACK_SECONDS, "the embedded Redis, started again")
+        back = time.monotonic() - killed_at
+        assert client.get(MARKER_KEY) == b"kept", "the restarted Redis lost what its append-only file held"
+        states = {job: finished_job(base, token, job)["state"] for job in (running, waiting)}
+        print(f"embedded Redis answering again {back:.1f} s after kill -9; jobs: {states}")
+        assert states == {running: "SUCCESS", waiting: "SUCCESS"}, log_path.read_text()[-4000:]
+        assert "redis exited with code -9; starting it again in 1 s" in log_path.read_text()
+        client.delete(MARKER_KEY)
         assert not stop_launcher(launcher)
     finally:
         kill_session(launcher.pid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import threading
 
 import pytest
@@ -79,3 +80,19 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_stop_wait(tmp_path, 
     assert run_for(sup, 1.0) == 0
     assert sup.children[0].process.poll() is not None
     assert "stubborn did not stop within 1 s: killing it" in out.getvalue()
+
+
+def test_an_adopted_process_is_started_again_and_stopped_after_the_others(tmp_path):
+    """The embedded Redis is started by the launcher, handed over, restarted like the others and
+    stopped last (the others use it while they stop)."""
+    out = io.StringIO()
+    adopted = subprocess.Popen(["sh", "-c", "exit 5"], process_group=0)
+    sup = Supervisor({"steady": "sh -c 'exec sleep 60'"}, dict(os.environ), tmp_path, out)
+    sup.adopt("redis", "sh -c 'echo redis again; exec sleep 60'", adopted)
+    assert run_for(sup, 2.5) == 0
+    steady, redis = sup.children
+    text = out.getvalue()
+    assert "redis exited with code 5; starting it again in 1 s" in text, text
+    assert redis.starts == 2 and "redis  | redis again" in text, text
+    assert steady.process.poll() is not None and redis.process.poll() is not None
+    assert text.index("steady stopped") < text.index("redis stopped"), text

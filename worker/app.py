@@ -14,11 +14,17 @@ from recommender.settings import Settings, settings_from_env
 from recommender.store.handle import open_store_of_record
 from worker.queue import celery_init_app
 
+# A task in progress rides out a restart of Redis (the embedded one under `make run` is back within
+# seconds): its progress reports and its result are retried for about a minute instead of failing the
+# build. Only in the worker: the web tier's reads of job state must answer "unavailable" quickly.
+RESULT_RETRIES = {"result_backend_always_retry": True, "result_backend_max_retries": 60,
+                  "result_backend_max_sleep_between_retries_ms": 1000}
+
 
 def create_worker_app(settings: Settings | None = None, celery_overrides: dict | None = None) -> Flask:
     settings = settings or settings_from_env()
     app = Flask("likewise-worker")
-    app.config["CELERY"] = celery_overrides or {}
+    app.config["CELERY"] = {**RESULT_RETRIES, **(celery_overrides or {})}
     app.extensions["settings"] = settings
     app.extensions["index_store"] = IndexStore(settings.index_dir)
     app.extensions["active_catalog"] = ActiveCatalog(settings.catalog_dir)

