@@ -6,7 +6,8 @@ of exactly those, so a client or proxy can revalidate for free (304 before any m
 ETag changes the moment a new version is served. Rendered answers are also kept in a per-process LRU,
 bounded in bytes, that is emptied whenever the ModelHolder swaps versions: no body of an old version is
 served after a swap. Views opt in with `@cached_by_version()`; everything else gets a safe default
-(`private, no-store` for admin and anything that touched the session, `no-store` for errors).
+(`private, no-store` for admin and anything that touched the session, `no-store` for errors and for
+answers whose links came from the request's Host header, which only development builds).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flask import Flask, Response, current_app, g, make_response, request
 from flask.globals import _cv_request
 
 from recommender.limits import CACHE_MAX_AGE_SECONDS, FRAGMENT_CACHE_MAX_BYTES, STALE_WHILE_REVALIDATE_SECONDS
+from web.links import links_from_request_host
 from web.views.common import served_model
 
 ENTRY_OVERHEAD_BYTES = 256  # the key, the headers and the bookkeeping of one entry, roughly
@@ -175,7 +177,7 @@ def cached_by_version(vary: tuple[str, ...] = PAGE_VARY):
                 g.http_cache_hit = True
                 return _public(Response(hit.body, hit.status, list(hit.headers)), etag, model.version, vary)
             response = make_response(view(*args, **kwargs))
-            if response.status_code != 200 or _personal(response):
+            if response.status_code != 200 or _personal(response) or links_from_request_host():
                 return response
             if request.method == "GET":
                 cache.put(model.version, key, _remember(response))
@@ -188,6 +190,9 @@ def default_cache_control(response: Response) -> Response:
     """Answers that did not opt in: admin and personal ones are never stored, errors are not cached."""
     if request.blueprint in PRIVATE_BLUEPRINTS or (session_used() and "Cache-Control" not in response.headers):
         response.headers["Cache-Control"] = PRIVATE
+        response.headers.pop("ETag", None)
+    elif links_from_request_host():
+        response.headers["Cache-Control"] = ERROR
         response.headers.pop("ETag", None)
     elif response.status_code >= 400 and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = ERROR
