@@ -35,3 +35,5 @@ CATALOG_EXPORT_PAGE_ROWS = 5000  # items read per query when the catalog is expo
 EVENTS_PER_CALL_MAX = 1000
 ITEMS_BODY_MAX_BYTES = 16 * 2**20
 EVENTS_BODY_MAX_BYTES = 2 * 2**20
+ADMIN_BODY_MAX_BYTES = 64 * 2**10  # the small JSON bodies of rollback, restore and experiment calls
+JSON_MAX_DEPTH = 20  # arrays and objects nested in a JSON body; the deepest the API takes is 4

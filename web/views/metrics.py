@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from recommender.limits import ADMIN_BODY_MAX_BYTES
 from web import metrics_service
 from web.auth import admin_api, admin_page
 from web.forms import ActionForm
 from web.views.admin import checked_form
-from web.views.common import wants_fragment
+from web.views.common import json_body, wants_fragment
 
 bp = Blueprint("metrics", __name__)
 api_bp = Blueprint("metrics_api", __name__, url_prefix="/api/admin")
@@ -84,7 +85,7 @@ def metrics():
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    body = json_body(ADMIN_BODY_MAX_BYTES)
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object.")
     return body
