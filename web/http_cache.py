@@ -31,6 +31,7 @@ PUBLIC = f"public, max-age={CACHE_MAX_AGE_SECONDS}, stale-while-revalidate={STAL
 PRIVATE = "private, no-store"
 ERROR = "no-store"
 PRIVATE_BLUEPRINTS = frozenset({"admin", "admin_api"})
+PRIVATE_PATHS = ("/admin", "/api/admin")  # and everything under them, errors included
 PAGE_VARY = ("HX-Request", "HX-History-Restore-Request", "HX-Trigger")
 JSON_VARY = ()
 UNCACHED_HEADERS = frozenset({"date", "set-cookie", "content-length"})
@@ -169,26 +170,37 @@ def cached_by_version(vary: tuple[str, ...] = PAGE_VARY):
             model = served_model()  # pinned in g: the view renders from the version the ETag names
             key = request_key(vary)
             etag = etag_for(model.version, key)
-            if request.if_none_match.contains_weak(etag):
+            any_etag = request.if_none_match.star_tag  # "*": 304 only once the answer is known to exist
+            if not any_etag and request.if_none_match.contains_weak(etag):
                 return _not_modified(etag, model.version, vary)
             cache = fragment_cache()
             hit = cache.get(model.version, key) if request.method == "GET" else None
             if hit is not None:
                 g.http_cache_hit = True
+                if any_etag:
+                    return _not_modified(etag, model.version, vary)
                 return _public(Response(hit.body, hit.status, list(hit.headers)), etag, model.version, vary)
             response = make_response(view(*args, **kwargs))
             if response.status_code != 200 or _personal(response) or links_from_request_host():
                 return response
             if request.method == "GET":
                 cache.put(model.version, key, _remember(response))
+            if any_etag:
+                return _not_modified(etag, model.version, vary)
             return _public(response, etag, model.version, vary)
         return wrapper
     return decorate
 
 
+def is_admin_path() -> bool:
+    """/admin and /api/admin and everything under them: every answer there is private, errors included."""
+    return any(request.path == root or request.path.startswith(root + "/") for root in PRIVATE_PATHS)
+
+
 def default_cache_control(response: Response) -> Response:
     """Answers that did not opt in: admin and personal ones are never stored, errors are not cached."""
-    if request.blueprint in PRIVATE_BLUEPRINTS or (session_used() and "Cache-Control" not in response.headers):
+    if is_admin_path() or request.blueprint in PRIVATE_BLUEPRINTS or (
+            session_used() and "Cache-Control" not in response.headers):
         response.headers["Cache-Control"] = PRIVATE
         response.headers.pop("ETag", None)
     elif links_from_request_host():

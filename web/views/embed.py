@@ -16,6 +16,7 @@ from recommender.model import Item, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
 from web import settings
 from web.cors import add_cors_headers, is_preflight, preflight_response
+from web.errors import with_error_headers
 from web.http_cache import cached_by_version
 from web.links import item_link, public_url_for
 from web.security import allow_framing
@@ -118,7 +119,7 @@ def unknown_item(error: UnknownItem):
 
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    return _error(error.code or 500, error.description or error.name)
+    return with_error_headers(make_response(_error(error.code or 500, error.description or error.name)), error)
 
 
 def snippet_urls() -> dict | None:
