@@ -37,6 +37,7 @@ class Web:
 
     def __init__(self, data_dir: Path, log_dir: Path, workers: int = 2, **extra_env):
         port = free_port()
+        extra_env.setdefault("LIKEWISE_PUBLIC_URL", f"http://127.0.0.1:{port}")  # as deployed: embeds are cached
         env = service_env(data_dir, "", "likewise-bench:", WEB_CONCURRENCY=workers, BIND_HOST="127.0.0.1",
                           PORT=port, **extra_env)
         env.pop("LIKEWISE_RELOAD_SECONDS")  # the deployed default, not the integration tests' faster one

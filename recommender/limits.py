@@ -52,3 +52,5 @@ INDEX_NODE_HEADER_BYTES = 12
 INDEX_OTHER_BYTES_PER_ITEM = 1024
 INDEX_SPACE_SLACK_BYTES = 32 * 2**20
 REQUEST_HEADER_SECONDS = 20  # a web connection's request headers must be complete this long after it opened
+ADMIN_BODY_MAX_BYTES = 64 * 2**10  # the small JSON bodies of rollback, restore and experiment calls
+JSON_MAX_DEPTH = 20  # arrays and objects nested in a JSON body; the deepest the API takes is 4

@@ -180,6 +180,17 @@ def _secrets(environ, env: str, data_dir: Path) -> dict:
             "ingest_token": given["INGEST_TOKEN"] or secret_from_file(data_dir, INGEST_TOKEN_FILE)}
 
 
+def _public_url(environ, env: str) -> str:
+    """Likewise's public origin, which absolute links are built from; production needs it (a link built from
+    a request's Host header would be cached and shown to everyone)."""
+    raw = environ.get("LIKEWISE_PUBLIC_URL", "").strip()
+    if not raw and env == PRODUCTION:
+        raise ConfigError("production mode needs LIKEWISE_PUBLIC_URL set to Likewise's public origin, e.g. "
+                          "https://likewise.example: embed and tracking links are built from it, never from a "
+                          "request's Host header")
+    return parse_origin(raw, "LIKEWISE_PUBLIC_URL") if raw else ""
+
+
 def settings_from_env(environ=None) -> Settings:
     """The settings of this process, from `environ` (default: os.environ)."""
     environ = os.environ if environ is None else environ
@@ -201,8 +212,7 @@ def settings_from_env(environ=None) -> Settings:
         redeliver_seconds=_number(environ, "LIKEWISE_REDELIVER_SECONDS", defaults.redeliver_seconds),
         bench_routes=environ.get("LIKEWISE_BENCH_ROUTES", "") == "1",
         embed_origins=parse_origins(environ.get("LIKEWISE_EMBED_ORIGINS", ""), "LIKEWISE_EMBED_ORIGINS"),
-        public_url=(parse_origin(environ["LIKEWISE_PUBLIC_URL"], "LIKEWISE_PUBLIC_URL")
-                    if environ.get("LIKEWISE_PUBLIC_URL", "").strip() else ""),
+        public_url=_public_url(environ, env),
         tracking=_switch(environ, "LIKEWISE_TRACKING", defaults.tracking),
         trusted_proxies=_trusted_proxies(environ, defaults.trusted_proxies),
         **_live_settings(environ, defaults),

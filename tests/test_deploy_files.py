@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.container.check_stack import stack_env
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "python:3.11-slim"
 WEB_SERVICES = ("web1", "web2")
@@ -235,3 +237,14 @@ def test_images_install_only_what_they_need(tier, absent):
         assert line in declared, f"deploy/requirements-{tier}.txt: {line!r} is not in pyproject.toml"
     assert not absent & wanted.keys(), f"deploy/requirements-{tier}.txt: {absent & wanted.keys()} not needed"
     assert f"deploy/requirements-{tier}.txt" in (ROOT / f"Dockerfile.{tier}").read_text(), f"Dockerfile.{tier}"
+
+
+def test_production_stack_requires_a_public_url_and_the_container_test_sets_it():
+    """Production refuses to start without LIKEWISE_PUBLIC_URL, so every app container must get it, with no
+    default (embed links are built from it), and the container test must set it as an operator would."""
+    text, svc = compose_text(), services()
+    assert "${LIKEWISE_PUBLIC_URL:?" in text and "${LIKEWISE_PUBLIC_URL:-" not in text
+    for name in APP_SERVICES:
+        assert env(svc[name]).get("LIKEWISE_PUBLIC_URL", "").startswith("${LIKEWISE_PUBLIC_URL:?"), name
+    given = stack_env({name: name for name in ("web", "worker", "proxy", "redis", "postgres")})
+    assert given["LIKEWISE_PUBLIC_URL"] == f"http://127.0.0.1:{given['LIKEWISE_HTTP_PORT']}"

@@ -77,7 +77,8 @@ def test_a_rating_needs_its_value(api):
 
 
 def test_bodies_that_are_not_a_batch_are_400(api):
-    assert api.post("/api/events", data=b"nope", headers=INGEST_HEADERS).status_code == 400
+    assert api.post("/api/events", data=b"nope", content_type="application/json",
+                    headers=INGEST_HEADERS).status_code == 400
     assert api.post("/api/events", json={"evts": []}, headers=INGEST_HEADERS).status_code == 400
     assert api.post("/api/events", json={"events": {}}, headers=INGEST_HEADERS).status_code == 422
 

@@ -46,7 +46,8 @@ def test_a_missing_title_and_a_body_that_is_not_an_object(api):
     missing = api.put("/api/admin/items/t", json={"year": 2000}, headers=ADMIN_HEADERS)
     assert missing.status_code == 422 and missing.get_json()["errors"][0]["field"] == "title"
     assert api.put("/api/admin/items/t", json=["x"], headers=ADMIN_HEADERS).status_code == 400
-    assert api.put("/api/admin/items/t", data=b"{not json", headers=ADMIN_HEADERS).status_code == 400
+    assert api.put("/api/admin/items/t", data=b"{not json", content_type="application/json",
+                   headers=ADMIN_HEADERS).status_code == 400
     assert api.put("/api/admin/items/" + "x" * 300, json=ITEM, headers=ADMIN_HEADERS).status_code == 400
 
 

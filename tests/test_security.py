@@ -187,7 +187,8 @@ def test_token_checks_use_a_constant_time_comparison(admin_app, monkeypatch):
 
 def production_env(data_dir: Path, **overrides) -> dict:
     env = {"LIKEWISE_ENV": "production", "LIKEWISE_DATA_DIR": str(data_dir), "SECRET_KEY": "s-" + uuid.uuid4().hex,
-           "ADMIN_TOKEN": "t-" + uuid.uuid4().hex, "INGEST_TOKEN": "i-" + uuid.uuid4().hex}
+           "ADMIN_TOKEN": "t-" + uuid.uuid4().hex, "INGEST_TOKEN": "i-" + uuid.uuid4().hex,
+           "LIKEWISE_PUBLIC_URL": "https://likewise.example"}
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from recommender.model import UnknownItem
@@ -15,6 +15,14 @@ def _respond(status: int, title: str, message: str):
         return jsonify({"error": message}), status
     template = "partials/error.html" if wants_fragment() else "error.html"
     return render_template(template, status=status, title=title, message=message), status
+
+
+def with_error_headers(response: Response, error: HTTPException) -> Response:
+    """Keep the headers the error itself carries (a 405's Allow, for one) on the answer rendered for it."""
+    for name, value in error.get_headers():
+        if name.lower() != "content-type" and name not in response.headers:
+            response.headers[name] = value
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +39,8 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException):
         if isinstance(error, NotFound) and error.description == NotFound.description:
             return _respond(404, "Page not found", "There is no page at this address.")
-        return _respond(error.code or 500, error.name, error.description or error.name)
+        answer = _respond(error.code or 500, error.name, error.description or error.name)
+        return with_error_headers(make_response(answer), error)
 
     @app.errorhandler(UnicodeDecodeError)
     def undecodable(error: UnicodeDecodeError):

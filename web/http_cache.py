@@ -6,7 +6,8 @@ of exactly those, so a client or proxy can revalidate for free (304 before any m
 ETag changes the moment a new version is served. Rendered answers are also kept in a per-process LRU,
 bounded in bytes, that is emptied whenever the ModelHolder swaps versions: no body of an old version is
 served after a swap. Views opt in with `@cached_by_version()`; everything else gets a safe default
-(`private, no-store` for admin and anything that touched the session, `no-store` for errors).
+(`private, no-store` for admin and anything that touched the session, `no-store` for errors and for
+answers whose links came from the request's Host header, which only development builds).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from flask.globals import _cv_request
 
 from recommender.limits import CACHE_MAX_AGE_SECONDS, FRAGMENT_CACHE_MAX_BYTES, STALE_WHILE_REVALIDATE_SECONDS
 from web.extensions import model_holder, served_model
+from web.links import links_from_request_host
 
 ENTRY_OVERHEAD_BYTES = 256  # the key, the headers and the bookkeeping of one entry, roughly
 PUBLIC = f"public, max-age={CACHE_MAX_AGE_SECONDS}, stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}"
 PRIVATE = "private, no-store"
 ERROR = "no-store"
 PRIVATE_BLUEPRINTS = frozenset({"admin", "admin_api"})
+PRIVATE_PATHS = ("/admin", "/api/admin")  # and everything under them, errors included
 PAGE_VARY = ("HX-Request", "HX-History-Restore-Request", "HX-Trigger")
 JSON_VARY = ()
 UNCACHED_HEADERS = frozenset({"date", "set-cookie", "content-length"})
@@ -167,27 +170,41 @@ def cached_by_version(vary: tuple[str, ...] = PAGE_VARY):
             model = served_model()  # pinned in g: the view renders from the version the ETag names
             key = request_key(vary)
             etag = etag_for(model.version, key)
-            if request.if_none_match.contains_weak(etag):
+            any_etag = request.if_none_match.star_tag  # "*": 304 only once the answer is known to exist
+            if not any_etag and request.if_none_match.contains_weak(etag):
                 return _not_modified(etag, model.version, vary)
             cache = fragment_cache()
             hit = cache.get(model.version, key) if request.method == "GET" else None
             if hit is not None:
                 g.http_cache_hit = True
+                if any_etag:
+                    return _not_modified(etag, model.version, vary)
                 return _public(Response(hit.body, hit.status, list(hit.headers)), etag, model.version, vary)
             response = make_response(view(*args, **kwargs))
-            if response.status_code != 200 or _personal(response):
+            if response.status_code != 200 or _personal(response) or links_from_request_host():
                 return response
             if request.method == "GET":
                 cache.put(model.version, key, _remember(response))
+            if any_etag:
+                return _not_modified(etag, model.version, vary)
             return _public(response, etag, model.version, vary)
         return wrapper
     return decorate
 
 
+def is_admin_path() -> bool:
+    """/admin and /api/admin and everything under them: every answer there is private, errors included."""
+    return any(request.path == root or request.path.startswith(root + "/") for root in PRIVATE_PATHS)
+
+
 def default_cache_control(response: Response) -> Response:
     """Answers that did not opt in: admin and personal ones are never stored, errors are not cached."""
-    if request.blueprint in PRIVATE_BLUEPRINTS or (session_used() and "Cache-Control" not in response.headers):
+    if is_admin_path() or request.blueprint in PRIVATE_BLUEPRINTS or (
+            session_used() and "Cache-Control" not in response.headers):
         response.headers["Cache-Control"] = PRIVATE
+        response.headers.pop("ETag", None)
+    elif links_from_request_host():
+        response.headers["Cache-Control"] = ERROR
         response.headers.pop("ETag", None)
     elif response.status_code >= 400 and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = ERROR

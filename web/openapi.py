@@ -7,11 +7,16 @@ route whose answers drift from this document fails the suite.
 from __future__ import annotations
 
 from recommender.limits import (
+    ADMIN_BODY_MAX_BYTES,
     EVENT_TIMESTAMP_MIN,
     EVENT_TIMESTAMP_MIN_TEXT,
+    EVENTS_BODY_MAX_BYTES,
     EVENTS_PER_CALL_MAX,
+    FILTER_VALUES_MAX,
     ITEM_ID_MAX_CHARS,
+    ITEMS_BODY_MAX_BYTES,
     ITEMS_PER_CALL_MAX,
+    JSON_MAX_DEPTH,
     K_DEFAULT,
     K_MAX,
     K_MIN,
@@ -132,6 +137,22 @@ def schemas() -> dict:
 
 SCALAR = {"type": ["string", "number", "boolean", "null"]}
 NO_CONTROL_CHARS = "^[^\\x00-\\x1f\\x7f]+$"
+# Patterns are whole-value: every character class leaves control characters out, so no "$" before a newline
+# lets one through. What the server refuses, the document refuses.
+WEB_ADDRESS = "^https?://[^\\s/\\x00-\\x1f\\x7f]+[^\\x00-\\x1f\\x7f]*$"
+PRINTABLE_NAME = "^[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$"
+SINCE_1970 = "(197[1-9]|19[89][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+CLOCK = "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?"
+ISO_MOMENT = f"^{SINCE_1970}([T ]{CLOCK})?$"
+SINCE_1991 = SINCE_1970.replace("(197[1-9]|19[89][0-9]|", "(199[1-9]|")  # events: the store takes 1990 on
+EVENT_MOMENT = f"^{SINCE_1991}([T ]{CLOCK})?$"
+UNIX_OR_ISO = f"^([0-9]{{1,12}}(\\.[0-9]{{1,6}})?|{SINCE_1970}([T ]{CLOCK})?)$"
+
+
+def categories_text() -> str:
+    """At most MAX_CATEGORIES '|'-separated categories of at most MAX_CATEGORY_CHARS characters each."""
+    one = f"[^|]{{0,{MAX_CATEGORY_CHARS}}}"
+    return f"^{one}(\\|{one}){{0,{MAX_CATEGORIES - 1}}}$"
 
 
 def store_id(what: str) -> dict:
@@ -147,8 +168,7 @@ def store_id(what: str) -> dict:
 
 def item_schemas() -> dict:
     """Items written and read one by one or in batches (the admin items routes)."""
-    web_address = {"anyOf": [{"const": ""}, {"type": "string", "maxLength": MAX_URL_CHARS,
-                                             "pattern": "^https?://[^\\s/]+[^\\x00-\\x1f\\x7f]*$"}]}
+    web_address = {"anyOf": [{"const": ""}, {"type": "string", "maxLength": MAX_URL_CHARS, "pattern": WEB_ADDRESS}]}
     attribute = {"anyOf": [{"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS},
                            {"type": ["number", "boolean", "null"]}]}
     fields = {
@@ -157,14 +177,15 @@ def item_schemas() -> dict:
         "description": nullable({"type": "string", "maxLength": MAX_DESCRIPTION_CHARS}),
         "categories": nullable({"anyOf": [
             {"type": "array", "maxItems": MAX_CATEGORIES, "items": {"type": "string", "maxLength": MAX_CATEGORY_CHARS}},
-            {"type": "string", "description": f"Categories separated by '{CATEGORY_SEPARATOR}' (at most "
+            {"type": "string", "pattern": categories_text(),
+             "description": f"Categories separated by '{CATEGORY_SEPARATOR}' (at most "
                                               f"{MAX_CATEGORIES} of at most {MAX_CATEGORY_CHARS} characters)."}]}),
         "year": nullable({"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR}),
         "image_url": nullable(web_address), "url": nullable(web_address),
         "hidden": {"type": "boolean", "description": "Hidden items leave every answer at once."}}
     item_input = {
         "type": "object", "required": ["title"], "properties": fields, "additionalProperties": attribute,
-        "propertyNames": {"maxLength": MAX_ATTRIBUTE_NAME_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f]*\\S",
+        "propertyNames": {"maxLength": MAX_ATTRIBUTE_NAME_CHARS, "pattern": PRINTABLE_NAME,
                           "not": {"enum": [name for name in RESERVED_NAMES if name != "item_id"]}},
         "maxProperties": len(ITEM_FIELDS) + 1 + MAX_ATTRIBUTES,
         "description": f"Any other property is kept as an attribute (at most {MAX_ATTRIBUTES}, scalar values)."}
@@ -196,7 +217,8 @@ def event_schemas() -> dict:
                                                                        f"{MAX_RATING}; refused on other types."}),
                     "timestamp": nullable({"anyOf": [{"type": "number", "minimum": EVENT_TIMESTAMP_MIN,
                                                       "description": "Unix seconds"},
-                                                     {"type": "string", "format": "date-time"}],
+                                                     {"type": "string", "pattern": EVENT_MOMENT,
+                                                      "description": "ISO 8601"}],
                                            "description": f"From {EVENT_TIMESTAMP_MIN_TEXT} to a day ahead; the "
                                                           "time received when left out."})},
                    ["user_id", "item_id", "type"], extra=False),
@@ -251,17 +273,22 @@ def metrics_schemas() -> dict:
     }
 
 
+def filter_values() -> dict:
+    return {"type": "array", "maxItems": FILTER_VALUES_MAX, "items": {"type": "string", "maxLength": ITEM_ID_MAX_CHARS}}
+
+
 def parameters() -> dict:
     return {
         "ItemId": {"name": "item_id", "in": "path", "required": True, "description": "An item's id.",
                    "schema": {"type": "string", "minLength": 1, "maxLength": ITEM_ID_MAX_CHARS,
-                              "pattern": "^[^/\\x00-\\x1f]+$"}},
+                              "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}},
         "K": {"name": "k", "in": "query", "description": f"How many similar items (default {K_DEFAULT}).",
               "schema": {"type": "integer", "minimum": K_MIN, "maximum": K_MAX}},
         "Category": {"name": "category", "in": "query", "description": "Only items in any of these categories.",
-                     "schema": STRINGS, "style": "form", "explode": True},
-        "Exclude": {"name": "exclude", "in": "query", "description": "Item ids to leave out.",
-                    "schema": STRINGS, "style": "form", "explode": True},
+                     "schema": filter_values(), "style": "form", "explode": True},
+        "Exclude": {"name": "exclude", "in": "query", "description": "Item ids to leave out (a comma also "
+                    f"separates ids; at most {FILTER_VALUES_MAX} in all).",
+                    "schema": filter_values(), "style": "form", "explode": True},
         "YearMin": {"name": "year_min", "in": "query", "schema": {"type": "integer", "minimum": YEAR_MIN,
                                                                   "maximum": YEAR_MAX}},
         "YearMax": {"name": "year_max", "in": "query", "schema": {"type": "integer", "minimum": YEAR_MIN,
@@ -301,6 +328,7 @@ def public_paths() -> dict:
     }
 
 
+NOT_JSON = "The body was not sent as application/json."
 QUEUE_DOWN = "The job queue (Redis) is unavailable (or REDIS_URL is not set): nothing was queued."
 STORE_DOWN = "The store of record (database) is unavailable: nothing was stored or read."
 COMMON_ERRORS = {"400": "Bad input, named in the message.", "404": "Not found.", "409": "Refused.",
@@ -318,8 +346,12 @@ def admin_responses(ok: dict, *extra: str, unavailable: str | None = QUEUE_DOWN)
     return responses
 
 
-def json_body(schema: dict) -> dict:
-    return {"required": True, "content": {JSON: {"schema": schema}}}
+def json_body(schema: dict, max_bytes: int = ADMIN_BODY_MAX_BYTES) -> dict:
+    """A required application/json body, with the byte and nesting limits the server holds it to."""
+    return {"required": True, "content": {JSON: {"schema": schema}},
+            "description": f"application/json only (else 415), at most {max_bytes} bytes (else 413), arrays and "
+                           f"objects nested at most {JSON_MAX_DEPTH} deep and no key repeated in an object (else 400).",
+            "x-max-bytes": max_bytes, "x-max-nesting-depth": JSON_MAX_DEPTH}
 
 
 def version_body() -> dict:
@@ -330,6 +362,8 @@ def admin_paths() -> dict:
     bearer = [{"adminToken": []}]
 
     def op(summary: str, operation_id: str, responses: dict, **more) -> dict:
+        if JSON in more.get("requestBody", {}).get("content", {}):
+            responses = {"413": error(COMMON_ERRORS["413"]), **responses, "415": error(NOT_JSON)}
         return {"summary": summary, "tags": ["admin"], "operationId": operation_id, "security": bearer,
                 "responses": responses, **more}
     rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING})
@@ -365,7 +399,7 @@ def admin_paths() -> dict:
 
 
 def catalog_body() -> dict:
-    csv = {"type": "string", "contentMediaType": "text/csv"}
+    csv = {"type": "string", "format": "binary", "contentMediaType": "text/csv"}
     return {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["items"],
         "properties": {"items": {**csv, "description": "items.csv: item_id, title and optional columns."},
@@ -393,7 +427,7 @@ def item_paths(op) -> dict:
     return {
         "/api/admin/items": {"post": op("Add or replace a batch of items, all or none", "putItems", admin_responses(
             {"200": answer("Stored.", ref("ItemsWritten")), "400": bad_body, "413": too_large, "422": invalid},
-            unavailable=STORE_DOWN), requestBody=json_body(ref("ItemsInput")))},
+            unavailable=STORE_DOWN), requestBody=json_body(ref("ItemsInput"), ITEMS_BODY_MAX_BYTES))},
         "/api/admin/items/{item_id}": {
             "get": op("A stored item, and whether the served index has it yet", "getStoredItem", admin_responses(
                 {"200": answer("The stored item.", ref("StoredItem")), "400": bad_id,
@@ -401,7 +435,8 @@ def item_paths(op) -> dict:
             "put": op("Add or replace an item", "putItem", admin_responses(
                 {"200": answer("Replaced.", ref("ItemWritten")), "201": answer("Created.", ref("ItemWritten")),
                  "400": error("The body is not a JSON object, or a bad item id in the path."), "413": too_large,
-                 "422": invalid}, unavailable=STORE_DOWN), parameters=item_id, requestBody=json_body(ref("ItemInput"))),
+                 "422": invalid}, unavailable=STORE_DOWN), parameters=item_id,
+                   requestBody=json_body(ref("ItemInput"), ITEMS_BODY_MAX_BYTES)),
             "delete": op("Remove an item from the store and from every answer at once", "deleteItem", admin_responses(
                 {"204": {"description": "Removed."}, "400": bad_id,
                  "404": error("No item with this id is stored.")}, unavailable=STORE_DOWN), parameters=item_id),
@@ -416,9 +451,9 @@ def metrics_paths(op) -> dict:
                       "schema": {"type": "string", "minLength": 1, "pattern": "^[^/\\x00-\\x1f]+$"}}]
     moment = "Unix seconds or an ISO 8601 date such as 2024-05-01 (UTC unless it says otherwise)"
     window = [{"name": "since", "in": "query", "description": f"Count from this moment on: {moment}.",
-               "schema": STRING},
+               "schema": {"type": "string", "pattern": UNIX_OR_ISO}},
               {"name": "until", "in": "query", "description": f"Count up to (not including) this moment: {moment}.",
-               "schema": STRING}]
+               "schema": {"type": "string", "pattern": UNIX_OR_ISO}}]
     metrics = admin_responses({"200": answer("One entry per version, newest first.", ref("MetricsAnswer")),
                                "400": error("A bad since or until, named in the message.")}) | no_database
     start = admin_responses({
@@ -436,7 +471,7 @@ def metrics_paths(op) -> dict:
                      "keeps running.")}
 
     def body(schema: str) -> dict:
-        return {"required": True, "content": {JSON: {"schema": ref(schema)}}}
+        return json_body(ref(schema))
     return {
         "/api/admin/metrics": {"get": op("Impressions, clicks and CTR per index version", "getMetrics", metrics,
                                          parameters=window)},
@@ -455,12 +490,13 @@ def event_paths() -> dict:
     return {"/api/events": {"post": {
         "summary": "Record interaction events, all or none", "tags": ["ingest"], "operationId": "postEvents",
         "security": [{"ingestToken": []}, {"adminToken": []}],
-        "requestBody": json_body(ref("Events")),
+        "requestBody": json_body(ref("Events"), EVENTS_BODY_MAX_BYTES),
         "responses": {"202": answer("Committed; repeated event_ids and events of items not in the catalog counted.",
                                     ref("EventsAccepted")),
                       "400": error('Not JSON, or not an object with "events".'),
                       "401": error("No or a wrong Bearer token (INGEST_TOKEN or ADMIN_TOKEN)."),
                       "413": error(f"The body is too large, or more than {EVENTS_PER_CALL_MAX} events."),
+                      "415": error(NOT_JSON),
                       "422": answer("Every event that is wrong, by index and field; nothing was stored.",
                                     ref("FieldErrors")),
                       "429": error("Too many failed attempts from this address."),

@@ -58,13 +58,16 @@ def build_images(image: dict[str, str]) -> dict[str, float]:
 
 
 def stack_env(image: dict[str, str]) -> dict:
-    """What an operator would put in `.env`: secrets, images, ports (free ones: the machine is shared)."""
+    """What an operator would put in `.env`: secrets, images, ports (free ones: the machine is shared), and the
+    public origin, the proxy's published port."""
+    http_port = free_port()
     return {
         "ADMIN_TOKEN": uuid.uuid4().hex, "SECRET_KEY": uuid.uuid4().hex, "INGEST_TOKEN": uuid.uuid4().hex,
         "POSTGRES_PASSWORD": uuid.uuid4().hex, "FLOWER_BASIC_AUTH": f"ops:{uuid.uuid4().hex}",
         "LIKEWISE_WEB_IMAGE": image["web"], "LIKEWISE_WORKER_IMAGE": image["worker"],
         "LIKEWISE_PROXY_IMAGE": image["proxy"], "REDIS_IMAGE": image["redis"], "POSTGRES_IMAGE": image["postgres"],
-        "LIKEWISE_HTTP_PORT": str(free_port()), "LIKEWISE_FLOWER_PORT": str(free_port()),
+        "LIKEWISE_HTTP_PORT": str(http_port), "LIKEWISE_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+        "LIKEWISE_FLOWER_PORT": str(free_port()),
         "LIKEWISE_TEST_WEB1_PORT": str(free_port()), "LIKEWISE_TEST_WEB2_PORT": str(free_port()),
         "LIKEWISE_LOCK_SECONDS": str(LOCK_SECONDS),
     }

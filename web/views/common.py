@@ -20,6 +20,7 @@ from recommender.limits import (
 )
 from recommender.model import Filters, Item, SimilarItem, SimilarItemsModel
 from web.extensions import served_model, wants_fragment
+from web.views.json_input import read_json
 
 DIGITS = re.compile(r"[0-9]{1,6}")
 YEAR_DIGITS = re.compile(r"[0-9]{1,4}")
@@ -105,7 +106,7 @@ def versioned(response, model: SimilarItemsModel):
 
 def json_batch(key: str, max_bytes: int, max_count: int, example: str) -> list:
     """The list under `key` of a JSON body: 413 past the byte or count limit, 400 without the key."""
-    body = json_body(max_bytes)
+    body = json_body(max_bytes, example)
     if not isinstance(body, dict) or key not in body:
         raise BadRequest(f"send {example}")
     if isinstance(body[key], list) and len(body[key]) > max_count:
@@ -113,15 +114,7 @@ def json_batch(key: str, max_bytes: int, max_count: int, example: str) -> list:
     return body[key]
 
 
-def json_body(max_bytes: int):
-    """The request's JSON body, refused with 413 past `max_bytes` and 400 when it is not JSON."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise RequestEntityTooLarge(f"the body is {request.content_length} bytes; at most {max_bytes} are taken "
-                                    "per call: send fewer per call")
-    data = request.get_data(cache=True)
-    if len(data) > max_bytes:
-        raise RequestEntityTooLarge(f"the body is over {max_bytes} bytes: send fewer per call")
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise BadRequest("the body must be JSON (Content-Type: application/json)")
-    return body
+def json_body(max_bytes: int, example: str = ""):
+    """The request's JSON body (web/views/json_input.py): 415, 413 past `max_bytes`, 400 when it is not JSON,
+    too deep or repeats a key."""
+    return read_json(max_bytes, example)

@@ -15,6 +15,7 @@ from recommender.limits import SEARCH_LIMIT
 from recommender.model import Item, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
 from web.cors import add_cors_headers, is_preflight, preflight_response
+from web.errors import with_error_headers
 from web.extensions import model_holder, settings
 from web.http_cache import cached_by_version
 from web.links import item_link, public_url_for
@@ -120,7 +121,7 @@ def unknown_item(error: UnknownItem):
 
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    return _error(error.code or 500, error.description or error.name)
+    return with_error_headers(make_response(_error(error.code or 500, error.description or error.name)), error)
 
 
 def snippet_urls() -> dict | None:

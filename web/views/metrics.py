@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from recommender.limits import ADMIN_BODY_MAX_BYTES
 from web.auth import admin_api, admin_page
 from web.extensions import wants_fragment
 from web.services import panel_metrics
 from web.views.admin import checked_form
+from web.views.common import json_body
 from web.views.forms import ActionForm
 
 bp = Blueprint("metrics", __name__)
@@ -84,7 +86,7 @@ def metrics():
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    body = json_body(ADMIN_BODY_MAX_BYTES)
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object.")
     return body
