@@ -110,6 +110,20 @@ def start_launcher(data_dir, log_path) -> tuple[subprocess.Popen, str]:
     return launcher, f"http://127.0.0.1:{port}"
 
 
+@contextlib.contextmanager
+def launched_site(tmp_path):
+    """`make run`'s launcher, started and serving; yields it, the site's address, the admin token and the log
+    path, and leaves nothing of its session running afterwards."""
+    data_dir, log_path = tmp_path / "var", tmp_path / "launch.log"
+    launcher, base = start_launcher(data_dir, log_path)
+    try:
+        wait_for(lambda: status_of(base + "/readyz") == 200 or launcher.poll() is not None, START_SECONDS, "the site")
+        assert launcher.poll() is None, log_path.read_text()
+        yield launcher, base, (data_dir / "admin_token").read_text().strip(), log_path
+    finally:
+        kill_session(launcher.pid)
+
+
 def kill_session(sid: int) -> None:
     """Leave nothing running: SIGKILL every process still in the launcher's session."""
     for line in session_processes(sid):
@@ -186,12 +200,7 @@ def watch_restart(launcher: subprocess.Popen, base: str, killed: int, log_path) 
 @pytest.mark.integration
 @pytest.mark.timeout(E2E_TIMEOUT_SECONDS)
 def test_a_killed_worker_is_started_again_and_jobs_survive_a_restart(tmp_path):
-    data_dir, log_path = tmp_path / "var", tmp_path / "launch.log"
-    launcher, base = start_launcher(data_dir, log_path)
-    try:
-        wait_for(lambda: status_of(base + "/readyz") == 200 or launcher.poll() is not None, START_SECONDS, "the site")
-        assert launcher.poll() is None, log_path.read_text()
-        token = (data_dir / "admin_token").read_text().strip()
+    with launched_site(tmp_path) as (launcher, base, token, log_path):
         before = rollback_to_current(base, token)
         assert finished_job(base, token, before)["state"] == "SUCCESS", log_path.read_text()[-4000:]
 
@@ -208,19 +217,12 @@ def test_a_killed_worker_is_started_again_and_jobs_survive_a_restart(tmp_path):
         assert launcher.poll() is None, "the launcher stopped when the worker died"
         assert "worker exited with code -9; starting it again in 1 s" in log_path.read_text()
         assert not stop_launcher(launcher)
-    finally:
-        kill_session(launcher.pid)
 
-    launcher, base = start_launcher(data_dir, log_path)
-    try:
-        wait_for(lambda: status_of(base + "/readyz") == 200 or launcher.poll() is not None, START_SECONDS,
-                 "the site, started again")
+    with launched_site(tmp_path) as (launcher, base, _token, _log):  # the same data dir, started again
         for job_id in (before, after):
             status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
             assert (status, body.get("state")) == (200, "SUCCESS"), body
         assert not stop_launcher(launcher)
-    finally:
-        kill_session(launcher.pid)
 
 
 # -- the embedded Redis is started again too, from its append-only file ---------------------------
@@ -260,12 +262,7 @@ def job_state(base: str, token: str, job_id: str) -> str:
 @pytest.mark.integration
 @pytest.mark.timeout(E2E_TIMEOUT_SECONDS)
 def test_a_killed_embedded_redis_comes_back_with_its_keys_and_the_waiting_rebuild_runs(tmp_path):
-    data_dir, log_path = tmp_path / "var", tmp_path / "launch.log"
-    launcher, base = start_launcher(data_dir, log_path)
-    try:
-        wait_for(lambda: status_of(base + "/readyz") == 200 or launcher.poll() is not None, START_SECONDS, "the site")
-        assert launcher.poll() is None, log_path.read_text()
-        token = (data_dir / "admin_token").read_text().strip()
+    with launched_site(tmp_path) as (launcher, base, token, log_path):
         client = redis.Redis.from_url(embedded_redis_url(log_path), socket_connect_timeout=1, socket_timeout=5)
         client.set(MARKER_KEY, "kept")
         running = rebuild(base, token)
@@ -286,5 +283,3 @@ def test_a_killed_embedded_redis_comes_back_with_its_keys_and_the_waiting_rebuil
         assert "redis exited with code -9; starting it again in 1 s" in log_path.read_text()
         client.delete(MARKER_KEY)
         assert not stop_launcher(launcher)
-    finally:
-        kill_session(launcher.pid)

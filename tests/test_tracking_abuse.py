@@ -64,6 +64,25 @@ def client_at(app, address: str):
     return client
 
 
+def shown_panel(app):
+    """A visitor's client of `app` and the click links and beacons of the panel it was shown."""
+    client = app.test_client()
+    _, links, beacons = panel(client)
+    return client, links, beacons
+
+
+def view_and_click(client, beacon: str, link: str) -> None:
+    """What a visitor's browser does: load the panel's beacon, then follow its first link."""
+    assert client.get(beacon, headers=BROWSER).status_code == 200
+    assert client.get(link, headers=BROWSER).status_code == 302
+
+
+def counted(app, *others) -> tuple[int, int]:
+    """The impressions and clicks `app`'s store holds once it and `others` have flushed what they counted."""
+    flush_all((app, *others))
+    return totals(app)
+
+
 def flush_all(apps) -> None:
     for app in apps:
         flush(app)
@@ -74,38 +93,29 @@ def test_a_replayed_beacon_and_click_count_once_across_processes(two_processes):
     clients = [client_at(app, "198.51.100.20") for app in two_processes]
     _, links, beacons = panel(clients[0])
     for n in range(REPLAYS):
-        assert clients[n % 2].get(beacons[0], headers=BROWSER).status_code == 200
-        assert clients[n % 2].get(links[0], headers=BROWSER).status_code == 302
-    flush_all(two_processes)
-    assert totals(first) == (1, 1)
+        view_and_click(clients[n % 2], beacons[0], links[0])
+    assert counted(*two_processes) == (1, 1)
     assert len(click_events(first)) == 1
     elsewhere = client_at(first, "198.51.100.21")
     _, cached_links, cached_beacons = panel(elsewhere)
     assert (cached_links, cached_beacons) == (links, beacons), "the process's cached panel carries the same tokens"
-    elsewhere.get(cached_beacons[0], headers=BROWSER)
-    elsewhere.get(cached_links[0], headers=BROWSER)
-    flush_all(two_processes)
-    assert totals(first) == (2, 2), "another visitor seeing the cached panel still counts"
+    view_and_click(elsewhere, cached_beacons[0], cached_links[0])
+    assert counted(*two_processes) == (2, 2), "another visitor seeing the cached panel still counts"
 
 
 def test_head_requests_are_answered_but_never_counted(two_processes):
     app = two_processes[0]
-    client = app.test_client()
-    _, links, beacons = panel(client)
+    client, links, beacons = shown_panel(app)
     assert client.head(beacons[0], headers=BROWSER).status_code == 200
     assert client.head(links[0], headers=BROWSER).status_code == 302
-    flush(app)
-    assert totals(app) == (0, 0)
-    client.get(beacons[0], headers=BROWSER)
-    client.get(links[0], headers=BROWSER)
-    flush(app)
-    assert totals(app) == (1, 1), "a HEAD does not use up the token"
+    assert counted(app) == (0, 0)
+    view_and_click(client, beacons[0], links[0])
+    assert counted(app) == (1, 1), "a HEAD does not use up the token"
 
 
 def test_a_click_on_a_removed_item_is_a_plain_redirect_and_no_click(two_processes):
     app = two_processes[0]
-    client = app.test_client()
-    _, links, beacons = panel(client)
+    client, links, beacons = shown_panel(app)
     clicked = client.get(links[0], headers=BROWSER).headers["Location"].rsplit("/", 1)[1]
     store, _ = app.extensions["tracking"].database.open()
     store.put_item(clicked, {"title": "Soon gone"})
@@ -135,8 +145,7 @@ def test_each_client_counts_only_so_many_a_minute(two_processes):
     extra = Impression.new(version, "1000", 1, ["1001"], "embed")
     other.get(f"/i/{signer.beacon_token(extra)}.gif", headers=BROWSER)
     other.get(f"/r/{signer.click_token(extra, 1, '1001')}", headers=BROWSER)
-    flush_all(two_processes)
-    assert totals(first) == (BEACONS_PER_MINUTE + 1, CLICKS_PER_MINUTE + 1)
+    assert counted(*two_processes) == (BEACONS_PER_MINUTE + 1, CLICKS_PER_MINUTE + 1)
 
 
 def test_a_click_is_a_training_event_at_most_once_per_visitor_item_and_day(two_processes):
@@ -166,8 +175,7 @@ def test_without_redis_each_process_counts_a_token_once(built_data_dir, tmp_path
     for _ in range(20):
         assert client.get(beacons[0], headers=BROWSER).status_code == 200
         assert client.get(links[0], headers=BROWSER).status_code == 302
-    flush(app)
-    assert totals(app) == (1, 1)
+    assert counted(app) == (1, 1)
     app.extensions["tracking"].database.close()
 
 
@@ -178,8 +186,7 @@ def test_behind_a_proxy_each_forwarded_client_counts_on_its_own(built_data_dir, 
         for _ in range(10):
             app.test_client().get(beacons[0], headers=BROWSER | {"X-Forwarded-For": client},
                                   environ_base={"REMOTE_ADDR": "10.0.0.1"})
-    flush(app)
-    assert totals(app) == (2, 0)
+    assert counted(app) == (2, 0)
     app.extensions["tracking"].database.close()
 
 

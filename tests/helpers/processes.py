@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from web.processes.launch import free_port
+from web.processes.launch import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -181,17 +181,6 @@ def redis_on_port(directory: Path, port: int) -> subprocess.Popen:
         stop_process(process)
         raise
     return process
-
-
-def stop_process(process: subprocess.Popen, seconds: float = 10) -> None:
-    """Terminate one process we started, and kill it if it does not stop in time."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=seconds)
 
 
 @dataclass

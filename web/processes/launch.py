@@ -115,14 +115,15 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def stop_redis(process: subprocess.Popen) -> None:
-    """SIGTERM lets Redis flush its append-only file; kill it only if it does not stop in time."""
-    process.terminate()
-    try:
-        process.wait(timeout=REDIS_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=REDIS_STOP_SECONDS)
+def stop_process(process: subprocess.Popen, seconds: float = REDIS_STOP_SECONDS) -> None:
+    """SIGTERM first (it lets Redis flush its append-only file); kill it only if it does not stop in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=seconds)
 
 
 def procfile_commands(env: dict) -> dict[str, str]:
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
         return supervisor.run()
     finally:
         if redis_process is not None:
-            stop_redis(redis_process)
+            stop_process(redis_process)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,9 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from recommender.catalog.load import CatalogError
-from recommender.limits import ADMIN_BODY_MAX_BYTES
 from web.auth import admin_api
 from web.services import admin_actions
-from web.views.common import json_body
+from web.views.common import admin_json_object
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
@@ -46,8 +45,7 @@ def index():
 
 def version_from_body() -> str:
     """The `version` of a JSON body {"version": "<a kept version>"}, else 400."""
-    body = json_body(ADMIN_BODY_MAX_BYTES, '{"version": "<a kept version>"}')
-    version = body.get("version") if isinstance(body, dict) else None
+    version = admin_json_object('{"version": "<a kept version>"}').get("version")
     if not isinstance(version, str) or not version:
         raise BadRequest('Send JSON {"version": "<a kept version>"}.')
     return version

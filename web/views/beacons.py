@@ -38,6 +38,14 @@ def _checked(token: str) -> str:
     return token
 
 
+def _read(read, token: str, what: str):
+    """The signed token's content, or 400 saying why this beacon or link is refused."""
+    try:
+        return read(_checked(token))
+    except TokenRefused as exc:
+        raise BadRequest(f"This {what} is not valid: {exc}.") from None
+
+
 def _counts(kind: str, token_key: str, per_minute: int) -> bool:
     """Whether this request is counted: tracking on, not a HEAD, the token's first, the client within its rate."""
     if not tracking().enabled or request.method == "HEAD":
@@ -48,10 +56,7 @@ def _counts(kind: str, token_key: str, per_minute: int) -> bool:
 @bp.get("/i/<token>.gif")
 def beacon(token: str):
     """Count one viewed panel; bots and bad tokens are answered but not counted."""
-    try:
-        impression = tracking().signer.read_beacon(_checked(token))
-    except TokenRefused as exc:
-        raise BadRequest(f"This beacon is not valid: {exc}.") from None
+    impression = _read(tracking().signer.read_beacon, token, "beacon")
     if not is_bot(request.headers.get("User-Agent")) and _counts(BEACON, impression.impression_id,
                                                                   BEACONS_PER_MINUTE):
         record_impression(impression)
@@ -79,10 +84,7 @@ def _target(click: Click, item: Item | None) -> str:
 @bp.get("/r/<token>")
 def redirect_click(token: str):
     """Record a click, then send the visitor on; the target comes from the item, never from the link."""
-    try:
-        click = tracking().signer.read_click(_checked(token))
-    except TokenRefused as exc:
-        raise BadRequest(f"This link is not valid: {exc}.") from None
+    click = _read(tracking().signer.read_click, token, "link")
     item = _clicked_item(click)
     kind = BOT_CLICK if is_bot(request.headers.get("User-Agent")) else CLICK
     if item is not None and _counts(kind, f"{click.impression.impression_id}:{click.position}", CLICKS_PER_MINUTE):

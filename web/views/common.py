@@ -9,6 +9,7 @@ from flask import render_template, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from recommender.limits import (
+    ADMIN_BODY_MAX_BYTES,
     FILTER_VALUES_MAX,
     ITEM_ID_MAX_CHARS,
     K_DEFAULT,
@@ -112,6 +113,14 @@ def json_batch(key: str, max_bytes: int, max_count: int, example: str) -> list:
     if isinstance(body[key], list) and len(body[key]) > max_count:
         raise RequestEntityTooLarge(f"{len(body[key])} {key}: at most {max_count} per call")
     return body[key]
+
+
+def admin_json_object(example: str) -> dict:
+    """The small JSON object an admin call sends (rollback, restore, experiments): 400 if it is not one."""
+    body = json_body(ADMIN_BODY_MAX_BYTES, example)
+    if not isinstance(body, dict):
+        raise BadRequest(f"Send a JSON object: {example}.")
+    return body
 
 
 def json_body(max_bytes: int, example: str = ""):

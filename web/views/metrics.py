@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from recommender.limits import ADMIN_BODY_MAX_BYTES
 from web.auth import admin_api, admin_page
 from web.extensions import wants_fragment
 from web.services import panel_metrics
 from web.views.admin import checked_form
-from web.views.common import json_body
+from web.views.common import admin_json_object
 from web.views.forms import ActionForm
 
 bp = Blueprint("metrics", __name__)
@@ -85,17 +84,10 @@ def metrics():
     return jsonify({"since": since, "until": until, "versions": panel_metrics.version_metrics(since, until)})
 
 
-def _json_body() -> dict:
-    body = json_body(ADMIN_BODY_MAX_BYTES)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object.")
-    return body
-
-
 @api_bp.post("/experiments")
 @admin_api
 def start_experiment():
-    body = _json_body()
+    body = admin_json_object('{"challenger": "<a kept version>", "share": 0.5}')
     started = panel_metrics.start_experiment(body.get("challenger"), body.get("share"))
     return jsonify(started), 201
 
@@ -109,7 +101,7 @@ def experiment(experiment_id: str):
 @api_bp.post("/experiments/<experiment_id>/stop")
 @admin_api
 def stop_experiment(experiment_id: str):
-    body = _json_body()
+    body = admin_json_object('{"promote": "<a version>" or null}')
     promote = body.get("promote")
     if promote is not None and not isinstance(promote, str):
         raise BadRequest('promote must be a version name or null')
