@@ -167,10 +167,11 @@ def test_rollback_to_version_without_manifest(tmp_path):
 
 
 def test_prune_keeps_newest_five(tmp_path):
-    """Publishing more than KEEP_VERSIONS versions removes the oldest ones."""
+    """Publishing more than KEEP_VERSIONS versions removes the oldest ones: the served version plus the
+    newest KEEP_VERSIONS of the rest stay (the keep count applies to the unprotected versions)."""
     store = IndexStore(tmp_path / "indexes")
     published = [publish_fake(store, str(i)) for i in range(KEEP_VERSIONS + 3)]
-    assert version_dirs(store) == sorted(published[-KEEP_VERSIONS:])
+    assert version_dirs(store) == sorted(published[-KEEP_VERSIONS - 1:])
     assert store.current_version() == published[-1]
 
 
