@@ -18,8 +18,8 @@ from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
-from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.metrics.store import MetricsStore
+from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import Release, build_release
 from recommender.settings import Settings
 from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
