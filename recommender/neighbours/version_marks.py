@@ -15,6 +15,7 @@ from pathlib import Path
 
 from recommender.limits import PIN_WHY_MAX_CHARS, VERSION_LABEL_MAX_CHARS
 
+TRIGGERS = ("upload", "items", "events", "manual", "schedule", "cli")  # what asked for a version (its manifest)
 PIN_FILE = "pinned.json"
 LABELS_FILE = "labels.json"
 LABEL_PATTERN = re.compile(r"[\w][\w .,:;()#+\-/']*")  # letters, digits and plain punctuation, no controls

@@ -104,7 +104,7 @@ def stop_experiment(experiment_id: str, promote) -> dict:
         raise Conflict(f"Experiment {experiment_id} already stopped.")
     if promote is not None and promote not in (found.control, found.challenger):
         raise BadRequest(f"promote must be {found.control} (control), {found.challenger} (challenger) or null")
-    job_id = admin_actions.request_rollback(promote) if promote else None
+    job_id = admin_actions.request_rollback(promote, why="promotion") if promote else None
     try:
         _call(lambda m: m.stop_experiment(experiment_id, promote))
     except ExperimentConflict as exc:
