@@ -158,6 +158,7 @@ def index_summary() -> dict:
         "versions": (versions := store.versions()),
         "pinned": store.pinned(),
         "waiting": sum(1 for v in versions if v.get("waiting")),
+        "keep": store.keep,
         "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
                        if holder.failure else None),
         "store": store_state(),
