@@ -13,6 +13,7 @@ from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
 from recommender.layout import FORMAT_VERSION, BuildError
 from recommender.limits import K_DEFAULT, K_MAX, K_MIN
+from recommender.metrics.store import arm_versions
 from recommender.model import UnknownItem
 from recommender.pipeline import build_release
 from recommender.store import StoreUnavailable
@@ -83,7 +84,7 @@ def build_index_command(items_path, interactions_path, if_missing):
     files = chosen_files(items_path, interactions_path)
     try:
         version = build_release(store, files, progress=lambda stage, pct: click.echo(f"  {pct:3d}% {stage}"),
-                                trigger="cli").version
+                                trigger="cli", protected=arm_versions(store_of_record().get)).version
     except (CatalogError, BuildError) as exc:
         raise click.ClickException(str(exc)) from None
     if items_path is not None:

@@ -18,7 +18,7 @@ from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
-from recommender.metrics.store import MetricsStore
+from recommender.metrics.store import arm_versions
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import Release, build_release
 from recommender.settings import Settings
@@ -123,11 +123,7 @@ def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = 
 
 def experiment_versions() -> set[str] | None:
     """Both arms of the running experiment (never pruned); None when the database cannot say."""
-    try:
-        running = MetricsStore(current_app.extensions["store_of_record"].get().engine).running_experiment()
-    except StoreUnavailable:
-        return None
-    return {running.control, running.challenger} if running else set()
+    return arm_versions(current_app.extensions["store_of_record"].get)
 
 
 def _write_failure(exc: OSError) -> RebuildFailed:
