@@ -13,11 +13,13 @@ import fakeredis
 import pytest
 
 import recommender.pipeline
+import web.services.admin_actions as admin_actions
 import worker.tasks
 from recommender.index_store import IndexStore, read_manifest, write_manifest
 from recommender.metrics.store import MetricsStore
 from recommender.settings import Settings
 from tests.helpers.apps import make_app
+from tests.helpers.processes import wait_for
 from tests.test_admin import csrf_from, sign_in
 from tests.test_faults import small_data_dir
 from worker.app import create_worker_app
@@ -207,3 +209,25 @@ def test_the_admin_page_pins_and_unpins_with_its_csrf_form(site):
     unpinned = browser.post("/admin/pin", data={"action": "unpin", "csrf_token": token}, headers={"HX-Request": "true"})
     assert unpinned.status_code == 200 and "Pin the served version" in unpinned.get_data(as_text=True)
     assert site.store.pinned() is None
+
+
+def test_stopping_an_experiment_with_a_promotion_pins_the_promoted_version(site, monkeypatch):
+    """Problem 2: a promotion sticks like a rollback (the job it queues pins, why "promotion")."""
+    class EagerQueue:
+        def request_task(self, task, kind, kwargs):
+            site(task, **kwargs)
+            return "job-1"
+    monkeypatch.setattr(admin_actions, "queue_call", lambda action: action(EagerQueue()))
+    challenger = site.store.current_version()
+    control = site(REBUILD_TASK)["index_version"]
+    wait_for(lambda: index(site)["serving"] == control, 5, "the web app to serve the new version")
+    started = site.web.post("/api/admin/experiments", headers=JSON_ADMIN,
+                            data=json.dumps({"challenger": challenger, "share": 0.5}))
+    assert started.status_code == 201, started.get_json()
+    stopped = site.web.post(f"/api/admin/experiments/{started.get_json()['experiment_id']}/stop", headers=JSON_ADMIN,
+                            data=json.dumps({"promote": challenger}))
+    assert stopped.status_code == 200, stopped.get_json()
+    assert site.store.current_version() == challenger
+    assert index(site)["pinned"]["version"] == challenger and index(site)["pinned"]["why"] == "promotion"
+    site.change(events=3)
+    assert auto_rebuild(site)["published"] is False and site.store.current_version() == challenger
