@@ -23,7 +23,7 @@ from tests.helpers.processes import wait_for
 from tests.test_admin import csrf_from, sign_in
 from tests.test_faults import small_data_dir
 from worker.app import create_worker_app
-from worker.queue import AUTO_REASON, REBUILD_TASK, ROLLBACK_TASK, JobQueue
+from worker.queue import AUTO_REASON, REBUILD_TASK, ROLLBACK_TASK, JobQueue, JobStatus
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 JSON_ADMIN = {**ADMIN, "Content-Type": "application/json"}
@@ -59,6 +59,20 @@ def site(tmp_path, monkeypatch):
     run.store, run.change, run.queue, run.web = IndexStore(data_dir / "indexes"), change, queue, web
     run.worker_app, run.data_dir = worker_app, data_dir
     return run
+
+
+class EagerQueue:
+    """The job queue as the web tier sees it, running each job at once in the worker app."""
+
+    def __init__(self, site):
+        self.site = site
+
+    def request_task(self, task: str, kind: str, kwargs: dict) -> str:
+        self.site(task, **kwargs)
+        return "job-1"
+
+    def wait(self, job_id: str, seconds: float) -> JobStatus:
+        return JobStatus(job_id, "publish", "SUCCESS")
 
 
 def index(site) -> dict:
@@ -192,7 +206,10 @@ def test_an_automatic_build_worse_than_most_popular_is_held_back(site, monkeypat
     assert "publish anyway / see why" in page and "Publish anyway" in page
     manual = site(REBUILD_TASK)  # a manual build is not held back by the gate
     assert manual["published"] is True
-    site(ROLLBACK_TASK, version=result["index_version"], why=None)
+    monkeypatch.setattr(admin_actions, "queue_call", lambda action: action(EagerQueue(site)))
+    published = site.web.post("/api/admin/index/publish", headers=JSON_ADMIN,
+                              data=json.dumps({"version": result["index_version"]}))
+    assert published.status_code == 200 and "held back" in published.get_json()["warning"], published.get_json()
     assert site.store.current_version() == result["index_version"] and index(site)["pinned"] is None
 
 
@@ -213,11 +230,7 @@ def test_the_admin_page_pins_and_unpins_with_its_csrf_form(site):
 
 def test_stopping_an_experiment_with_a_promotion_pins_the_promoted_version(site, monkeypatch):
     """Problem 2: a promotion sticks like a rollback (the job it queues pins, why "promotion")."""
-    class EagerQueue:
-        def request_task(self, task, kind, kwargs):
-            site(task, **kwargs)
-            return "job-1"
-    monkeypatch.setattr(admin_actions, "queue_call", lambda action: action(EagerQueue()))
+    monkeypatch.setattr(admin_actions, "queue_call", lambda action: action(EagerQueue(site)))
     challenger = site.store.current_version()
     control = site(REBUILD_TASK)["index_version"]
     wait_for(lambda: index(site)["serving"] == control, 5, "the web app to serve the new version")

@@ -318,7 +318,9 @@ def pin_paths(op) -> dict:
                 {"200": answer("Unpinned.", obj({"pinned": {"type": "null"}}))}, unavailable=None))},
         "/api/admin/index/publish": {"post": op(
             "Publish a kept build by hand (waiting while pinned, or held back by the quality gate)", "publish",
-            admin_responses({"200": answer("Published.", rollback_state),
+            admin_responses({"200": answer("Published (warning: the quality gate's reason, when it held the build "
+                                           "back).", obj({"job_id": STRING, "version": STRING, "state": STRING,
+                                                          "warning": STRING})),
                              "202": answer("Still running.", rollback_state),
                              "400": error("Not a JSON object with a version."),
                              "404": error("The version is not kept."),

@@ -8,7 +8,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from recommender.catalog.sources import UploadStore
-from recommender.index_store import IndexStoreError
+from recommender.index_store import IndexStoreError, read_manifest
 from recommender.neighbours.version_marks import label_problem, why_problem
 from web.extensions import index_store, model_holder, settings
 from web.services import store_writes
@@ -101,6 +101,15 @@ def request_publish(version: str) -> str:
     """Publish a kept build by hand (one the pin kept waiting or the quality gate held back). A pin set
     before moves to it; none is set."""
     return _version_job(ROLLBACK_TASK, PUBLISH_KIND, version, why=None)
+
+
+def held_back_reason(version: str) -> str | None:
+    """The quality gate's reason for holding `version` back, if it did (the warning of publishing it)."""
+    try:
+        held = read_manifest(index_store().version_path(version)).get("held_back")
+    except IndexStoreError:
+        return None
+    return held.get("reason") if isinstance(held, dict) else None
 
 
 def pin(why: str | None = None) -> dict:

@@ -162,7 +162,9 @@ def rollback(form):
 @admin_page
 @checked_form()
 def publish(form):
-    return _version_action(admin_service.request_publish, "Publishing {version} by hand.")
+    warning = admin_service.held_back_reason(request.form.get("version", ""))
+    return _version_action(admin_service.request_publish, "Publishing {version} by hand" + (
+        f", although it was held back: {warning}." if warning else "."))
 
 
 def _index_card(notice: str, status: int = 200):

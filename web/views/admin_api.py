@@ -74,7 +74,10 @@ def rollback():
 def publish():
     """Publish a kept build by hand: one the pin kept waiting, or one the quality gate held back."""
     version = version_from_body()
-    return _switched(version, admin_actions.request_publish(version))
+    answer, status = _switched(version, admin_actions.request_publish(version))
+    if warning := admin_actions.held_back_reason(version):
+        answer = jsonify(answer.get_json() | {"warning": f"published although held back: {warning}"})
+    return answer, status
 
 
 def _object_body() -> dict:
