@@ -23,8 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recommender.layout import MANIFEST_FILE
+from recommender.neighbours import version_marks
 
 KEEP_VERSIONS = 5
+KEPT_KEY = "kept_unpublished"  # manifest: why a build was kept without being published ("pinned", "held back")
 
 
 class IndexStoreError(RuntimeError):
@@ -86,6 +88,8 @@ class IndexStore:
         if not self.versions_dir.is_dir():
             return []
         current = self.current_version()
+        labels = version_marks.read_labels(self.root)
+        pinned = (self.pinned() or {}).get("version")
         listed = []
         for path in sorted(self.versions_dir.iterdir(), reverse=True):
             if not path.is_dir():
@@ -95,6 +99,10 @@ class IndexStore:
             except IndexStoreError as exc:
                 manifest = {"version": path.name, "error": str(exc)}
             manifest["current"] = path.name == current
+            manifest.update(label=labels.get(path.name, manifest.get("label")), pinned=path.name == pinned,
+                            trigger=manifest.get("trigger"), held_back=manifest.get("held_back"),
+                            waiting=bool(manifest.get(KEPT_KEY)) and path.name != current
+                            and current is not None and path.name > current)
             listed.append(manifest)
         return listed
 
@@ -137,28 +145,75 @@ class IndexStore:
 
         With a build_id, publishing the same build twice returns the first version instead.
         """
+        return self.publish_or_keep(staging_dir, build_id)[0]
+
+    def publish_or_keep(self, staging_dir: Path, build_id: str | None = None, automatic: bool = False,
+                        held_back: bool = False, protected: set[str] | None = frozenset()) -> tuple[str, str | None]:
+        """Move a finished build into place and publish it, or keep it unpublished: an automatic build
+        while a version is pinned, or one the quality gate held back. Returns (version, why it was kept
+        or None). The pin is read under the publish lock, so a pin set before this returns is obeyed.
+        A publish by hand while pinned moves the pin to the new version. `protected` names versions
+        pruning must spare besides the served, pinned and labelled ones (None: prune nothing)."""
         with self._locked():
             if build_id and (existing := self.find_build(build_id)):
-                return existing
+                return existing, read_manifest(self.versions_dir / existing).get(KEPT_KEY)
+            pin = self.pinned()
+            kept = ("pinned" if pin else "held back") if automatic and (pin or held_back) else None
             manifest = read_manifest(staging_dir)
             version = new_version_name()
-            manifest.update(version=version, build_id=build_id,
-                            published_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            manifest.update(version=version, build_id=build_id, **({KEPT_KEY: kept, "kept_at": now} if kept
+                                                                      else {"published_at": now}))
             write_manifest(staging_dir, manifest)
             self.versions_dir.mkdir(parents=True, exist_ok=True)
-            final = self.versions_dir / version
-            os.rename(staging_dir, final)
+            os.rename(staging_dir, self.versions_dir / version)
             _fsync_dir(self.versions_dir)
-            self._point_at(version)
-            self._prune()
-            return version
+            if not kept:
+                self._point_at(version)
+                if pin:
+                    version_marks.write_pin(self.root, version, pin.get("why") or "pinned")
+            self._prune(protected)
+            return version, kept
 
-    def rollback(self, version: str) -> str:
-        """Serve a kept version again."""
+    # -- marks: the pin and labels (web tier and worker, under the publish lock) -----------------
+    def pinned(self) -> dict | None:
+        return version_marks.read_pin(self.root)
+
+    def pin(self, why: str, version: str | None = None) -> dict:
+        """Pin the served version (or `version`, e.g. a rollback's target): automatic builds stop publishing."""
+        with self._locked():
+            version = version or self.current_version()
+            if not version:
+                raise IndexStoreError("no version is served yet, so there is nothing to pin")
+            self.version_path(version)
+            return version_marks.write_pin(self.root, version, why)
+
+    def unpin(self) -> None:
+        with self._locked():
+            version_marks.clear_pin(self.root)
+
+    def labels(self) -> dict[str, str]:
+        return version_marks.read_labels(self.root)
+
+    def set_label(self, version: str, label: str | None) -> None:
+        """Label a kept version (None or "" removes its label); labelled versions are never pruned."""
+        with self._locked():
+            self.version_path(version)
+            labels = version_marks.read_labels(self.root)
+            labels.pop(version, None)
+            if label:
+                labels[version] = label
+            version_marks.write_labels(self.root, {k: v for k, v in labels.items() if (self.versions_dir / k).is_dir()})
+
+    def rollback(self, version: str, pin_why: str | None = None) -> str:
+        """Serve a kept version again; with `pin_why`, pin it. Without, a pin set before moves to it."""
         with self._locked():
             self.version_path(version)
             read_manifest(self.versions_dir / version)
             self._point_at(version)
+            pin = self.pinned()
+            if pin_why or pin:
+                version_marks.write_pin(self.root, version, pin_why or pin.get("why") or "pinned")
             return version
 
     def _point_at(self, version: str) -> None:
@@ -167,13 +222,16 @@ class IndexStore:
         os.replace(link, self.pointer)
         _fsync_dir(self.root)
 
-    def _prune(self) -> None:
-        """Keep the newest versions (and always the current one); older ones are removed."""
-        current = self.current_version()
+    def _prune(self, protected: set[str] | None = frozenset()) -> None:
+        """Never remove the served, the pinned or a labelled version, nor any in `protected` (a running
+        experiment's arms; None when they could not be read: then nothing is removed). Of the rest,
+        the newest `keep` stay and older ones are removed."""
+        if protected is None:
+            return
+        spared = {self.current_version(), (self.pinned() or {}).get("version"), *self.labels(), *protected}
         names = sorted((p.name for p in self.versions_dir.iterdir() if p.is_dir()), reverse=True)
-        for name in names[self.keep:]:
-            if name != current:
-                shutil.rmtree(self.versions_dir / name, ignore_errors=True)
+        for name in [n for n in names if n not in spared][self.keep:]:
+            shutil.rmtree(self.versions_dir / name, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

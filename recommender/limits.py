@@ -54,3 +54,5 @@ INDEX_SPACE_SLACK_BYTES = 32 * 2**20
 REQUEST_HEADER_SECONDS = 20  # a web connection's request headers must be complete this long after it opened
 ADMIN_BODY_MAX_BYTES = 64 * 2**10  # the small JSON bodies of rollback, restore and experiment calls
 JSON_MAX_DEPTH = 20  # arrays and objects nested in a JSON body; the deepest the API takes is 4
+VERSION_LABEL_MAX_CHARS = 60  # an admin's label on an index version (PATCH /api/admin/index/versions/<version>)
+PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin

@@ -167,10 +167,11 @@ def test_rollback_to_version_without_manifest(tmp_path):
 
 
 def test_prune_keeps_newest_five(tmp_path):
-    """Publishing more than KEEP_VERSIONS versions removes the oldest ones."""
+    """Publishing more than KEEP_VERSIONS versions removes the oldest ones: the served version plus the
+    newest KEEP_VERSIONS of the rest stay (the keep count applies to the unprotected versions)."""
     store = IndexStore(tmp_path / "indexes")
     published = [publish_fake(store, str(i)) for i in range(KEEP_VERSIONS + 3)]
-    assert version_dirs(store) == sorted(published[-KEEP_VERSIONS:])
+    assert version_dirs(store) == sorted(published[-KEEP_VERSIONS - 1:])
     assert store.current_version() == published[-1]
 
 
@@ -282,3 +283,25 @@ def test_reader_never_sees_partial_version_during_publishes(tmp_path):
         reader.join()
     assert failures == []
     assert len(version_dirs(store)) == 15
+
+
+def test_prune_spares_the_pinned_the_labelled_and_the_protected_versions(tmp_path):
+    """Issue 22 problem 3: the keep count applies only to versions nobody protects."""
+    store = IndexStore(tmp_path / "indexes", keep=1)
+    first = publish_fake(store, "first")
+    store.set_label(first, "launch")
+    arm, pinned = publish_fake(store, "arm"), publish_fake(store, "pinned")
+    store.pin("rollback")
+
+    def automatic(label: str, protected) -> tuple[str, str | None]:
+        with store.staging() as staging:
+            write_manifest(staging, {"label": label})
+            made = store.publish_or_keep(staging, automatic=True, protected=protected)
+        time.sleep(0.002)
+        return made
+    older, kept = automatic("older", {arm})
+    newer, _ = automatic("newer", {arm})
+    assert kept == "pinned" and store.current_version() == pinned, "a pinned store published an automatic build"
+    assert set(version_dirs(store)) == {first, arm, pinned, newer}, "only the older unprotected build may go"
+    latest, _ = automatic("unknown arms", None)
+    assert set(version_dirs(store)) == {first, arm, pinned, newer, latest}, "with the arms unknown, none go"

@@ -13,8 +13,9 @@ from recommender.catalog.sources import ActiveCatalog, CatalogFiles
 from recommender.index_store import IndexStore, read_manifest
 from recommender.layout import FORMAT_VERSION, BuildError
 from recommender.limits import K_DEFAULT, K_MAX, K_MIN
+from recommender.metrics.store import arm_versions
 from recommender.model import UnknownItem
-from recommender.pipeline import build_and_publish
+from recommender.pipeline import build_release
 from recommender.store import StoreUnavailable
 from web.extensions import index_store, model_holder, settings, store_of_record
 
@@ -82,7 +83,8 @@ def build_index_command(items_path, interactions_path, if_missing):
         return
     files = chosen_files(items_path, interactions_path)
     try:
-        version = build_and_publish(store, files, progress=lambda stage, pct: click.echo(f"  {pct:3d}% {stage}"))
+        version = build_release(store, files, progress=lambda stage, pct: click.echo(f"  {pct:3d}% {stage}"),
+                                trigger="cli", protected=arm_versions(store_of_record().get)).version
     except (CatalogError, BuildError) as exc:
         raise click.ClickException(str(exc)) from None
     if items_path is not None:

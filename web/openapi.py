@@ -20,12 +20,15 @@ from recommender.limits import (
     K_DEFAULT,
     K_MAX,
     K_MIN,
+    PIN_WHY_MAX_CHARS,
+    VERSION_LABEL_MAX_CHARS,
     YEAR_MAX,
     YEAR_MIN,
 )
 from recommender.metrics.arms import ARMS
 from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
 from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
+from recommender.neighbours.version_marks import LABEL_PATTERN, TRIGGERS
 from recommender.store.event_validation import EVENT_TYPES, MAX_RATING, MIN_RATING, RATING_TYPE
 from recommender.store.events import MAX_UNKNOWN_IDS_LISTED
 from recommender.store.validation import (
@@ -122,10 +125,14 @@ def schemas() -> dict:
                                          "evaluation an automatic rebuild reused"},
                              "serving": {"type": ["string", "null"]},
                              "published": {"type": ["string", "null"]},
-                             "versions": {"type": "array", "items": {"type": "object"}},
+                             "versions": {"type": "array", "items": ref("KeptVersion")},
+                             "pinned": nullable(ref("Pin")),
+                             "waiting": {**COUNT, "description": "Automatic builds kept, not published, newer "
+                                                                 "than the served version (while pinned)"},
                              "load_error": {"type": ["object", "null"]},
                              "store": {"type": "object", "description": "The store's counts and the next automatic "
                                                                        "rebuild, or an error saying why not."}}),
+        **version_schemas(),
         "CatalogProblems": obj({"errors": {"type": "array", "items": obj(
             {"file": STRING, "column": {"type": ["string", "null"]}, "rows": {"type": "array"},
              "message": STRING, "text": STRING}, ["message"])}}),
@@ -273,6 +280,61 @@ def metrics_schemas() -> dict:
     }
 
 
+def version_schemas() -> dict:
+    """A kept version as GET /api/admin/index lists it, and the pin."""
+    held = obj({"reason": STRING, "peer": {"type": ["string", "null"]}, "difference": {"type": "number"},
+                "ci": {"type": "array", "items": {"type": "number"}}, "paired": {"type": "boolean"}})
+    return {
+        "KeptVersion": obj({"version": STRING, "current": {"type": "boolean"}, "pinned": {"type": "boolean"},
+                            "trigger": nullable({"type": "string", "enum": list(TRIGGERS)}),
+                            "label": nullable(STRING),
+                            "held_back": {**nullable(held), "description": "Why the quality gate kept this "
+                                                                           "automatic build from being published"},
+                            "kept_unpublished": nullable({"type": "string", "enum": ["pinned", "held back"]}),
+                            "waiting": {"type": "boolean"}}, ["version"]),
+        "Pin": obj({"version": STRING, "since": STRING, "why": STRING}, ["version", "since", "why"]),
+    }
+
+
+def label_body() -> dict:
+    return json_body(obj({"label": nullable({"type": "string", "maxLength": VERSION_LABEL_MAX_CHARS,
+                                             "pattern": f"^{LABEL_PATTERN.pattern}$|^$",
+                                             "description": "null or an empty string removes the label"})},
+                         ["label"]))
+
+
+def pin_paths(op) -> dict:
+    version = [{"name": "version", "in": "path", "required": True, "schema": STRING}]
+    pin_body = json_body(obj({"why": {"type": "string", "minLength": 1, "maxLength": PIN_WHY_MAX_CHARS,
+                                      "pattern": NO_CONTROL_CHARS}}))
+    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING})
+    return {
+        "/api/admin/index/pin": {
+            "post": op("Pin the served version: automatic builds are kept, not published", "pin", admin_responses(
+                {"200": answer("Pinned.", obj({"pinned": ref("Pin")})), "400": error("why is not a short text."),
+                 "409": error("No version is served yet.")}, unavailable=None),
+                requestBody={**pin_body, "required": False}),
+            "delete": op("Unpin: the next automatic build publishes again", "unpin", admin_responses(
+                {"200": answer("Unpinned.", obj({"pinned": {"type": "null"}}))}, unavailable=None))},
+        "/api/admin/index/publish": {"post": op(
+            "Publish a kept build by hand (waiting while pinned, or held back by the quality gate)", "publish",
+            admin_responses({"200": answer("Published (warning: the quality gate's reason, when it held the build "
+                                           "back).", obj({"job_id": STRING, "version": STRING, "state": STRING,
+                                                          "warning": STRING})),
+                             "202": answer("Still running.", rollback_state),
+                             "400": error("Not a JSON object with a version."),
+                             "404": error("The version is not kept."),
+                             "409": answer("It does not load; the served version is unchanged.", rollback_state)}),
+            requestBody=version_body())},
+        "/api/admin/index/versions/{version}": {"patch": op(
+            "Label a kept version (labelled versions are never pruned)", "labelVersion", admin_responses(
+                {"200": answer("Labelled.", obj({"version": STRING, "label": nullable(STRING)})),
+                 "400": error("label is missing, too long or has characters a label may not hold."),
+                 "404": error("The version is not kept.")}, unavailable=None),
+            requestBody=label_body(), parameters=version)},
+    }
+
+
 def filter_values() -> dict:
     return {"type": "array", "maxItems": FILTER_VALUES_MAX, "items": {"type": "string", "maxLength": ITEM_ID_MAX_CHARS}}
 
@@ -393,6 +455,7 @@ def admin_paths() -> dict:
                 {"202": answer("Queued.", obj({"job_id": STRING, "version": STRING})),
                  "400": error("Not a JSON object with a version."), "404": error("The version is not kept.")}),
             requestBody=version_body())},
+        **pin_paths(op),
         **item_paths(op),
         **metrics_paths(op),
     }

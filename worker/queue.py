@@ -40,7 +40,11 @@ LOCK_WAIT_SECONDS = 4 * 3600
 SEND_CLAIM_SECONDS = 60  # how long a rebuild being sent holds the coalescing key before its send is confirmed
 JOBS_KEPT = 20
 FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
+OUTCOME_KEYS = ("published", "unchanged", "held_back", "message")  # what a build's job result says of publishing
 AUTO_REASON = "store changed"
+PERIODIC_REASON = "periodic"
+ITEMS_CHANGED, EVENTS_CHANGED = "items", "events"  # what an automatic rebuild follows: its trigger
+PUBLISH_KIND = "publish"  # the job kind of publishing a kept version by hand (the rollback task, unpinned)
 AUTO_KEY_SLACK_S = 300  # an automatic rebuild lost with its worker frees the slot for the next change
 
 CLEAR_IF_EQUAL = """
@@ -68,6 +72,7 @@ class JobStatus:
     error: str | None = None
     requested_at: float | None = None
     details: dict = field(default_factory=dict)
+    outcome: dict = field(default_factory=dict)  # a finished build's published/unchanged/held_back/message
 
     @property
     def finished(self) -> bool:
@@ -76,7 +81,7 @@ class JobStatus:
     def as_dict(self) -> dict:
         return {"job_id": self.job_id, "kind": self.kind, "state": self.state, "progress": self.progress,
                 "stage": self.stage, "index_version": self.index_version, "error": self.error,
-                "requested_at": self.requested_at}
+                "requested_at": self.requested_at, **self.outcome}
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -107,7 +112,7 @@ def celery_config(settings: Settings) -> dict:
     if settings.rebuild_every_seconds:
         config["beat_schedule"] = {"periodic-rebuild": {"task": REBUILD_TASK,
                                                         "schedule": float(settings.rebuild_every_seconds),
-                                                        "kwargs": {"reason": "periodic"}}}
+                                                        "kwargs": {"reason": PERIODIC_REASON}}}
     return config
 
 
@@ -151,6 +156,7 @@ class JobQueue:
         self.auto_due_key = prefix + "rebuild:auto-due"
         self.last_change_key = prefix + "store:last-change"
         self.dirty_since_key = prefix + "store:unbuilt-since"
+        self.changed_key = prefix + "store:changed"
 
     def _job_key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -208,15 +214,17 @@ class JobQueue:
         return job_id
 
     # -- automatic rebuilds after changes to the store ---------------------------------------
-    def request_rebuild_after(self, quiet: float, ceiling: float) -> str | None:
+    def request_rebuild_after(self, quiet: float, ceiling: float, changed: str = ITEMS_CHANGED) -> str | None:
         """A change was stored: rebuild once changes pause for `quiet` seconds, or `ceiling` seconds
         after the first unbuilt change at the latest. Sends a delayed rebuild only when none is
-        scheduled, so a burst of changes gives one build; returns the job id it sent, if any."""
+        scheduled, so a burst of changes gives one build; returns the job id it sent, if any.
+        `changed` (items or events) is remembered, so the build can say what triggered it."""
         def run():
             now = time.time()
             pipe = self.redis.pipeline()
             pipe.set(self.last_change_key, repr(now))
             pipe.set(self.dirty_since_key, repr(now), nx=True)
+            pipe.sadd(self.changed_key, changed)
             pipe.execute()
             job_id = str(uuid.uuid4())
             if not self.redis.set(self.auto_key, job_id, nx=True, ex=int(quiet) + AUTO_KEY_SLACK_S):
@@ -249,12 +257,15 @@ class JobQueue:
         self._schedule(later, countdown)
         return later
 
-    def auto_rebuild_starts(self, job_id: str) -> None:
-        """The automatic rebuild reads the store now: changes from here on schedule the next one."""
+    def auto_rebuild_starts(self, job_id: str) -> str:
+        """The automatic rebuild reads the store now: changes from here on schedule the next one.
+        Returns its trigger: "items" when any item changed since the last one, else "events"."""
         pipe = self.redis.pipeline()
-        pipe.delete(self.dirty_since_key, self.auto_due_key)
-        pipe.execute()
+        pipe.smembers(self.changed_key)
+        pipe.delete(self.dirty_since_key, self.auto_due_key, self.changed_key)
+        changed = pipe.execute()[0]
         self.redis.eval(CLEAR_IF_EQUAL, 1, self.auto_key, job_id)
+        return EVENTS_CHANGED if changed == {EVENTS_CHANGED} else ITEMS_CHANGED
 
     def auto_rebuild_state(self) -> dict:
         """For the admin page: when the next automatic rebuild is due, and the last change it follows."""
@@ -345,6 +356,7 @@ class JobQueue:
         elif state == "SUCCESS":
             status.stage, status.progress = "done", 100
             status.index_version = info.get("index_version")
+            status.outcome = {key: info[key] for key in OUTCOME_KEYS if key in info}
         else:
             status.stage = "failed"
             status.error = str(result.info) if result.info else "the job failed"

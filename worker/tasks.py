@@ -18,13 +18,15 @@ from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
 from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
+from recommender.metrics.store import arm_versions
 from recommender.model import IndexLoadError, SimilarItemsModel
-from recommender.pipeline import build_and_publish
+from recommender.pipeline import Release, build_release
 from recommender.settings import Settings
 from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
 from worker.queue import (
     AUTO_REASON,
     MERGE,
+    PERIODIC_REASON,
     REBUILD_TASK,
     REPLACE,
     RESTORE_CATALOG_TASK,
@@ -35,6 +37,7 @@ from worker.queue import (
 )
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+AUTOMATIC_TRIGGERS = ("items", "events", "schedule")  # builds the pin and the quality gate may keep unpublished
 DISK_NEARLY_FULL_BYTES = 16 * 2**20
 
 
@@ -96,25 +99,31 @@ def _write_upload(store: Store, files: CatalogSource, mode: str) -> dict:
         raise RebuildFailed(f"{exc}; nothing was written") from None
 
 
-def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[str, dict]:
+def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[Release, dict]:
     """A replacing upload is built from its files first and written into the store only when its
     build published, so an upload that cannot be built changes nothing. A merge needs the stored
     catalog around it, so it is written first and the store is built."""
     files, store = ReadOnce(_upload(upload_id)), store_of_record()
     if mode == MERGE:
         written = _write_upload(store, files, mode)
-        return _build(index, store_source(store), job_id, progress), written
-    version = _build(index, files, job_id, progress)
-    return version, _write_upload(store, files, mode)
+        return _build(index, store_source(store), job_id, progress, trigger="upload"), written
+    release = _build(index, files, job_id, progress, trigger="upload")
+    return release, _write_upload(store, files, mode)
 
 
-def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = False) -> str:
+def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = False,
+                 trigger: str = "manual") -> Release:
     store = store_of_record()
     try:
         _first_catalog(store)
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was built") from None
-    return _build(index, store_source(store), job_id, progress, reuse_tuning)
+    return _build(index, store_source(store), job_id, progress, reuse_tuning, trigger)
+
+
+def experiment_versions() -> set[str] | None:
+    """Both arms of the running experiment (never pruned); None when the database cannot say."""
+    return arm_versions(current_app.extensions["store_of_record"].get)
 
 
 def _write_failure(exc: OSError) -> RebuildFailed:
@@ -129,9 +138,13 @@ def _write_failure(exc: OSError) -> RebuildFailed:
     return RebuildFailed(f"could not write the index ({hint}: {exc.strerror or exc}); nothing was published")
 
 
-def _build(store: IndexStore, source: CatalogSource, job_id: str, progress, reuse_tuning: bool = False) -> str:
+def _build(store: IndexStore, source: CatalogSource, job_id: str, progress, reuse_tuning: bool = False,
+           trigger: str = "manual") -> Release:
+    """Build and publish; an automatic build (after changes, or periodic) may be kept instead."""
     try:
-        return build_and_publish(store, source, build_id=job_id, progress=progress, reuse_tuning=reuse_tuning)
+        return build_release(store, source, build_id=job_id, progress=progress, reuse_tuning=reuse_tuning,
+                             trigger=trigger, automatic=trigger in AUTOMATIC_TRIGGERS,
+                             protected=experiment_versions())
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was published") from None
     except CatalogError as exc:
@@ -163,30 +176,47 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
         queue.stop_waiting(self.request.id)
         if existing := store.find_build(self.request.id):
             return {"index_version": existing, "stage": "done", "progress": 100, "reason": reason}
+        trigger = {PERIODIC_REASON: "schedule"}.get(reason, "manual")
         if reason == AUTO_REASON:
-            queue.auto_rebuild_starts(self.request.id)
+            trigger = queue.auto_rebuild_starts(self.request.id)
         store.clear_staging()
         written = None
         try:
             if upload_id:
-                version, written = _build_upload(store, upload_id, mode, self.request.id, progress)
+                release, written = _build_upload(store, upload_id, mode, self.request.id, progress)
             else:
-                version = _build_store(store, self.request.id, progress, reuse_tuning=reason == AUTO_REASON)
+                release = _build_store(store, self.request.id, progress, reuse_tuning=reason == AUTO_REASON,
+                                       trigger=trigger)
         finally:
             if upload_id:
                 UploadStore(settings().uploads_dir).discard(upload_id)
-    return {"index_version": version, "stage": "done", "progress": 100, "reason": reason, "written": written}
+    return {"index_version": release.version, "stage": "done", "progress": 100, "reason": reason,
+            "written": written, **release_result(release)}
+
+
+def release_result(release: Release) -> dict:
+    """What the job result adds about publishing: kept and why, or nothing built from unchanged inputs."""
+    if release.unchanged:
+        return {"published": False, "unchanged": True,
+                "message": f"nothing changed since version {release.version} was built: no new version"}
+    result = {"published": release.kept is None, "same_inputs_as": release.same_inputs_as}
+    if release.kept == "pinned":
+        result["message"] = f"kept, not published: version {release.version} waits while the index is pinned"
+    elif release.kept:
+        result.update(held_back=release.held_back, message=f"held back: {release.held_back['reason']}")
+    return result
 
 
 @shared_task(name=ROLLBACK_TASK, acks_late=True)
-def rollback_index(version: str) -> dict:
-    """Serve a kept version again, once it is checked to load; under the build lock so it cannot
-    interleave with a publish."""
+def rollback_index(version: str, why: str | None = "rollback") -> dict:
+    """Serve a kept version again, once it is checked to load, and pin it (`why`: rollback or promotion;
+    None: publishing a kept build by hand, which moves a pin but sets none); under the build lock so it
+    cannot interleave with a publish."""
     store = index_store()
     with build_lock(job_queue()):
         try:
             SimilarItemsModel(store.version_path(version))
-            store.rollback(version)
+            store.rollback(version, pin_why=why)
         except (IndexStoreError, IndexLoadError) as exc:
             raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
     return {"index_version": version, "stage": "done", "progress": 100}

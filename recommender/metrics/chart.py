@@ -54,8 +54,9 @@ def _line(points: list, first: int, last: int, top: float, colour: str, version:
     return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>{dots}'
 
 
-def daily_ctr_svg(series: dict[str, list]) -> str:
-    """An <svg> with one line per version, or "" when there is nothing to draw."""
+def daily_ctr_svg(series: dict[str, list], labels: dict[str, str] | None = None) -> str:
+    """An <svg> with one line per version (its legend names each version's label, if any), or "" when
+    there is nothing to draw."""
     if not series:
         return ""
     first, last, top = _scale(series)
@@ -64,7 +65,8 @@ def daily_ctr_svg(series: dict[str, list]) -> str:
     for index, (version, points) in enumerate(sorted(series.items())):
         colour = COLOURS[index % len(COLOURS)]
         parts.append(_line(points, first, last, top, colour, version))
-        legend.append(f'<tspan fill="{colour}">■ {escape(version)}</tspan> ')
+        named = f"{version} ({labels[version]})" if labels and labels.get(version) else version
+        legend.append(f'<tspan fill="{colour}">■ {escape(named)}</tspan> ')
     title = "Daily click-through rate per index version"
     return (f'<svg class="ctr-chart" viewBox="0 0 {WIDTH} {HEIGHT + 18}" width="100%" role="img" '
             f'aria-label="{title}" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'

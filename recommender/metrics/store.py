@@ -17,7 +17,7 @@ from recommender.metrics.arms import ARMS, CHALLENGER, CONTROL
 from recommender.metrics.experiments import Experiment
 from recommender.metrics.schema import clicks, impressions
 from recommender.metrics.stats import Rate, verdict
-from recommender.store.engine import writer
+from recommender.store.engine import StoreUnavailable, writer
 from recommender.store.store_of_record import guarded
 
 
@@ -86,3 +86,13 @@ class MetricsStore:
         versions = {CONTROL: found.control, CHALLENGER: found.challenger}
         arms = [{"arm": arm, "version": versions[arm], "share": shares[arm], **rate[arm].as_dict()} for arm in ARMS]
         return found.as_dict() | {"arms": arms, "p_value": p_value, "verdict": said}
+
+
+def arm_versions(open_store) -> set[str] | None:
+    """Both versions of the running experiment, which no build may prune (empty when none runs); None
+    when the database cannot say. `open_store()` returns the process's Store or raises StoreUnavailable."""
+    try:
+        running = MetricsStore(open_store().engine).running_experiment()
+    except StoreUnavailable:
+        return None
+    return {running.control, running.challenger} if running else set()

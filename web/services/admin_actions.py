@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from flask import current_app
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
 
 from recommender.catalog.sources import UploadStore
-from recommender.index_store import IndexStoreError
+from recommender.index_store import IndexStoreError, read_manifest
+from recommender.neighbours.version_marks import label_problem, why_problem
 from web.extensions import index_store, model_holder, settings
 from web.services import store_writes
 from web.services.uploads import save_upload
 from worker.queue import (
+    PUBLISH_KIND,
     REPLACE,
     RESTORE_CATALOG_TASK,
     ROLLBACK_TASK,
@@ -75,17 +77,65 @@ def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, 
         raise
 
 
-def _version_job(task: str, kind: str, version: str) -> str:
+def _version_job(task: str, kind: str, version: str, **extra) -> str:
     """Queue a job about one kept version; 404 when no such version is kept."""
+    kept_version(version)
+    return queue_call(lambda q: q.request_task(task, kind, {"version": version, **extra}))
+
+
+def kept_version(version: str) -> str:
+    """`version` when it is kept, else 404 naming the field."""
     try:
         index_store().version_path(version)
     except IndexStoreError as exc:
-        raise NotFound(f"{exc}: choose one of the kept versions.") from None
-    return queue_call(lambda q: q.request_task(task, kind, {"version": version}))
+        raise NotFound(f"version: {exc}: choose one of the kept versions.") from None
+    return version
 
 
-def request_rollback(version: str) -> str:
-    return _version_job(ROLLBACK_TASK, "rollback", version)
+def request_rollback(version: str, why: str = "rollback") -> str:
+    """Serve a kept version again and pin it (`why`: rollback, or promotion after an A/B test)."""
+    return _version_job(ROLLBACK_TASK, "rollback", version, **({} if why == "rollback" else {"why": why}))
+
+
+def request_publish(version: str) -> str:
+    """Publish a kept build by hand (one the pin kept waiting or the quality gate held back). A pin set
+    before moves to it; none is set."""
+    return _version_job(ROLLBACK_TASK, PUBLISH_KIND, version, why=None)
+
+
+def held_back_reason(version: str) -> str | None:
+    """The quality gate's reason for holding `version` back, if it did (the warning of publishing it)."""
+    try:
+        held = read_manifest(index_store().version_path(version)).get("held_back")
+    except IndexStoreError:
+        return None
+    return held.get("reason") if isinstance(held, dict) else None
+
+
+def pin(why: str | None = None) -> dict:
+    """Pin the served version: automatic builds go on building and evaluating, but publish nothing."""
+    if problem := why_problem(why):
+        raise BadRequest(problem)
+    try:
+        return index_store().pin(why or "pinned by an admin")
+    except IndexStoreError as exc:
+        raise Conflict(str(exc)) from None
+
+
+def unpin() -> None:
+    index_store().unpin()
+
+
+def set_label(version: str, label) -> str | None:
+    """Label a kept version (null or "" removes it); labelled versions are never pruned."""
+    if problem := label_problem(label):
+        raise BadRequest(problem)
+    kept_version(version)
+    try:
+        index_store().set_label(version, label or None)
+    except IndexStoreError as exc:
+        raise NotFound(f"version: {exc}") from None
+    return label or None
 
 
 def request_catalog_restore(version: str) -> str:
@@ -114,7 +164,10 @@ def index_summary() -> dict:
         "current": model.manifest if model else None,
         "serving": model.version if model else None,
         "published": store.current_version(),
-        "versions": store.versions(),
+        "versions": (versions := store.versions()),
+        "pinned": store.pinned(),
+        "waiting": sum(1 for v in versions if v.get("waiting")),
+        "keep": store.keep,
         "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
                        if holder.failure else None),
         "store": store_state(),

@@ -55,7 +55,12 @@ def version_metrics(since: float | None, until: float | None) -> list[dict]:
 
 
 def daily_chart(since: float | None, until: float | None) -> str:
-    return daily_ctr_svg(_call(lambda m: m.daily_ctr(since, until), empty={}))
+    return daily_ctr_svg(_call(lambda m: m.daily_ctr(since, until), empty={}), version_labels())
+
+
+def version_labels() -> dict[str, str]:
+    """The admins' labels of kept versions, shown wherever versions are picked."""
+    return index_store().labels()
 
 
 def kept_versions() -> list[str]:
@@ -104,7 +109,7 @@ def stop_experiment(experiment_id: str, promote) -> dict:
         raise Conflict(f"Experiment {experiment_id} already stopped.")
     if promote is not None and promote not in (found.control, found.challenger):
         raise BadRequest(f"promote must be {found.control} (control), {found.challenger} (challenger) or null")
-    job_id = admin_actions.request_rollback(promote) if promote else None
+    job_id = admin_actions.request_rollback(promote, why="promotion") if promote else None
     try:
         _call(lambda m: m.stop_experiment(experiment_id, promote))
     except ExperimentConflict as exc:
@@ -122,7 +127,8 @@ def tracking_status() -> dict:
 
 def panel_state() -> dict:
     """Everything the experiment partial shows; a database that is down is said, not raised."""
-    state = {"tracking": tracking_status(), "versions": kept_versions(), "experiment": None, "error": None}
+    state = {"tracking": tracking_status(), "versions": kept_versions(), "experiment": None, "error": None,
+             "labels": version_labels()}
     served = model_holder().model
     state["control"] = served.version if served else None
     try:

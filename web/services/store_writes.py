@@ -15,7 +15,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from recommender.store import Store, StoreUnavailable
 from recommender.store.file_guard import StoreFileGone
 from web.extensions import model_holder, settings, store_of_record
-from worker.queue import JobQueueUnavailable, job_queue_for
+from worker.queue import EVENTS_CHANGED, ITEMS_CHANGED, JobQueueUnavailable, job_queue_for
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def stored(action):
         raise StoreDown(f"The database is unavailable: nothing was stored ({exc}). Try again shortly.") from None
 
 
-def schedule_rebuild() -> str | None:
+def schedule_rebuild(changed: str = ITEMS_CHANGED) -> str | None:
     """Ask for one rebuild after the changes pause (coalesced); None when one is already scheduled
     or no job queue can be reached (logged: the change itself is stored)."""
     app_settings = settings()
@@ -55,7 +55,7 @@ def schedule_rebuild() -> str | None:
         return None
     try:
         return job_queue_for(current_app).request_rebuild_after(app_settings.rebuild_after_seconds,
-                                                               app_settings.rebuild_at_most_every)
+                                                               app_settings.rebuild_at_most_every, changed)
     except JobQueueUnavailable as exc:
         log.warning("change stored, automatic rebuild not scheduled: %s", exc)
         return None
@@ -95,7 +95,7 @@ def get_item(item_id: str) -> dict | None:
 def add_events(events) -> dict:
     result = stored(lambda s: s.add_events(events))
     if result["accepted"]:
-        schedule_rebuild()
+        schedule_rebuild(EVENTS_CHANGED)
     return result
 
 

@@ -158,6 +158,45 @@ def rollback(form):
     return _version_action(admin_service.request_rollback, "Rolling back to {version}.")
 
 
+@bp.post("/admin/publish")
+@admin_page
+@checked_form()
+def publish(form):
+    warning = admin_service.held_back_reason(request.form.get("version", ""))
+    return _version_action(admin_service.request_publish, "Publishing {version} by hand" + (
+        f", although it was held back: {warning}." if warning else "."))
+
+
+def _index_card(notice: str, status: int = 200):
+    """htmx gets the fresh index card; a plain form post goes back to the dashboard."""
+    if wants_fragment():
+        return make_response(render_template("partials/admin_index_card.html", summary=admin_service.index_summary(),
+                                             action_form=ActionForm(), notice=notice), status)
+    flash(notice)
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.post("/admin/pin")
+@admin_page
+@checked_form()
+def pin(form):
+    """Pin the served version (action=pin) or unpin (action=unpin)."""
+    if request.form.get("action") == "unpin":
+        admin_service.unpin()
+        return _index_card("Unpinned: the next automatic build publishes.")
+    pinned = admin_service.pin(request.form.get("why") or None)
+    return _index_card(f"Pinned {pinned['version']}: automatic builds are kept, not published, until you unpin.")
+
+
+@bp.post("/admin/label")
+@admin_page
+@checked_form()
+def label(form):
+    version = request.form.get("version", "")
+    label = admin_service.set_label(version, request.form.get("label", "").strip())
+    return _index_card(f"Labelled {version} “{label}”." if label else f"Removed the label of {version}.")
+
+
 @bp.post("/admin/restore-catalog")
 @admin_page
 @checked_form()

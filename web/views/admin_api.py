@@ -51,16 +51,63 @@ def version_from_body() -> str:
     return version
 
 
-@bp.post("/index/rollback")
-@admin_api
-def rollback():
-    version = version_from_body()
-    job_id = admin_actions.request_rollback(version)
+def _switched(version: str, job_id: str):
+    """Wait briefly for a rollback or publish job: 200 done, 202 still queued, 409 refused."""
     job = admin_actions.wait_for_rollback(job_id)
     state = job.state if job else "PENDING"
     if state == "FAILURE":
         return jsonify({"job_id": job_id, "version": version, "state": state, "error": job.error}), 409
     return jsonify({"job_id": job_id, "version": version, "state": state}), 200 if state == "SUCCESS" else 202
+
+
+@bp.post("/index/rollback")
+@admin_api
+def rollback():
+    version = version_from_body()
+    return _switched(version, admin_actions.request_rollback(version))
+
+
+@bp.post("/index/publish")
+@admin_api
+def publish():
+    """Publish a kept build by hand: one the pin kept waiting, or one the quality gate held back."""
+    version = version_from_body()
+    answer, status = _switched(version, admin_actions.request_publish(version))
+    if warning := admin_actions.held_back_reason(version):
+        answer = jsonify(answer.get_json() | {"warning": f"published although held back: {warning}"})
+    return answer, status
+
+
+def _object_body() -> dict:
+    body = json_body(ADMIN_BODY_MAX_BYTES, '{"why": "..."}')
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object.")
+    return body
+
+
+@bp.post("/index/pin")
+@admin_api
+def pin():
+    """Pin the served version; the body {"why": "..."} is optional."""
+    why = _object_body().get("why") if request.content_length else None
+    return jsonify({"pinned": admin_actions.pin(why)})
+
+
+@bp.delete("/index/pin")
+@admin_api
+def unpin():
+    admin_actions.unpin()
+    return jsonify({"pinned": None})
+
+
+@bp.patch("/index/versions/<version>")
+@admin_api
+def label_version(version: str):
+    """{"label": "..."} labels a kept version (null or "" removes the label)."""
+    body = _object_body()
+    if "label" not in body:
+        raise BadRequest('label: send JSON {"label": "<a label>"} (null removes it).')
+    return jsonify({"version": version, "label": admin_actions.set_label(version, body["label"])})
 
 
 @bp.post("/index/restore-catalog")

@@ -27,6 +27,7 @@ def page():
     since, until = _window()
     return render_template("admin/metrics.html", versions=panel_metrics.version_metrics(since, until),
                            chart=panel_metrics.daily_chart(since, until), action_form=ActionForm(),
+                           labels=panel_metrics.version_labels(),
                            since=request.args.get("since", ""), until=request.args.get("until", ""))
 
 
