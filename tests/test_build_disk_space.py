@@ -17,8 +17,7 @@ from recommender.limits import INDEX_SPACE_SLACK_BYTES
 from recommender.neighbours.disk_space import NotEnoughSpace, estimated_index_bytes
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings
-from tests.helpers.catalogs import make_catalog
-from tests.test_faults import small_data_dir
+from tests.helpers.catalogs import make_catalog, small_data_dir
 from worker.app import create_worker_app
 from worker.queue import REBUILD_TASK, JobQueue
 

@@ -30,7 +30,7 @@ from recommender.catalog.sources import ActiveCatalog
 from recommender.index_store import IndexStore, new_version_name, read_manifest, write_manifest
 from recommender.pipeline import build_and_publish
 from tests.helpers.apps import make_app
-from tests.helpers.catalogs import make_catalog
+from tests.helpers.catalogs import make_catalog, small_data_dir
 from tests.helpers.processes import (
     delete_prefixed,
     http_call,
@@ -65,15 +65,6 @@ def redis_url():
             yield url
         finally:
             delete_prefixed(url, PREFIX)
-
-
-def small_data_dir(root: Path, n_items: int = 120) -> Path:
-    """A data dir whose active catalog and first published version are a small generated catalog."""
-    data_dir = root / "data"
-    files = make_catalog(root / "source", n_items=n_items)
-    ActiveCatalog(data_dir / "catalog").replace_with(files)
-    build_and_publish(IndexStore(data_dir / "indexes"), files)
-    return data_dir
 
 
 def names(directory: Path) -> list[str]:

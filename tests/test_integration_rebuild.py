@@ -8,7 +8,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
 from tests.helpers.catalogs import make_catalog
-from tests.helpers.processes import live_stack, wait_for
+from tests.helpers.processes import follow_job, live_stack, multipart, wait_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "integration-admin-token"
@@ -37,21 +36,8 @@ def admin(base: str, path: str, method: str = "GET", body: bytes | None = None, 
     return status, json.loads(raw)
 
 
-def multipart(files: dict[str, Path]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for field, path in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{path.name}"\r\n'
-                     f"Content-Type: text/csv\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 def follow(base: str, job_id: str) -> dict:
-    def finished():
-        status, job = admin(base, f"/api/admin/jobs/{job_id}")
-        assert status == 200, job
-        return job if job["state"] in ("SUCCESS", "FAILURE") else None
-    return wait_for(finished, JOB_SECONDS, f"job {job_id}", interval=0.2)
+    return follow_job(base, job_id, {"Authorization": f"Bearer {TOKEN}"}, JOB_SECONDS)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import fakeredis
 import pytest
 
 import recommender.pipeline
@@ -17,13 +16,10 @@ import web.services.admin_actions as admin_actions
 import worker.tasks
 from recommender.index_store import IndexStore, read_manifest, write_manifest
 from recommender.metrics.store import MetricsStore
-from recommender.settings import Settings
 from tests.helpers.apps import make_app
 from tests.helpers.processes import wait_for
 from tests.test_admin import csrf_from, sign_in
-from tests.test_faults import small_data_dir
-from worker.app import create_worker_app
-from worker.queue import AUTO_REASON, REBUILD_TASK, ROLLBACK_TASK, JobQueue, JobStatus
+from worker.queue import AUTO_REASON, REBUILD_TASK, ROLLBACK_TASK, JobStatus
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 JSON_ADMIN = {**ADMIN, "Content-Type": "application/json"}
@@ -33,18 +29,12 @@ WORSE_THAN_POPULAR = {"hit_rate": 0.413, "hit_rate_ci": [0.37, 0.46],
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(run_task):
     """One data dir with a published version, the worker app (tasks run eagerly) and a web app on it."""
-    data_dir = small_data_dir(tmp_path, n_items=60)
-    settings = Settings(data_dir=data_dir, redis_url="redis://unused", secret_key="s", admin_token="t")
-    worker_app = create_worker_app(settings, {"task_always_eager": True, "result_backend": "cache+memory://"})
-    celery_app = worker_app.extensions["celery"]
-    queue = JobQueue(fakeredis.FakeRedis(decode_responses=True), celery_app, "t:")
-    monkeypatch.setattr(worker.tasks, "job_queue", lambda: queue)
+    worker_app, queue, data_dir = run_task.app, run_task.queue, run_task.data_dir
 
     def run(name: str, **kwargs) -> dict:
-        with worker_app.app_context():
-            result = celery_app.tasks[name].apply(kwargs=kwargs, task_id=str(uuid.uuid4()))
+        result = run_task(name, **kwargs)
         assert result.successful(), result.result
         return result.result
 

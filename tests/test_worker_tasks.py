@@ -4,10 +4,6 @@ failed builds, the disk-full message)."""
 from __future__ import annotations
 
 import errno
-import uuid
-
-import fakeredis
-import pytest
 
 import recommender.neighbours.annoy_index
 import recommender.neighbours.disk_space
@@ -15,28 +11,9 @@ import worker.tasks
 from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStore
 from recommender.pipeline import build_and_publish
-from recommender.settings import Settings
 from tests.helpers.catalogs import make_catalog
-from tests.test_faults import names, no_space, small_data_dir
-from worker.app import create_worker_app
-from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue
-
-
-@pytest.fixture
-def run_task(tmp_path, monkeypatch):
-    """Run a task eagerly in the worker app, on a data dir with one published version."""
-    data_dir = small_data_dir(tmp_path, n_items=60)
-    settings = Settings(data_dir=data_dir, redis_url="redis://unused", secret_key="s", admin_token="t")
-    app = create_worker_app(settings, {"task_always_eager": True, "result_backend": "cache+memory://"})
-    celery_app = app.extensions["celery"]
-    queue = JobQueue(fakeredis.FakeRedis(decode_responses=True), celery_app, "t:")
-    monkeypatch.setattr(worker.tasks, "job_queue", lambda: queue)
-
-    def run(name: str, **kwargs):
-        with app.app_context():
-            return celery_app.tasks[name].apply(kwargs=kwargs, task_id=str(uuid.uuid4()))
-    run.data_dir, run.queue = data_dir, queue
-    return run
+from tests.test_faults import names, no_space
+from worker.queue import REBUILD_TASK, ROLLBACK_TASK
 
 
 def test_rollback_to_a_broken_version_fails_and_keeps_serving(run_task, tmp_path):

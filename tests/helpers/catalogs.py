@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.catalog.sources import CatalogFiles
+from recommender.catalog.sources import ActiveCatalog, CatalogFiles
+from recommender.index_store import IndexStore
+from recommender.pipeline import build_and_publish
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Animation", "Documentary"]
 WORDS = ["river", "night", "garden", "storm", "city", "dragon", "winter", "island", "mirror", "engine",
@@ -51,3 +53,12 @@ def make_catalog(directory: Path, n_items: int = 80, n_users: int = 40, seed: in
     interactions_path = directory / "interactions.csv"
     pd.DataFrame(interactions).to_csv(interactions_path, index=False)
     return CatalogFiles(items_path, interactions_path)
+
+
+def small_data_dir(root: Path, n_items: int = 120) -> Path:
+    """A data dir whose active catalog and first published version are a small generated catalog."""
+    data_dir = root / "data"
+    files = make_catalog(root / "source", n_items=n_items)
+    ActiveCatalog(data_dir / "catalog").replace_with(files)
+    build_and_publish(IndexStore(data_dir / "indexes"), files)
+    return data_dir

@@ -4,6 +4,7 @@ every process is stopped (with its children) when the test is done."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -155,6 +156,27 @@ def http_call(base: str, path: str, method: str = "GET", body: bytes | None = No
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+def multipart(files: dict[str, Path], fields: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """A multipart/form-data body of form fields and CSV files, and its Content-Type."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in (fields or {}).items()]
+    for field, path in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{path.name}"\r\n'
+                     f"Content-Type: text/csv\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def follow_job(base: str, job_id: str, headers: dict, seconds: float) -> dict:
+    """A job's status once it has ended (SUCCESS or FAILURE), polled through the admin API within `seconds`."""
+    def finished():
+        status, _, raw = http_call(base, f"/api/admin/jobs/{job_id}", headers=headers)
+        job = json.loads(raw)
+        assert status == 200, job
+        return job if job["state"] in ("SUCCESS", "FAILURE") else None
+    return wait_for(finished, seconds, f"job {job_id}", interval=0.2)
 
 
 def redis_on_port(directory: Path, port: int) -> subprocess.Popen:

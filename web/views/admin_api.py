@@ -78,18 +78,11 @@ def publish():
     return answer, status
 
 
-def _object_body() -> dict:
-    body = json_body(ADMIN_BODY_MAX_BYTES, '{"why": "..."}')
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object.")
-    return body
-
-
 @bp.post("/index/pin")
 @admin_api
 def pin():
     """Pin the served version; the body {"why": "..."} is optional."""
-    why = _object_body().get("why") if request.content_length else None
+    why = admin_json_object('{"why": "..."}').get("why") if request.content_length else None
     return jsonify({"pinned": admin_actions.pin(why)})
 
 
@@ -104,7 +97,7 @@ def unpin():
 @admin_api
 def label_version(version: str):
     """{"label": "..."} labels a kept version (null or "" removes the label)."""
-    body = _object_body()
+    body = admin_json_object('{"why": "..."}')
     if "label" not in body:
         raise BadRequest('label: send JSON {"label": "<a label>"} (null removes it).')
     return jsonify({"version": version, "label": admin_actions.set_label(version, body["label"])})
