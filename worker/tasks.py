@@ -17,11 +17,12 @@ import recommender.builder  # noqa: F401  (the build stack loads before Celery f
 from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
-from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
+from recommender.layout import BuildError
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import build_and_publish
 from recommender.settings import Settings
 from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
+from recommender.store.release import restore_release_catalog, serve_release
 from worker.queue import (
     AUTO_REASON,
     MERGE,
@@ -84,19 +85,23 @@ def _upload(upload_id: str) -> CatalogFiles:
         raise RebuildFailed(str(exc)) from None
 
 
-def _write_upload(store: Store, files: CatalogSource, mode: str) -> dict:
-    """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
+def _write_upload(store: Store, files: CatalogSource, mode: str, clear_events: bool = False,
+                  release: str | None = None) -> dict:
+    """Write a validated upload into the store, all or nothing (replace: the whole catalog, its
+    interactions replacing earlier uploads' and, with clear_events, every event; merge: upsert)."""
     try:
         catalog = files.load()
-        write = store.merge_catalog if mode == MERGE else store.replace_catalog
-        return write(catalog.items, catalog.interactions)
+        if mode == MERGE:
+            return store.merge_catalog(catalog.items, catalog.interactions)
+        return store.replace_catalog(catalog.items, catalog.interactions, clear_events=clear_events, release=release)
     except CatalogError as exc:
         raise RebuildFailed(f"the catalog is not valid: {exc}") from None
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was written") from None
 
 
-def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[str, dict]:
+def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress,
+                  clear_events: bool = False) -> tuple[str, dict]:
     """A replacing upload is built from its files first and written into the store only when its
     build published, so an upload that cannot be built changes nothing. A merge needs the stored
     catalog around it, so it is written first and the store is built."""
@@ -105,7 +110,7 @@ def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, pro
         written = _write_upload(store, files, mode)
         return _build(index, store_source(store), job_id, progress), written
     version = _build(index, files, job_id, progress)
-    return version, _write_upload(store, files, mode)
+    return version, _write_upload(store, files, mode, clear_events, release=version)
 
 
 def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = False) -> str:
@@ -143,9 +148,11 @@ def _build(store: IndexStore, source: CatalogSource, job_id: str, progress, reus
 
 
 @shared_task(bind=True, name=REBUILD_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=2)
-def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE) -> dict:
+def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE,
+                  clear_events: bool = False) -> dict:
     """Build a new index version from the store of record; with an upload (named by its id), write
-    the upload into the store first (replace or merge). An automatic rebuild after changes waits
+    the upload into the store first (replace or merge; clear_events with replace also removes the
+    events the API received). An automatic rebuild after changes waits
     until they pause (or the ceiling), then reads everything stored up to its start, and reuses the
     served version's tuned settings instead of a full evaluation where the catalog kept its shape;
     manual rebuilds and uploads always evaluate in full."""
@@ -169,7 +176,7 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
         written = None
         try:
             if upload_id:
-                version, written = _build_upload(store, upload_id, mode, self.request.id, progress)
+                version, written = _build_upload(store, upload_id, mode, self.request.id, progress, clear_events)
             else:
                 version = _build_store(store, self.request.id, progress, reuse_tuning=reason == AUTO_REASON)
         finally:
@@ -180,33 +187,38 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
 
 @shared_task(name=ROLLBACK_TASK, acks_late=True)
 def rollback_index(version: str) -> dict:
-    """Serve a kept version again, once it is checked to load; under the build lock so it cannot
-    interleave with a publish."""
-    store = index_store()
+    """Serve a kept version again with the catalog it was built from (items, hidden or deleted state,
+    attributes; events stay), once it is checked to load; under the build lock so it cannot interleave
+    with a publish. Pinning the restored version belongs right after `_restore_release`."""
     with build_lock(job_queue()):
-        try:
-            SimilarItemsModel(store.version_path(version))
-            store.rollback(version)
-        except (IndexStoreError, IndexLoadError) as exc:
-            raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
-    return {"index_version": version, "stage": "done", "progress": 100}
+        restored = _restore_release(version)
+    return {"index_version": version, "stage": "done", "progress": 100, **restored}
+
+
+def _restore_release(version: str) -> dict:
+    """Switch `current` to `version` and the store to its catalog in one step; returns what it restored.
+    Anything that fails leaves the served version and the stored catalog as they were."""
+    store = index_store()
+    try:
+        SimilarItemsModel(store.version_path(version))
+        return serve_release(store, store_of_record(), version)
+    except (IndexStoreError, IndexLoadError, OSError) as exc:
+        raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"cannot roll back to {version}: {exc}; nothing was changed") from None
 
 
 @shared_task(name=RESTORE_CATALOG_TASK, acks_late=True)
 def restore_catalog(version: str) -> dict:
-    """Write the items a kept version was built from back into the store (replace), so the next
-    rebuild reads what that version serves. Events are a log and stay as they are."""
-    import pandas as pd
-
+    """Write the items a kept version was built from back into the store (replace, hidden ones hidden),
+    without changing what is served. Events are a log and stay as they are."""
     with build_lock(job_queue()):
         try:
-            snapshot = index_store().version_path(version) / CATALOG_SNAPSHOT_FILE
+            written = restore_release_catalog(index_store(), store_of_record(), version)
         except IndexStoreError as exc:
             raise RebuildFailed(f"cannot restore the catalog of {version}: {exc}") from None
-        if not snapshot.is_file():
-            raise RebuildFailed(f"version {version} was built before catalogs were kept with versions")
-        try:
-            written = store_of_record().replace_catalog(pd.read_parquet(snapshot))
         except StoreUnavailable as exc:
             raise RebuildFailed(f"{exc}; the store was not changed") from None
+        if written is None:
+            raise RebuildFailed(f"version {version} was built before catalogs were kept with versions")
     return {"index_version": version, "stage": "done", "progress": 100, "written": written}

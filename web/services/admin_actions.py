@@ -11,6 +11,7 @@ from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStoreError
 from web.extensions import index_store, model_holder, settings
 from web.services import store_writes
+from web.services.served_catalog import served_catalog
 from web.services.uploads import save_upload
 from worker.queue import (
     REPLACE,
@@ -110,6 +111,7 @@ def index_summary() -> dict:
     store = index_store()
     holder = model_holder()
     model = holder.model
+    stored = store_state()
     return {
         "current": model.manifest if model else None,
         "serving": model.version if model else None,
@@ -117,5 +119,6 @@ def index_summary() -> dict:
         "versions": store.versions(),
         "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
                        if holder.failure else None),
-        "store": store_state(),
+        "store": stored,
+        "catalog": served_catalog(model.manifest if model else None, stored),
     }
