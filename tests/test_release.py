@@ -23,6 +23,7 @@ from tests.helpers.apps import make_app
 from tests.helpers.catalogs import make_catalog
 from tests.helpers.live_app import ADMIN_HEADERS
 from tests.helpers.store_databases import database_url
+from tests.test_admin import sign_in
 from worker.app import create_worker_app
 from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue
 
@@ -120,6 +121,12 @@ def test_rollback_after_a_replace_upload_serves_that_versions_catalog_again(depl
     assert HIDDEN_ID in removed and not any(str(1000 + i) in removed for i in range(60) if str(1000 + i) != HIDDEN_ID)
     summary = web.test_client().get("/api/admin/index", headers=ADMIN_HEADERS).get_json()
     assert summary["catalog"]["version"] == first and summary["catalog"]["store_matches"] is True, summary["catalog"]
+    assert (summary["catalog"]["item_count"], summary["catalog"]["hidden_items"]) == (59, 1), summary["catalog"]
+    browser = web.test_client()
+    sign_in(browser, web)
+    card = " ".join(browser.get("/admin/index-card").get_data(as_text=True).split())
+    assert f"version <code>{first}</code>'s own: 59 items, 1 more hidden, restored into the store" in card
+    assert "(the same catalog)" in card and "Restore this version" not in card
 
 
 def test_a_rollback_the_store_refuses_changes_neither_what_is_served_nor_what_is_stored(deployment, tmp_path,

@@ -60,17 +60,20 @@ def request_rebuild() -> tuple[str, bool]:
     return queue_call(lambda q: q.request_rebuild())
 
 
-def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, mode: str = REPLACE) -> str:
+def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, mode: str = REPLACE,
+                   clear_events: bool = False) -> str:
     """Validate and keep the upload, then queue writing it into the store (replace or merge) and a
     build; raises CatalogError with every problem. If the job cannot be queued, the upload is removed."""
     if mode not in UPLOAD_MODES:
         raise BadRequest(f"mode must be one of {', '.join(UPLOAD_MODES)}, got {mode[:20]!r}")
+    if clear_events and mode != REPLACE:
+        raise BadRequest("clear_events works only with mode replace: a merge adds events and removes none.")
     job_queue()  # refuse early, before saving files, when no queue is configured
     uploads = UploadStore(settings().uploads_dir)
     upload_id, files = save_upload(uploads, items, interactions)
     names = {"items": files.items.name, **({"interactions": files.interactions.name} if files.interactions else {})}
     try:
-        return queue_call(lambda q: q.request_catalog_build(upload_id, names, mode))
+        return queue_call(lambda q: q.request_catalog_build(upload_id, names, mode, clear_events))
     except QueueUnavailable:
         uploads.discard(upload_id)
         raise

@@ -26,7 +26,7 @@ def served_catalog(manifest: dict | None, store: dict) -> dict | None:
         return None
     kept = manifest.get("catalog") or {}
     release = store.get("catalog_release") or {}
-    return {"version": manifest.get("version"), "items": manifest.get("item_count"),
+    return {"version": manifest.get("version"), "item_count": manifest.get("item_count"),
             "hidden_items": kept.get("hidden_items"), "built_from_revision": kept.get("revision"),
             "store_revision": store.get("catalog_revision"), "restored_from": release.get("version"),
             "store_matches": store_matches(manifest, store)}
