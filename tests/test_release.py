@@ -18,7 +18,8 @@ import worker.tasks
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, UploadStore
 from recommender.index_store import IndexStore
 from recommender.settings import Settings
-from recommender.store import Store
+from recommender.store import Store, StoreUnavailable
+from recommender.store.release import serve_release
 from tests.helpers.apps import make_app
 from tests.helpers.catalogs import make_catalog
 from tests.helpers.live_app import ADMIN_HEADERS
@@ -61,7 +62,12 @@ def deployment(request, tmp_path, celery_app):
                 result = worker_app.extensions["celery"].tasks[name].apply(kwargs=kwargs, task_id=str(uuid.uuid4()))
             assert result.successful(), result.result
             return result.result
-        run.data_dir, run.files, run.store, run.url = data_dir, files, store, url
+        webs = []
+
+        def web():
+            webs.append(make_app(data_dir, DATABASE_URL=url))
+            return webs[-1]
+        run.data_dir, run.files, run.store, run.url, run.web = data_dir, files, store, url, web
         original = worker.tasks.job_queue
         worker.tasks.job_queue = lambda: queue
         try:
@@ -70,6 +76,8 @@ def deployment(request, tmp_path, celery_app):
             worker.tasks.job_queue = original
             store.engine.dispose()
             worker_app.extensions["store_of_record"].close()
+            for app in webs:
+                app.extensions["store_of_record"].close()
 
 
 def upload(run, files: CatalogFiles) -> str:
@@ -98,9 +106,10 @@ def test_rollback_after_a_replace_upload_serves_that_versions_catalog_again(depl
     store.import_files_once(run.files.items.parent)
     store.put_item(HIDDEN_ID, {"title": "The River Hidden", "hidden": True})
     first = run(REBUILD_TASK)["index_version"]
-    web = make_app(run.data_dir, DATABASE_URL=run.url)
+    web = run.web()
     upload(run, other_catalog(tmp_path / "b", run.files))
-    assert web.test_client().get("/api/items/1000/similar").status_code in (404, 200)
+    web.extensions["model_holder"].watch_once()
+    assert web.test_client().get("/api/items/1000/similar").status_code == 404, "catalog A is still served"
 
     started = time.monotonic()
     restored = run(ROLLBACK_TASK, version=first)
@@ -144,3 +153,22 @@ def test_a_rollback_the_store_refuses_changes_neither_what_is_served_nor_what_is
         run(ROLLBACK_TASK, version=first)
     assert index.current_version() == second
     assert store.get_item("b1000") is not None and store.get_item("1000") is None, "the store was written anyway"
+
+
+class CommitFails:
+    """A store whose restore writes and lets the switch run, then cannot commit."""
+
+    def restore_release(self, frame, version, switch):
+        switch()
+        raise StoreUnavailable("the database went away before the commit")
+
+
+def test_a_commit_that_fails_after_the_switch_switches_current_back(deployment, tmp_path):
+    run = deployment
+    run.store.import_files_once(run.files.items.parent)
+    first = run(REBUILD_TASK)["index_version"]
+    second = upload(run, other_catalog(tmp_path / "b", run.files))
+    index = IndexStore(run.data_dir / "indexes")
+    with pytest.raises(StoreUnavailable):
+        serve_release(index, CommitFails(), first)
+    assert index.current_version() == second, "served a version whose catalog was never stored"
