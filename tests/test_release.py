@@ -17,6 +17,7 @@ import pytest
 import worker.tasks
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, UploadStore
 from recommender.index_store import IndexStore
+from recommender.layout import CATALOG_SNAPSHOT_FILE
 from recommender.settings import Settings
 from recommender.store import Store, StoreUnavailable
 from recommender.store.release import serve_release
@@ -26,7 +27,7 @@ from tests.helpers.live_app import ADMIN_HEADERS
 from tests.helpers.store_databases import database_url
 from tests.test_admin import sign_in
 from worker.app import create_worker_app
-from worker.queue import REBUILD_TASK, ROLLBACK_TASK, JobQueue
+from worker.queue import REBUILD_TASK, RESTORE_CATALOG_TASK, ROLLBACK_TASK, JobQueue
 
 SERVED_WITHIN_S = 5.0
 HIDDEN_ID = "1003"  # hidden in the store before the first version is built
@@ -172,3 +173,27 @@ def test_a_commit_that_fails_after_the_switch_switches_current_back(deployment, 
     with pytest.raises(StoreUnavailable):
         serve_release(index, CommitFails(), first)
     assert index.current_version() == second, "served a version whose catalog was never stored"
+
+
+def test_restoring_only_the_catalog_leaves_the_served_version(deployment, tmp_path):
+    run, store = deployment, deployment.store
+    store.import_files_once(run.files.items.parent)
+    first = run(REBUILD_TASK)["index_version"]
+    second = upload(run, other_catalog(tmp_path / "b", run.files))
+    written = run(RESTORE_CATALOG_TASK, version=first)["written"]
+    assert written["created"] == 60 and written["removed"] == 60
+    assert IndexStore(run.data_dir / "indexes").current_version() == second
+    assert store.get_item("1000") is not None and store.get_item("b1000") is None
+
+
+def test_a_version_kept_without_its_catalog_rolls_back_the_index_and_says_so(deployment, tmp_path):
+    run, store = deployment, deployment.store
+    store.import_files_once(run.files.items.parent)
+    first = run(REBUILD_TASK)["index_version"]
+    upload(run, other_catalog(tmp_path / "b", run.files))
+    index = IndexStore(run.data_dir / "indexes")
+    (index.version_path(first) / CATALOG_SNAPSHOT_FILE).unlink()
+    restored = run(ROLLBACK_TASK, version=first)
+    assert index.current_version() == first and restored["catalog"] is None
+    assert "before catalogs were kept" in restored["catalog_not_restored"]
+    assert store.get_item("b1000") is not None, "the store was changed without a catalog to restore"
