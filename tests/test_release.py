@@ -111,6 +111,8 @@ def test_rollback_after_a_replace_upload_serves_that_versions_catalog_again(depl
     upload(run, other_catalog(tmp_path / "b", run.files))
     web.extensions["model_holder"].watch_once()
     assert web.test_client().get("/api/items/1000/similar").status_code == 404, "catalog A is still served"
+    served = web.test_client().get("/api/admin/index", headers=ADMIN_HEADERS).get_json()["catalog"]
+    assert served["version"] != first and served["store_matches"] is True, "the upload's version and store disagree"
 
     started = time.monotonic()
     restored = run(ROLLBACK_TASK, version=first)
@@ -135,7 +137,7 @@ def test_rollback_after_a_replace_upload_serves_that_versions_catalog_again(depl
     browser = web.test_client()
     sign_in(browser, web)
     card = " ".join(browser.get("/admin/index-card").get_data(as_text=True).split())
-    assert f"version <code>{first}</code>'s own: 59 items, 1 more hidden, restored into the store" in card
+    assert f"version <code>{first}</code>'s own: 59 items, 1 more hidden; the store holds this catalog" in card
     assert "(the same catalog)" in card and "Restore this version" not in card
 
 

@@ -45,7 +45,8 @@ def store_summary(connection: Connection, now: float) -> dict:
 
 
 def _release(text: str | None) -> dict | None:
-    """Which version's catalog a rollback last restored, at which catalog revision it left the store."""
+    """Which version's catalog was last written whole into the store (a rollback, or the replace upload
+    it was built from), and the catalog revision that left."""
     if not text or "@" not in text:
         return None
     version, _, revision = text.rpartition("@")
