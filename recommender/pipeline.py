@@ -11,6 +11,7 @@ from recommender.evaluation.quality_gate import held_back
 from recommender.index_store import IndexStore, IndexStoreError, read_manifest, write_manifest
 from recommender.layout import CATALOG_SNAPSHOT_FILE, FORMAT_VERSION, Progress, no_progress
 from recommender.model import IndexLoadError, SimilarItemsModel
+from recommender.store.release import snapshot_frame
 from recommender.tuning import Tuned
 from recommender.tuning import served_tuning as tuning_of
 
@@ -24,12 +25,14 @@ def build_index(*args, **kwargs) -> dict:
 
 
 def keep_catalog_snapshot(catalog: Catalog, source: CatalogSource, version_dir: Path) -> None:
-    """Keep the items a version was built from beside it, and say in its manifest what it read, so
-    the admin page can show it and restore that catalog into the store after a rollback."""
-    catalog.items.to_parquet(version_dir / CATALOG_SNAPSHOT_FILE, index=False)
+    """Keep the items a version was built from beside it (and the items hidden then, flagged), and say
+    in its manifest what it read, so a rollback restores that catalog into the store with the index."""
+    hidden = getattr(source, "hidden_read", None)
+    snapshot_frame(catalog.items, hidden).to_parquet(version_dir / CATALOG_SNAPSHOT_FILE, index=False)
     manifest = read_manifest(version_dir)
     manifest["catalog"] = {"source": source.describe(), "source_hash": catalog.source_hash,
-                           "revision": getattr(source, "revision_read", None), "snapshot": CATALOG_SNAPSHOT_FILE}
+                           "revision": getattr(source, "revision_read", None), "snapshot": CATALOG_SNAPSHOT_FILE,
+                           "hidden_items": 0 if hidden is None else len(hidden)}
     write_manifest(version_dir, manifest)
 
 

@@ -118,8 +118,9 @@ def test_a_rollback_after_a_replace_upload_serves_that_catalog_again_and_pins_it
     wait_for(old_catalog_served, ROLLBACK_SERVED_SECONDS, "the rolled-back catalog in every process", interval=0.1)
     print(f"rollback after a replace upload: old catalog served {time.monotonic() - returned:.2f} s after the call")
     assert served_versions(base, "/api/items/r1000/similar?k=3", 2) == {None}, "the replacement's items are gone"
-    pinned = index(base)["pinned"]
-    assert pinned and pinned["version"] == first and pinned["why"] == "rollback", pinned
+    summary = index(base)
+    assert summary["pinned"] and summary["pinned"]["version"] == first and summary["pinned"]["why"] == "rollback"
+    assert summary["catalog"]["version"] == first and summary["catalog"]["store_matches"] is True, summary["catalog"]
 
 
 def test_while_pinned_changes_build_but_nothing_publishes_for_60_seconds_until_unpinned(stack):

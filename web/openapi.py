@@ -131,7 +131,17 @@ def schemas() -> dict:
                                                                  "than the served version (while pinned)"},
                              "load_error": {"type": ["object", "null"]},
                              "store": {"type": "object", "description": "The store's counts and the next automatic "
-                                                                       "rebuild, or an error saying why not."}}),
+                                                                       "rebuild, or an error saying why not."},
+                             "catalog": {"type": ["object", "null"], "description": (
+                                 "The served catalog: the served version's own (a rollback restores it into the "
+                                 "store), its item count, and whether the store holds it now (store_matches: "
+                                 "null when the store cannot be read)."), "properties": {
+                                 "version": STRING, "item_count": {"type": ["integer", "null"]},
+                                 "hidden_items": {"type": ["integer", "null"]},
+                                 "built_from_revision": {"type": ["integer", "null"]},
+                                 "store_revision": {"type": ["integer", "null"]},
+                                 "restored_from": {"type": ["string", "null"]},
+                                 "store_matches": {"type": ["boolean", "null"]}}}}),
         **version_schemas(),
         "CatalogProblems": obj({"errors": {"type": "array", "items": obj(
             {"file": STRING, "column": {"type": ["string", "null"]}, "rows": {"type": "array"},
@@ -441,7 +451,9 @@ def admin_paths() -> dict:
         "/api/admin/index": {"get": op(
             "Served, published and kept index versions, and the store's counts", "getIndex",
             admin_responses({"200": answer("The versions.", ref("IndexSummary"))}, unavailable=None))},
-        "/api/admin/index/rollback": {"post": op("Serve a kept version again", "rollback", admin_responses(
+        "/api/admin/index/rollback": {"post": op(
+            "Serve a kept version again, with the catalog it was built from written back into the store (events "
+            "stay)", "rollback", admin_responses(
             {"200": answer("Rolled back.", rollback_state),
              "202": answer("Still running.", rollback_state),
              "400": error("Not a JSON object with a version."),
@@ -468,14 +480,20 @@ def catalog_body() -> dict:
         "properties": {"items": {**csv, "description": "items.csv: item_id, title and optional columns."},
                        "interactions": {**csv, "description": "interactions.csv: user_id, item_id, optional rating."},
                        "mode": {"type": "string", "enum": list(UPLOAD_MODES), "default": UPLOAD_MODES[0],
-                                "description": "replace: the upload becomes the whole catalog; merge: its items "
-                                               "are added or overwritten and the others kept."}}}}}}
+                                "description": "replace: the upload becomes the whole catalog, its interactions "
+                                               "replacing those of earlier uploads (events sent through the API "
+                                               "stay); merge: its items are added or overwritten and the others "
+                                               "kept, its interactions added."},
+                       "clear_events": {"type": "string", "enum": ["true", "false"], "default": "false",
+                                        "description": "With mode replace only: also remove every stored event, "
+                                                       "those the events API received included."}}}}}}
 
 
 def catalog_responses() -> dict:
     return admin_responses({
         "202": answer("Validated and queued: the job writes it into the store, then builds.", obj({"job_id": STRING})),
-        "400": error("mode is neither replace nor merge."),
+        "400": error("mode is neither replace nor merge, clear_events is not true or false, or clear_events "
+                     "was sent with mode merge."),
         "413": error("The upload is larger than MAX_UPLOAD_BYTES."),
         "422": answer("Every problem found in the files (or no items file).", ref("CatalogProblems"))})
 

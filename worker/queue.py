@@ -200,11 +200,13 @@ class JobQueue:
             return False
         return AsyncResult(job_id, app=self.celery).state not in FINISHED
 
-    def request_catalog_build(self, upload_id: str, files: dict, mode: str = REPLACE) -> str:
+    def request_catalog_build(self, upload_id: str, files: dict, mode: str = REPLACE,
+                              clear_events: bool = False) -> str:
         """Queue writing an uploaded (already validated) catalog into the store, then a build; named by
-        its upload id, never coalesced."""
+        its upload id, never coalesced. clear_events (replace only) also removes the API's events."""
         job_id = str(uuid.uuid4())
-        self._guard(lambda: self._send(job_id, "upload", {"upload_id": upload_id, "mode": mode}, files=files))
+        kwargs = {"upload_id": upload_id, "mode": mode, **({"clear_events": True} if clear_events else {})}
+        self._guard(lambda: self._send(job_id, "upload", kwargs, files=files))
         return job_id
 
     def request_task(self, task: str, kind: str, kwargs: dict) -> str:

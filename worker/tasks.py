@@ -17,12 +17,13 @@ import recommender.builder  # noqa: F401  (the build stack loads before Celery f
 from recommender.catalog.load import CatalogError
 from recommender.catalog.sources import ActiveCatalog, CatalogFiles, CatalogSource, ReadOnce, UnknownUpload, UploadStore
 from recommender.index_store import IndexStore, IndexStoreError
-from recommender.layout import CATALOG_SNAPSHOT_FILE, BuildError
+from recommender.layout import BuildError
 from recommender.metrics.store import arm_versions
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import Release, build_release
 from recommender.settings import Settings
 from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
+from recommender.store.release import restore_release_catalog, serve_release
 from worker.queue import (
     AUTO_REASON,
     MERGE,
@@ -87,19 +88,23 @@ def _upload(upload_id: str) -> CatalogFiles:
         raise RebuildFailed(str(exc)) from None
 
 
-def _write_upload(store: Store, files: CatalogSource, mode: str) -> dict:
-    """Write a validated upload into the store, all or nothing (replace: the whole catalog; merge: upsert)."""
+def _write_upload(store: Store, files: CatalogSource, mode: str, clear_events: bool = False,
+                  release: str | None = None) -> dict:
+    """Write a validated upload into the store, all or nothing (replace: the whole catalog, its
+    interactions replacing earlier uploads' and, with clear_events, every event; merge: upsert)."""
     try:
         catalog = files.load()
-        write = store.merge_catalog if mode == MERGE else store.replace_catalog
-        return write(catalog.items, catalog.interactions)
+        if mode == MERGE:
+            return store.merge_catalog(catalog.items, catalog.interactions)
+        return store.replace_catalog(catalog.items, catalog.interactions, clear_events=clear_events, release=release)
     except CatalogError as exc:
         raise RebuildFailed(f"the catalog is not valid: {exc}") from None
     except StoreUnavailable as exc:
         raise RebuildFailed(f"{exc}; nothing was written") from None
 
 
-def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress) -> tuple[Release, dict]:
+def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, progress,
+                  clear_events: bool = False) -> tuple[Release, dict]:
     """A replacing upload is built from its files first and written into the store only when its
     build published, so an upload that cannot be built changes nothing. A merge needs the stored
     catalog around it, so it is written first and the store is built."""
@@ -108,7 +113,7 @@ def _build_upload(index: IndexStore, upload_id: str, mode: str, job_id: str, pro
         written = _write_upload(store, files, mode)
         return _build(index, store_source(store), job_id, progress, trigger="upload"), written
     release = _build(index, files, job_id, progress, trigger="upload")
-    return release, _write_upload(store, files, mode)
+    return release, _write_upload(store, files, mode, clear_events, release=release.version)
 
 
 def _build_store(index: IndexStore, job_id: str, progress, reuse_tuning: bool = False,
@@ -156,9 +161,11 @@ def _build(store: IndexStore, source: CatalogSource, job_id: str, progress, reus
 
 
 @shared_task(bind=True, name=REBUILD_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=2)
-def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE) -> dict:
+def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mode: str = REPLACE,
+                  clear_events: bool = False) -> dict:
     """Build a new index version from the store of record; with an upload (named by its id), write
-    the upload into the store first (replace or merge). An automatic rebuild after changes waits
+    the upload into the store first (replace or merge; clear_events with replace also removes the
+    events the API received). An automatic rebuild after changes waits
     until they pause (or the ceiling), then reads everything stored up to its start, and reuses the
     served version's tuned settings instead of a full evaluation where the catalog kept its shape;
     manual rebuilds and uploads always evaluate in full."""
@@ -183,7 +190,7 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
         written = None
         try:
             if upload_id:
-                release, written = _build_upload(store, upload_id, mode, self.request.id, progress)
+                release, written = _build_upload(store, upload_id, mode, self.request.id, progress, clear_events)
             else:
                 release = _build_store(store, self.request.id, progress, reuse_tuning=reason == AUTO_REASON,
                                        trigger=trigger)
@@ -209,34 +216,42 @@ def release_result(release: Release) -> dict:
 
 @shared_task(name=ROLLBACK_TASK, acks_late=True)
 def rollback_index(version: str, why: str | None = "rollback") -> dict:
-    """Serve a kept version again, once it is checked to load, and pin it (`why`: rollback or promotion;
-    None: publishing a kept build by hand, which moves a pin but sets none); under the build lock so it
-    cannot interleave with a publish."""
-    store = index_store()
+    """Serve a kept version again, once it is checked to load, under the build lock so it cannot interleave
+    with a publish. A rollback or a promotion (`why`) restores the catalog it was built from too (items,
+    hidden or deleted state, attributes; events stay) and pins it; publishing a kept build by hand
+    (`why` None) only moves `current` (and a pin set before): that build was made from the store as it is."""
     with build_lock(job_queue()):
-        try:
-            SimilarItemsModel(store.version_path(version))
-            store.rollback(version, pin_why=why)
-        except (IndexStoreError, IndexLoadError) as exc:
-            raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
-    return {"index_version": version, "stage": "done", "progress": 100}
+        restored = _restore_release(version, why)
+    return {"index_version": version, "stage": "done", "progress": 100, **restored}
+
+
+def _restore_release(version: str, why: str | None) -> dict:
+    """Switch `current` to `version` (and, for a rollback, the store to its catalog) in one step; returns
+    what it restored. Anything that fails leaves the served version and the stored catalog as they were."""
+    store = index_store()
+    try:
+        SimilarItemsModel(store.version_path(version))
+        if why is None:
+            store.rollback(version)
+            return {"version": version, "catalog": None}
+        return serve_release(store, store_of_record(), version, pin_why=why)
+    except (IndexStoreError, IndexLoadError, OSError) as exc:
+        raise RebuildFailed(f"cannot roll back to {version}: {exc}") from None
+    except StoreUnavailable as exc:
+        raise RebuildFailed(f"cannot roll back to {version}: {exc}; nothing was changed") from None
 
 
 @shared_task(name=RESTORE_CATALOG_TASK, acks_late=True)
 def restore_catalog(version: str) -> dict:
-    """Write the items a kept version was built from back into the store (replace), so the next
-    rebuild reads what that version serves. Events are a log and stay as they are."""
-    import pandas as pd
-
+    """Write the items a kept version was built from back into the store (replace, hidden ones hidden),
+    without changing what is served. Events are a log and stay as they are."""
     with build_lock(job_queue()):
         try:
-            snapshot = index_store().version_path(version) / CATALOG_SNAPSHOT_FILE
+            written = restore_release_catalog(index_store(), store_of_record(), version)
         except IndexStoreError as exc:
             raise RebuildFailed(f"cannot restore the catalog of {version}: {exc}") from None
-        if not snapshot.is_file():
-            raise RebuildFailed(f"version {version} was built before catalogs were kept with versions")
-        try:
-            written = store_of_record().replace_catalog(pd.read_parquet(snapshot))
         except StoreUnavailable as exc:
             raise RebuildFailed(f"{exc}; the store was not changed") from None
+        if written is None:
+            raise RebuildFailed(f"version {version} was built before catalogs were kept with versions")
     return {"index_version": version, "stage": "done", "progress": 100, "written": written}

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 
 from recommender.limits import EVENT_TIMESTAMP_MIN, EVENT_TIMESTAMP_MIN_TEXT
+from recommender.store.tables import API_ORIGIN
 from recommender.store.validation import id_problem
 
 EVENT_TYPES = ("view", "click", "like", "add_to_cart", "purchase", "rating")
@@ -103,4 +104,4 @@ def event_row(event: dict, now: float) -> dict:
     value = event.get("value")
     return {"event_id": event.get("event_id"), "user_id": event["user_id"], "item_id": event["item_id"],
             "type": event["type"], "value": None if value is None else float(value),
-            "ts": now if timestamp is None else parse_timestamp(timestamp), "received_at": now}
+            "ts": now if timestamp is None else parse_timestamp(timestamp), "received_at": now, "origin": API_ORIGIN}

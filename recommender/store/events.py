@@ -27,11 +27,12 @@ def drop_repeated_ids(rows: list[dict]) -> list[dict]:
     return kept
 
 
-EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "value", "ts", "received_at")
+EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "value", "ts", "received_at", "origin")
 POSTGRES_INSERT = (
-    "INSERT INTO events (event_id, user_id, item_id, type, value, ts, received_at) "
+    "INSERT INTO events (event_id, user_id, item_id, type, value, ts, received_at, origin) "
     "SELECT * FROM unnest(%(event_id)s::varchar[], %(user_id)s::varchar[], %(item_id)s::varchar[], "
-    "%(type)s::varchar[], %(value)s::float8[], %(ts)s::float8[], %(received_at)s::float8[]) "
+    "%(type)s::varchar[], %(value)s::float8[], %(ts)s::float8[], %(received_at)s::float8[], "
+    "%(origin)s::varchar[]) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING id")
 POSTGRES_KNOWN_ITEMS = "SELECT item_id FROM items WHERE item_id = ANY(%(ids)s::varchar[])"
 
@@ -52,6 +53,12 @@ def insert_events(connection: Connection, rows: list[dict]) -> int:
         else:
             accepted += len(connection.execute(statement, chunk).all())
     return accepted
+
+
+def delete_events(connection: Connection, origin: str | None) -> int:
+    """Remove the events of one origin (None: every event); returns how many."""
+    statement = events.delete() if origin is None else events.delete().where(events.c.origin == origin)
+    return connection.execute(statement).rowcount
 
 
 def unknown_item_ids(connection: Connection, item_ids: set[str]) -> set[str]:

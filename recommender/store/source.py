@@ -51,6 +51,7 @@ class DatabaseCatalogSource:
         self.horizon_days = horizon_days
         self.now = now
         self.revision_read: int | None = None  # the catalog revision the last load() read
+        self.hidden_read: pd.DataFrame | None = None  # the hidden items it saw (kept with the version, not built)
 
     def describe(self) -> str:
         horizon = "all events" if self.horizon_days is None else f"events of the last {self.horizon_days:g} days"
@@ -95,8 +96,9 @@ class DatabaseCatalogSource:
             revision = read_state(connection).get(STATE_REVISION) or "0"
             high_water = connection.execute(select(func.max(events.c.id))).scalar()
             rows = connection.execute(select(items).where(~items.c.hidden).order_by(items.c.item_id)).mappings().all()
+            hidden = connection.execute(select(items).where(items.c.hidden).order_by(items.c.item_id)).mappings().all()
             interactions = pd.read_sql(self._pairs_query(now), connection)
-        self.revision_read = int(revision)
+        self.revision_read, self.hidden_read = int(revision), items_frame(hidden) if hidden else None
         if not rows:
             raise CatalogError([Problem(SOURCE_NAME, "the catalog has no visible items")])
         interactions = interactions.astype({"user_id": str, "item_id": str, "rating": float, "timestamp": float,

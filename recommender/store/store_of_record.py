@@ -31,11 +31,20 @@ from recommender.store.file_guard import guard_engine
 from recommender.store.migrate import upgrade
 from recommender.store.state import bump_revision, read_state, set_state
 from recommender.store.summary import store_summary
-from recommender.store.tables import STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM, items, store_state
+from recommender.store.tables import (
+    STATE_CATALOG_RELEASE,
+    STATE_FILES_IMPORTED,
+    STATE_FILES_IMPORTED_FROM,
+    STATE_REVISION,
+    UPLOAD_ORIGIN,
+    items,
+    store_state,
+)
 from recommender.store.validation import id_problem, item_fields, validate_item
 
 MAX_ITEMS_PER_CALL = 1000
 MAX_EVENTS_PER_CALL = 1000
+ALL_EVENTS = "all"  # a replace upload with "also clear events": every stored event goes, the API's too
 
 
 class InvalidInput(ValueError):
@@ -167,34 +176,62 @@ class Store:
             return event_store.add_event_rows(connection, rows)
 
     @guarded
-    def replace_catalog(self, items_frame: pd.DataFrame, interactions: pd.DataFrame | None = None) -> dict:
-        """Make an uploaded catalog the whole catalog (items not in it are removed; events are kept)."""
-        return self._write_catalog(items_frame, interactions, replace=True)
+    def replace_catalog(self, items_frame: pd.DataFrame, interactions: pd.DataFrame | None = None,
+                        clear_events: bool = False, release: str | None = None) -> dict:
+        """Make an uploaded catalog the whole catalog (items not in it are removed). Its interactions
+        replace those of earlier uploads; events sent through the API stay, unless `clear_events`.
+        `release` names the version built from exactly this catalog, if one was."""
+        return self._write_catalog(items_frame, interactions, replace=True, clear_events=clear_events,
+                                   release=release)
+
+    @guarded
+    def restore_release(self, items_frame: pd.DataFrame, version: str, switch) -> dict:
+        """Make a version's kept items the whole catalog (events stay) and call `switch` before the
+        commit, so nothing is written unless it returns (recommender/store/release.py)."""
+        now = time.time()
+        with self.writer.begin() as connection:
+            written = self._write_catalog_rows(connection, uploads.item_rows(items_frame), [], True, now,
+                                               release=version)
+            switch()
+        return written
 
     @guarded
     def merge_catalog(self, items_frame: pd.DataFrame, interactions: pd.DataFrame | None = None) -> dict:
         """Add and overwrite the uploaded items, keeping the others."""
         return self._write_catalog(items_frame, interactions, replace=False)
 
-    def _write_catalog(self, items_frame, interactions, replace: bool, connection=None) -> dict:
+    def _write_catalog(self, items_frame, interactions, replace: bool, connection=None,
+                       clear_events: bool = False, release: str | None = None) -> dict:
         now = time.time()
         item_rows = uploads.item_rows(items_frame)
         events = uploads.event_rows(interactions, now) if interactions is not None else []
+        if clear_events:
+            cleared = ALL_EVENTS
+        else:
+            cleared = UPLOAD_ORIGIN if replace and interactions is not None else None
         if connection is None:
             with self.writer.begin() as connection:
-                return self._write_catalog_rows(connection, item_rows, events, replace, now)
-        return self._write_catalog_rows(connection, item_rows, events, replace, now)
+                return self._write_catalog_rows(connection, item_rows, events, replace, now, cleared, release)
+        return self._write_catalog_rows(connection, item_rows, events, replace, now, cleared, release)
 
     @staticmethod
-    def _write_catalog_rows(connection, item_rows, events, replace: bool, now: float) -> dict:
+    def _write_catalog_rows(connection, item_rows, events, replace: bool, now: float, cleared=None,
+                            release: str | None = None) -> dict:
+        """Write items (replace: they become the whole catalog) and events; `cleared` names the events
+        removed first: UPLOAD_ORIGIN (earlier uploads' interactions), ALL_EVENTS, or None. With
+        `release`, the store notes that its catalog is now that version's, at the revision written."""
         removed = 0
         if replace:
             gone = item_store.item_ids(connection) - {row["item_id"] for row in item_rows}
             removed = item_store.delete_items(connection, sorted(gone), now)
         created, updated = item_store.upsert_items(connection, item_rows, now)
+        events_removed = 0 if cleared is None else event_store.delete_events(
+            connection, None if cleared == ALL_EVENTS else cleared)
         accepted = event_store.insert_events(connection, events)
         bump_revision(connection, now)
-        return {"created": created, "updated": updated, "removed": removed,
+        if release:
+            set_state(connection, STATE_CATALOG_RELEASE, f"{release}@{read_state(connection).get(STATE_REVISION)}")
+        return {"created": created, "updated": updated, "removed": removed, "events_removed": events_removed,
                 "events_added": accepted, "events_already_stored": len(events) - accepted}
 
     @guarded

@@ -24,6 +24,8 @@ from sqlalchemy import (
 ID_LENGTH = 200
 TYPE_LENGTH = 20
 STATE_KEY_LENGTH = 64
+ORIGIN_LENGTH = 10
+UPLOAD_ORIGIN, API_ORIGIN = "upload", "api"  # from an uploaded interactions file, or sent (events API, clicks)
 
 metadata = MetaData()
 
@@ -52,8 +54,10 @@ events = Table(
     Column("value", Float, nullable=True),
     Column("ts", Float, nullable=False),
     Column("received_at", Float, nullable=False),
+    Column("origin", String(ORIGIN_LENGTH), nullable=False, server_default=API_ORIGIN),
     UniqueConstraint("event_id", name="uq_events_event_id"),
     Index("ix_events_ts", "ts"),
+    Index("ix_events_origin", "origin"),
 )
 
 removed_items = Table(
@@ -73,5 +77,6 @@ STATE_LAST_CHANGE = "last_change_at"
 STATE_FILES_IMPORTED = "files_imported_at"
 STATE_FILES_IMPORTED_FROM = "files_imported_from"
 STATE_REMOVED_REVISION = "removed_revision"
+STATE_CATALOG_RELEASE = "catalog_release"  # "<version>@<catalog revision>": the version whose catalog was restored
 STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM,
-              STATE_REMOVED_REVISION)
+              STATE_REMOVED_REVISION, STATE_CATALOG_RELEASE)

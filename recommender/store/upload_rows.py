@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog.load import ITEM_COLUMNS
+from recommender.store.tables import UPLOAD_ORIGIN
 
 IMPORTED_RATED_TYPE = "rating"
 IMPORTED_UNRATED_TYPE = "like"
@@ -66,6 +67,6 @@ def event_rows(frame: pd.DataFrame, now: float) -> list[dict]:
     users, items = frame["user_id"].astype(str).tolist(), frame["item_id"].astype(str).tolist()
     return [{"event_id": _import_event_id(user_id, item_id, stamp, rating), "user_id": user_id, "item_id": item_id,
              "type": IMPORTED_UNRATED_TYPE if rating is None else IMPORTED_RATED_TYPE, "value": rating,
-             "ts": now if stamp is None else stamp, "received_at": now}
+             "ts": now if stamp is None else stamp, "received_at": now, "origin": UPLOAD_ORIGIN}
             for user_id, item_id, rating, stamp in zip(users, items, _floats(frame, "rating"),
                                                        _floats(frame, "timestamp"))]

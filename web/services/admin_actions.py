@@ -12,6 +12,7 @@ from recommender.index_store import IndexStoreError, read_manifest
 from recommender.neighbours.version_marks import label_problem, why_problem
 from web.extensions import index_store, model_holder, settings
 from web.services import store_writes
+from web.services.served_catalog import served_catalog
 from web.services.uploads import save_upload
 from worker.queue import (
     PUBLISH_KIND,
@@ -61,17 +62,20 @@ def request_rebuild() -> tuple[str, bool]:
     return queue_call(lambda q: q.request_rebuild())
 
 
-def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, mode: str = REPLACE) -> str:
+def upload_catalog(items: FileStorage | None, interactions: FileStorage | None, mode: str = REPLACE,
+                   clear_events: bool = False) -> str:
     """Validate and keep the upload, then queue writing it into the store (replace or merge) and a
     build; raises CatalogError with every problem. If the job cannot be queued, the upload is removed."""
     if mode not in UPLOAD_MODES:
         raise BadRequest(f"mode must be one of {', '.join(UPLOAD_MODES)}, got {mode[:20]!r}")
+    if clear_events and mode != REPLACE:
+        raise BadRequest("clear_events works only with mode replace: a merge adds events and removes none.")
     job_queue()  # refuse early, before saving files, when no queue is configured
     uploads = UploadStore(settings().uploads_dir)
     upload_id, files = save_upload(uploads, items, interactions)
     names = {"items": files.items.name, **({"interactions": files.interactions.name} if files.interactions else {})}
     try:
-        return queue_call(lambda q: q.request_catalog_build(upload_id, names, mode))
+        return queue_call(lambda q: q.request_catalog_build(upload_id, names, mode, clear_events))
     except QueueUnavailable:
         uploads.discard(upload_id)
         raise
@@ -160,6 +164,7 @@ def index_summary() -> dict:
     store = index_store()
     holder = model_holder()
     model = holder.model
+    stored = store_state()
     return {
         "current": model.manifest if model else None,
         "serving": model.version if model else None,
@@ -170,5 +175,6 @@ def index_summary() -> dict:
         "keep": store.keep,
         "load_error": ({"version": holder.failure.version, "reason": holder.failure.reason}
                        if holder.failure else None),
-        "store": store_state(),
+        "store": stored,
+        "catalog": served_catalog(model.manifest if model else None, stored),
     }

@@ -138,7 +138,7 @@ def _upload_problems(form: UploadForm, problems):
 def upload_catalog(form):
     try:
         job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"),
-                                              form.mode.data or "replace")
+                                              form.mode.data or "replace", bool(form.clear_events.data))
     except CatalogError as exc:
         return _upload_problems(form, exc.problems)
     return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")

@@ -11,6 +11,8 @@ from web.services import admin_actions
 from web.views.common import admin_json_object
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+FLAG_TEXTS = {"": False, "false": False, "0": False, "no": False, "off": False,
+              "true": True, "1": True, "yes": True, "on": True}
 
 
 @bp.post("/rebuild")
@@ -25,10 +27,19 @@ def rebuild():
 def catalog():
     try:
         job_id = admin_actions.upload_catalog(request.files.get("items"), request.files.get("interactions"),
-                                              request.form.get("mode", "replace"))
+                                              request.form.get("mode", "replace"),
+                                              form_flag("clear_events"))
     except CatalogError as exc:
         return jsonify({"errors": [p.as_dict() | {"text": str(p)} for p in exc.problems]}), 422
     return jsonify({"job_id": job_id}), 202
+
+
+def form_flag(name: str) -> bool:
+    """A true/false multipart field (absent: false), else 400 naming it."""
+    value = request.form.get(name, "").strip().lower()
+    if value not in FLAG_TEXTS:
+        raise BadRequest(f"{name} must be true or false, got {value[:20]!r}")
+    return FLAG_TEXTS[value]
 
 
 @bp.get("/jobs/<job_id>")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import FileField, HiddenField, IntegerField, PasswordField, RadioField, StringField
+from wtforms import BooleanField, FileField, HiddenField, IntegerField, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
@@ -34,6 +34,7 @@ class UploadForm(FlaskForm):
     mode = RadioField("How", default="replace", validate_choice=False, choices=[
         SelectChoice("replace", "Replace the catalog (items not in the file are removed)"),
         SelectChoice("merge", "Merge (add and update the file's items, keep the others)")])
+    clear_events = BooleanField("Also clear events (those sent through the events API, and clicks)")
 
 
 class ActionForm(FlaskForm):
