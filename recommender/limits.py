@@ -54,3 +54,9 @@ INDEX_SPACE_SLACK_BYTES = 32 * 2**20
 REQUEST_HEADER_SECONDS = 20  # a web connection's request headers must be complete this long after it opened
 ADMIN_BODY_MAX_BYTES = 64 * 2**10  # the small JSON bodies of rollback, restore and experiment calls
 JSON_MAX_DEPTH = 20  # arrays and objects nested in a JSON body; the deepest the API takes is 4
+# A/B tests: each web process re-reads the running experiment at request time once this long has passed since
+# its last read, and a start or stop call waits this long after its commit before it answers, so every process
+# answers from the new state from the moment the call returns. A database that cannot be reached is re-tried
+# after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
+EXPERIMENT_RECHECK_SECONDS = 0.25
+EXPERIMENT_RETRY_SECONDS = 1.0
