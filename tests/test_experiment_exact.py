@@ -16,10 +16,12 @@ from scipy import stats
 from recommender.index_store import IndexStore
 from recommender.metrics.arms import CHALLENGER, assign_arm
 from recommender.pipeline import build_and_publish
+from recommender.store import StoreUnavailable
 from tests.helpers.apps import make_app
 from tests.helpers.catalogs import make_catalog
 from tests.helpers.store_databases import database_url
 from web.services.tracking import VISITOR_COOKIE
+from web.state.experiment_holder import ExperimentHolder
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
@@ -207,3 +209,18 @@ def test_stop_is_exact_in_a_process_that_knew_the_experiment(versions, tmp_path)
         assert {api_version(second, v) for v in challengers} == {old}
         stop(first, experiment["experiment_id"])
         assert {api_version(second, v) for v in challengers} == {new}, "no challenger once the stop returned"
+
+
+def test_an_unreachable_database_never_makes_requests_wait(versions):
+    def slow_failure():
+        time.sleep(0.5)  # a connect timeout
+        raise StoreUnavailable("unreachable")
+
+    holder = ExperimentHolder(IndexStore(versions[0] / "indexes"), lambda: None, slow_failure, retry=0.0)
+    assert holder.running() is False  # the first read of a process waits for its answer
+    waits = []
+    for _ in range(5):
+        started = time.monotonic()
+        assert holder.running() is False
+        waits.append(time.monotonic() - started)
+    assert max(waits) < 0.1, "later requests answer from what the process knew while one thread tries again"

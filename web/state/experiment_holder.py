@@ -56,6 +56,7 @@ class ExperimentHolder:
         self.load_error: str | None = None
         self._state: tuple[Experiment | None, dict[str, SimilarItemsModel]] = (None, {})
         self._fresh_until = float("-inf")
+        self._failing = False  # the last read found the database unreachable
         self._lock = threading.Lock()
 
     @property
@@ -65,10 +66,26 @@ class ExperimentHolder:
     def current(self) -> tuple[Experiment | None, dict[str, SimilarItemsModel]]:
         """The running experiment and its arms' models, re-read when older than `recheck`."""
         if time.monotonic() >= self._fresh_until:
+            if self._failing:
+                self._retry_in_background()
+                return self._state
             with self._lock:
                 if time.monotonic() >= self._fresh_until:
                     self._refresh_locked()
         return self._state
+
+    def _retry_in_background(self) -> None:
+        """While the database cannot be reached, requests answer from what this process knew and do not wait
+        for a connect timeout: one thread tries again (no start or stop can commit meanwhile)."""
+        if self._lock.acquire(blocking=False):
+            self._fresh_until = time.monotonic() + self.retry
+            threading.Thread(target=self._retry_locked, name="experiment-retry", daemon=True).start()
+
+    def _retry_locked(self) -> None:
+        try:
+            self._refresh_locked()
+        finally:
+            self._lock.release()
 
     def running(self) -> bool:
         """Whether an experiment runs: only then does a request need a visitor id to pick its arm."""
@@ -104,9 +121,9 @@ class ExperimentHolder:
             experiment = self.read_experiment()
         except StoreUnavailable as exc:
             log.warning("running experiment not re-read, keeping %s: %s", self.experiment, exc)
-            self._fresh_until = time.monotonic() + self.retry
+            self._fresh_until, self._failing = time.monotonic() + self.retry, True
             return
-        self._fresh_until = started + self.recheck
+        self._fresh_until, self._failing = started + self.recheck, False
         if experiment is None:
             self._state, self.load_error = (None, {}), None
             return
