@@ -56,3 +56,9 @@ ADMIN_BODY_MAX_BYTES = 64 * 2**10  # the small JSON bodies of rollback, restore 
 JSON_MAX_DEPTH = 20  # arrays and objects nested in a JSON body; the deepest the API takes is 4
 VERSION_LABEL_MAX_CHARS = 60  # an admin's label on an index version (PATCH /api/admin/index/versions/<version>)
 PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
+# A/B tests: each web process re-reads the running experiment at request time once this long has passed since
+# its last read, and a start or stop call waits this long after its commit before it answers, so every process
+# answers from the new state from the moment the call returns. A database that cannot be reached is re-tried
+# after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
+EXPERIMENT_RECHECK_SECONDS = 0.25
+EXPERIMENT_RETRY_SECONDS = 1.0

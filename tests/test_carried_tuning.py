@@ -11,10 +11,7 @@ from recommender.index_store import IndexStore, read_manifest
 from recommender.layout import BuildError
 from recommender.store import Store
 from recommender.tuning import Tuned, refusal, served_tuning
-from tests import test_worker_tasks
 from worker.queue import AUTO_REASON, REBUILD_TASK
-
-run_task = test_worker_tasks.run_task  # the worker's tasks run eagerly on a data dir with one version
 
 
 def counted_evaluate(monkeypatch, fail: bool = False) -> list:

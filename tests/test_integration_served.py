@@ -12,12 +12,14 @@ import json
 import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from recommender.index_store import IndexStore
+from recommender.metrics.arms import CHALLENGER, assign_arm
 from recommender.pipeline import build_and_publish
 from tests.helpers.catalogs import make_catalog
 from tests.helpers.processes import follow_job, http_call, live_stack, multipart, wait_for
@@ -152,6 +154,12 @@ def binomial_bounds(n: int, share: float, z: float = 3.29) -> tuple[float, float
     return n * share - spread, n * share + spread
 
 
+def expected_arm(experiment: dict, visitor: str) -> str:
+    """The version a visitor's arm serves: a stable hash of the visitor and the experiment."""
+    arm = assign_arm(visitor, experiment["experiment_id"], experiment["share"])
+    return experiment["challenger"] if arm == CHALLENGER else experiment["control"]
+
+
 def arm_of(base: str, visitor: str, item: str = "1000") -> set[str | None]:
     return served_versions(base, f"/api/items/{item}/similar?k=10&visitor={visitor}", 3)
 
@@ -163,8 +171,12 @@ def test_an_experiment_is_exact_in_every_process_from_start_to_stop(stack):
     assert challenger != control
     status, started = admin(base, "/api/admin/experiments", "POST", {"challenger": challenger, "share": 0.5})
     assert status == 201, started
-    arms = {visitor: arm_of(base, visitor) for visitor in (f"ab-{uuid.uuid4().hex[:8]}" for _ in range(40))}
+    visitors = [f"ab-{uuid.uuid4().hex[:8]}" for _ in range(40)]
+    with ThreadPoolExecutor(4) as pool:  # four at a time keep both gunicorn workers answering
+        arms = dict(zip(visitors, pool.map(lambda visitor: arm_of(base, visitor), visitors)))
     assert all(len(seen) == 1 for seen in arms.values()), f"visitors switched arms: {arms}"
+    wrong = [v for v in visitors if arms[v] != {expected_arm(started, v)}]
+    assert not wrong, f"{len(wrong)} of 40 visitors right after the start were not answered from their arm"
     challenged = sum(seen == {challenger} for seen in arms.values())
     low, high = binomial_bounds(40, 0.5)
     assert low <= challenged <= high and challenged + sum(s == {control} for s in arms.values()) == 40, arms

@@ -557,13 +557,17 @@ def metrics_paths(op) -> dict:
         "/api/admin/metrics": {"get": op("Impressions, clicks and CTR per index version", "getMetrics", metrics,
                                          parameters=window)},
         "/api/admin/experiments": {"post": op("Start an A/B test of the served version against a kept one",
-                                              "startExperiment", start, requestBody=body("ExperimentInput"))},
+                                              "startExperiment", start, requestBody=body("ExperimentInput"),
+                                              description="From the moment this answers, every web process answers "
+                                                          "each visitor from their arm.")},
         "/api/admin/experiments/{experiment_id}": {"get": op(
             "An experiment with each arm's CTR, the p value and the verdict", "getExperiment", report,
             parameters=experiment_id)},
         "/api/admin/experiments/{experiment_id}/stop": {"post": op(
             "Stop an experiment, optionally promoting one of its versions", "stopExperiment", stop,
-            parameters=experiment_id, requestBody=body("StopInput"))},
+            parameters=experiment_id, requestBody=body("StopInput"),
+            description="From the moment this answers, no web process answers from the challenger (until a "
+                        "promotion of it is published).")},
     }
 
 

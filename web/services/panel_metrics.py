@@ -84,7 +84,7 @@ def start_experiment(challenger, share) -> dict:
         experiment = _call(lambda m: m.start_experiment(served.version, challenger, share), create=True)
     except ExperimentConflict as exc:
         raise Conflict(str(exc)) from None
-    tracking().experiments.refresh()
+    tracking().experiments.settle()  # every process answers from it once this returns
     return experiment.as_dict()
 
 
@@ -114,7 +114,7 @@ def stop_experiment(experiment_id: str, promote) -> dict:
         _call(lambda m: m.stop_experiment(experiment_id, promote))
     except ExperimentConflict as exc:
         raise Conflict(str(exc)) from None
-    tracking().experiments.refresh()
+    tracking().experiments.settle()  # every process answers from it once this returns
     return experiment_report(experiment_id) | {"promote_job_id": job_id}
 
 

@@ -37,6 +37,7 @@ BOT_MARKERS = ("bot", "crawler", "spider", "slurp", "preview", "facebookexternal
                "python-requests", "python-urllib", "httpx", "go-http-client", "libwww", "scrapy")
 ARM_BLUEPRINTS = ("pages", "api", "embed")
 COOKIE_BLUEPRINTS = ("pages", "tracking")
+ARM_CACHE_CONTROL = "private, no-cache"  # revalidated every time (a 304 while the arm's version answers)
 EXTENSION = "tracking"
 
 
@@ -53,7 +54,7 @@ class Tracking:
         self.guard = TrackingGuard(lambda: shared, lambda: app.extensions["settings"].redis_prefix)
         holder = app.extensions["model_holder"]
         self.experiments = ExperimentHolder(app.extensions["index_store"], lambda: holder.model,
-                                            lambda: self._running_experiment())
+                                            lambda: self._running_experiment(), view=holder.without_removed)
 
     def _running_experiment(self):
         metrics = self.database.metrics(create=False)
@@ -112,6 +113,8 @@ def _set_visitor_cookie(response):
                             samesite="Lax", secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
     if g.get("arm"):
         response.vary.add("Cookie")  # the arm depends on the visitor cookie: no shared cache may mix arms
+        if response.cache_control.public:  # and no cache may answer for it once the experiment stops
+            response.headers["Cache-Control"] = ARM_CACHE_CONTROL
     return response
 
 

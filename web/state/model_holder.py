@@ -67,7 +67,10 @@ class ModelHolder:
 
     def served(self):
         """The served model without the items removed from the store since it was built."""
-        model = self.model
+        return self.without_removed(self.model)
+
+    def without_removed(self, model):
+        """Any model this process answers from (the served one, an experiment's arms) without the removed items."""
         if self.removed is None:
             return model
         if not self.removed.tried:

@@ -15,6 +15,8 @@ from recommender.store.handle import StoreHandle
 
 log = logging.getLogger(__name__)
 
+VIEWS_KEPT = 4  # the served model, both arms of an experiment, and one being swapped in
+
 
 class RemovedItems:
     """The removed ids and the served model seen without them (cached per model version)."""
@@ -25,8 +27,7 @@ class RemovedItems:
         self.ids: frozenset[str] = frozenset()
         self.failure: str | None = None
         self.tried = False
-        self._view_key: tuple | None = None
-        self._view = None
+        self._views: dict[int, tuple] = {}  # id(model) -> (model, revision, view), the newest VIEWS_KEPT
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
@@ -47,12 +48,16 @@ class RemovedItems:
         return True
 
     def view(self, model):
-        """`model` without the removed ids, built once per (model version, list revision)."""
+        """`model` without the removed ids, built once per (model, list revision): the served model and an
+        experiment's two arms each keep their own."""
         if model is None:
             return None
-        key = (id(model), self.revision)
         with self._lock:
-            if key != self._view_key:
-                self._view = without_removed(model, self.ids)
-                self._view_key = key
-            return self._view
+            kept = self._views.get(id(model))
+            if kept is None or kept[0] is not model or kept[1] != self.revision:
+                kept = (model, self.revision, without_removed(model, self.ids))
+                self._views.pop(id(model), None)
+                self._views[id(model)] = kept
+                while len(self._views) > VIEWS_KEPT:
+                    self._views.pop(next(iter(self._views)))
+            return kept[2]
