@@ -18,7 +18,7 @@ from recommender.metrics.arms import CHALLENGER, assign_arm
 from recommender.pipeline import build_and_publish
 from recommender.store import StoreUnavailable
 from tests.helpers.apps import make_app
-from tests.helpers.catalogs import make_catalog
+from tests.helpers.catalogs import make_catalog, two_kept_versions
 from tests.helpers.store_databases import database_url
 from web.services.tracking import VISITOR_COOKIE
 from web.state.experiment_holder import ExperimentHolder
@@ -33,12 +33,7 @@ FOOTER_VERSION = re.compile(r"index <code>([^<]+)</code>")
 
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
-    """A data dir with two kept versions of the same items (different interactions); the second is current."""
-    data_dir = tmp_path_factory.mktemp("exact-data")
-    store = IndexStore(data_dir / "indexes")
-    old = build_and_publish(store, make_catalog(data_dir / "cat-a", seed=3))
-    new = build_and_publish(store, make_catalog(data_dir / "cat-b", seed=5))
-    return data_dir, old, new
+    return two_kept_versions(tmp_path_factory.mktemp("exact-data"))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from recommender.metrics.tokens import CLICK_SALT, Impression, TokenSigner
 from recommender.pipeline import build_and_publish
 from recommender.store.tables import events
 from tests.helpers.apps import make_app
-from tests.helpers.catalogs import make_catalog
+from tests.helpers.catalogs import make_catalog, two_kept_versions
 from tests.helpers.processes import free_port
 from tests.helpers.store_databases import database_url
 
@@ -27,12 +27,7 @@ VISITORS = 200
 
 @pytest.fixture(scope="module")
 def two_versions(tmp_path_factory):
-    """A data dir with two kept versions of the same items (different interactions); the second is current."""
-    data_dir = tmp_path_factory.mktemp("metrics-data")
-    store = IndexStore(data_dir / "indexes")
-    old = build_and_publish(store, make_catalog(data_dir / "cat-a", seed=3))
-    new = build_and_publish(store, make_catalog(data_dir / "cat-b", seed=5))
-    return data_dir, old, new
+    return two_kept_versions(tmp_path_factory.mktemp("metrics-data"))
 
 
 def _version(built) -> str:

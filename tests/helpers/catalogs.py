@@ -62,3 +62,11 @@ def small_data_dir(root: Path, n_items: int = 120) -> Path:
     ActiveCatalog(data_dir / "catalog").replace_with(files)
     build_and_publish(IndexStore(data_dir / "indexes"), files)
     return data_dir
+
+
+def two_kept_versions(data_dir: Path) -> tuple[Path, str, str]:
+    """A data dir with two kept versions of the same items (different interactions); the second is current."""
+    store = IndexStore(data_dir / "indexes")
+    old = build_and_publish(store, make_catalog(data_dir / "cat-a", seed=3))
+    new = build_and_publish(store, make_catalog(data_dir / "cat-b", seed=5))
+    return data_dir, old, new
