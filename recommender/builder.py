@@ -129,7 +129,9 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
                 fusion_settings(carried.fusion),
                 {**carried.record(), "carried": True, "annoy_trees_carried": carried.annoy_trees})
     progress("evaluating", 10)
-    choice, report = evaluate_in_two(items, interactions, settings, content=content)
+    served = options.get("served_tuning") if options.get("reuse_tuning") else None
+    choice, report = evaluate_in_two(items, interactions, settings, content=content,
+                                     served_fusion=fusion_settings(served.fusion) if served else None)
     tuned = evaluated(choice, len(items), n_users)
     if tuned is not None:
         settings = replace(settings, **tuned.blend)

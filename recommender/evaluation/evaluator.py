@@ -58,6 +58,7 @@ class Evaluator:
     def __post_init__(self):
         self.positions = pd.Index(self.items["item_id"])
         self.hits: dict[str, np.ndarray] = {}
+        self.bases: dict[str, ItemModel] = {}  # the peers the last `run` trained, reused by `against_fusion`
         self.companions = companions_of(self.pairs, len(self.items)) if self.pairs is not None else None
         self.categories = category_matrix(self.items["categories"])
 
@@ -116,7 +117,9 @@ class Evaluator:
         seen = seen_matrix(split.train, self.positions, split.users)
         target_rows = self.positions.get_indexer(split.targets)
         table = {}
-        for method, model in self.models(split.train, methods, seed).items():
+        built = self.models(split.train, methods, seed)
+        self.bases = {name: model for name, model in built.items() if name != SERVED and not isinstance(model, str)}
+        for method, model in built.items():
             if isinstance(model, str):
                 table[method] = {"skipped": model, "users": len(split)}
                 continue
@@ -141,6 +144,21 @@ class Evaluator:
             scored.append((candidate, metrics_of(rank_by_vectors(vectors, query_rows, seen), target_rows,
                                                len(self.items))))
         return scored
+
+    def against_fusion(self, split: Split, fusion: FusionSettings) -> dict:
+        """The served row minus another fusion (the one the version served now chose) trained on the same
+        split's training rows and ranked for the same users: a paired HitRate difference with its 95% interval.
+        Call after `run` on that split: the peers it trained are reused as the other fusion's sources."""
+        chosen, self.fusion = self.fusion, fusion
+        try:
+            model = self.models(split.train, (SERVED,), reuse=self.bases)[SERVED]
+        finally:
+            self.fusion = chosen
+        _, recommended = self.score(model, split, seen_matrix(split.train, self.positions, split.users))
+        hits, _ = per_user(recommended, self.positions.get_indexer(split.targets))
+        difference = self.hits[SERVED] - hits
+        return {"hit_rate": round(float(hits.mean()), 4), "difference": round(float(difference.mean()), 4),
+                "ci": bootstrap_interval(difference)}
 
     def paired_differences(self, served: str = SERVED) -> dict:
         """Served minus each peer in HitRate@K, with a paired bootstrap 95% interval."""

@@ -4,11 +4,10 @@ and the admin is told why in plain words. A manual publish still works (with tha
 
 Against most-popular the comparison is paired (the evaluation's `vs` section: the served row minus
 most-popular per test user, with a bootstrap 95% interval): significantly worse means the whole
-interval lies below 0. Against the version served now the new build is not re-scored on the old
-split nor the old model on the new one (that would double an evaluation's cost): the new build's
-HitRate interval is compared with the HitRate the served version recorded on its own split, and the
-build is held back only when the whole interval lies below it. That comparison is unpaired and across
-splits, and the reason says so.
+interval lies below 0. Against the version served now it is paired too and on the same
+split: the fusion that version chose is trained on this build's training rows and ranked for the same
+test users (`vs_served_now`). The served model itself is not scored: it was trained on this split's
+held-out interactions and would be scored on what it had seen.
 """
 
 from __future__ import annotations
@@ -41,13 +40,11 @@ def held_back(evaluation: dict | None, served_manifest: dict | None) -> dict | N
         return {"peer": POPULAR_PEER, "difference": popular["difference"], "ci": popular["ci"], "paired": True,
                 "reason": f"{WORSE_THAN_POPULAR} (HitRate {popular['difference']:+.3f}, paired 95% interval "
                           f"[{popular['ci'][0]:+.3f}, {popular['ci'][1]:+.3f}])"}
-    served = _served_row((served_manifest or {}).get("evaluation"))
-    interval = row.get("hit_rate_ci")
-    if served is None or not interval or interval[1] >= served["hit_rate"]:
+    now = row.get("vs_served_now")
+    if not now or now["ci"][1] >= 0:
         return None
     version = (served_manifest or {}).get("version")
-    return {"peer": version, "difference": round(row["hit_rate"] - served["hit_rate"], 4), "paired": False,
-            "ci": [round(interval[0] - served["hit_rate"], 4), round(interval[1] - served["hit_rate"], 4)],
-            "reason": f"this build recommends worse than the version served now ({version}): HitRate "
-                      f"{row['hit_rate']:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] against the "
-                      f"{served['hit_rate']:.3f} that version recorded on its own test split"}
+    return {"peer": version, "difference": now["difference"], "ci": now["ci"], "paired": True,
+            "reason": f"this build recommends worse than the version served now ({version}) on the same test "
+                      f"users (HitRate {now['difference']:+.3f}, paired 95% interval "
+                      f"[{now['ci'][0]:+.3f}, {now['ci'][1]:+.3f}])"}

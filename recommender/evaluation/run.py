@@ -20,7 +20,7 @@ import pandas as pd
 from recommender.evaluation.evaluator import METHODS, PEERS, SERVED, Evaluator
 from recommender.evaluation.fusion_tuning import tune_served
 from recommender.evaluation.protocol import K, Split, leave_last_out
-from recommender.similarity.fusion import WEIGHTED_SOURCES
+from recommender.similarity.fusion import WEIGHTED_SOURCES, FusionSettings
 from recommender.similarity.itemitem import ease_fits
 from recommender.similarity.series import series_pairs
 from recommender.similarity.vectors import BlendSettings, content_vectors
@@ -52,10 +52,14 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
 
 
 def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
-                    content: np.ndarray | None = None) -> tuple[dict, Callable[[], dict]]:
+                    content: np.ndarray | None = None,
+                    served_fusion: FusionSettings | None = None) -> tuple[dict, Callable[[], dict]]:
     """(what the validation split chose: the report without its test split, a function that ranks every
     method on the test split and returns the whole report). A build needs only the choice to go on, so
-    it ranks the test split while it builds the index (a third of the evaluation at demo size)."""
+    it ranks the test split while it builds the index (a third of the evaluation at demo size).
+
+    Given the fusion the version served now chose, the report also holds the served row minus that fusion
+    trained on this very split (`test.served.vs_served_now`, paired): the quality gate's second question."""
     started = time.perf_counter()
     items = items.reset_index(drop=True)
     content = content_vectors(items, settings) if content is None else content
@@ -81,6 +85,8 @@ def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: B
     def report() -> dict:
         test = evaluator.run(test_split)
         test[SERVED]["vs"] = evaluator.paired_differences()
+        if served_fusion is not None and SERVED in evaluator.hits:
+            test[SERVED]["vs_served_now"] = evaluator.against_fusion(test_split, served_fusion)
         return {**choice, "test": test, "test_users": len(test_split),
                 "seconds": round(time.perf_counter() - started, 2)}
     return choice, report
