@@ -11,7 +11,7 @@ from tests.helpers.processes import wait_for
 
 
 def watcher_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name in ("index-watcher", "experiment-watcher", "tracking-flusher")}
+    return {t for t in threading.enumerate() if t.name in ("index-watcher", "tracking-flusher")}
 
 
 def test_a_discarded_app_stops_its_watchers(built_data_dir):
