@@ -62,3 +62,8 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
+# Every web process reports the version it serves to Redis each time its watcher looks (twice a second), for
+# SERVING_REPORT_SECONDS; a call that switches the served version (rollback, publish, promotion) answers once
+# every process that reported says the new version, or after SERVED_AGREEMENT_WAIT_SECONDS saying which did not.
+SERVING_REPORT_SECONDS = 3.0
+SERVED_AGREEMENT_WAIT_SECONDS = 5.0

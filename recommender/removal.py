@@ -1,8 +1,13 @@
-"""A served model seen without the items removed since it was built (deleted or hidden in the store).
+"""A version seen with what the store changed since it was built: without the items removed since
+(deleted or hidden), and, for an experiment's arms, with each item's fields as the served version has them.
 
 Removal must not wait for a rebuild: every answer (item, similar items, search, popular) drops these
 ids at once, and similar items still come back k at a time (the filter path widens its search).
 Built once per (model version, removed list), so a request pays nothing for it.
+
+An item edit reaches visitors when the rebuild it causes is published; an A/B test's arms stay the
+versions they were (a rebuild changes neither), so they show the published version's fields for the
+items both have: an edit reaches both arms exactly when it reaches everyone else.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import replace
 
 from recommender.limits import POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.model import Filters, Item, SearchResult, SimilarItem, SimilarItemsModel, UnknownItem
+from recommender.search import Highlight
 
 MAX_EXTRA_ASKED = 1000  # search and popular ask this many more at most, to fill in for removed ones
 
@@ -59,3 +65,49 @@ def without_removed(model: SimilarItemsModel, removed: frozenset[str]) -> Simila
     """The model itself when none of its items are removed (the common case after a build)."""
     view = WithoutRemoved(model, removed)
     return view if view.removed_rows else model
+
+
+class WithFieldsOf:
+    """An arm's answers (its neighbours, rows and ranking) with the fields the `served` version has for each
+    item: title, description, categories, year and attributes."""
+
+    def __init__(self, arm, served: SimilarItemsModel):
+        self.arm, self.served = arm, served
+
+    def __getattr__(self, name):
+        return getattr(self.arm, name)
+
+    def __len__(self) -> int:
+        return len(self.arm)
+
+    def _fields(self, item: Item, with_attributes: bool = False) -> Item:
+        if not self.served.has_item(item.item_id):
+            return item
+        newer = self.served.get_item(item.item_id)
+        return replace(item, title=newer.title, description=newer.description, categories=newer.categories,
+                       year=newer.year, attributes=newer.attributes if with_attributes else item.attributes)
+
+    def get_item(self, item_id: str) -> Item:
+        return self._fields(self.arm.get_item(item_id), with_attributes=True)
+
+    def get_similar_items(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[SimilarItem]:
+        return [replace(r, item=self._fields(r.item)) for r in self.arm.get_similar_items(item_id, k, filters)]
+
+    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
+        return [self._search_result(result) for result in self.arm.search(query, limit)]
+
+    def _search_result(self, result: SearchResult) -> SearchResult:
+        item = self._fields(result.item)
+        if item.title == result.item.title:
+            return replace(result, item=item)
+        return replace(result, item=item, highlights=(Highlight(item.title, False),))
+
+    def popular(self, n: int = POPULAR_SHOWN) -> list[Item]:
+        return [self._fields(item) for item in self.arm.popular(n)]
+
+
+def with_fields_of(arm, served: SimilarItemsModel | None):
+    """`arm` as is when it is the served version itself (or nothing is served)."""
+    if served is None or getattr(arm, "version", None) == served.version:
+        return arm
+    return WithFieldsOf(arm, served)

@@ -10,6 +10,7 @@ import shutil
 import time
 from contextlib import contextmanager
 
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -219,3 +220,38 @@ def test_an_unreachable_database_never_makes_requests_wait(versions):
         assert holder.running() is False
         waits.append(time.monotonic() - started)
     assert max(waits) < 0.1, "later requests answer from what the process knew while one thread tries again"
+
+
+def _retitled(files, item_id: str, title: str, studio: str):
+    """The same catalog files with one item's title and attribute changed, as an edit in the store would."""
+    items = pd.read_csv(files.items, dtype=str)
+    items.loc[items["item_id"] == item_id, ["title", "studio"]] = [title, studio]
+    items.to_csv(files.items, index=False)
+    return files
+
+
+def test_an_item_edit_reaches_both_arms_when_its_rebuild_is_published(tmp_path):
+    data_dir = tmp_path / "data"
+    store = IndexStore(data_dir / "indexes")
+    challenger = build_and_publish(store, make_catalog(tmp_path / "a", n_items=40, seed=1))
+    control = build_and_publish(store, make_catalog(tmp_path / "b", n_items=40, seed=2))
+    app = make_app(data_dir, DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}")
+    experiment = start(app, challenger)
+    old_title = app.extensions["model_holder"].model.get_item("1003").title
+    edited = _retitled(make_catalog(tmp_path / "c", n_items=40, seed=2), "1003", "Renamed During The Test", "Ours")
+    assert build_and_publish(store, edited) not in (control, challenger)
+    app.extensions["model_holder"].refresh()
+    client = app.test_client()
+    for version in (control, challenger):
+        visitor = _visitor_in(experiment, version)
+        item = client.get(f"/api/items/1003?visitor={visitor}")
+        assert item.headers["X-Index-Version"] == version, "the visitor still gets their arm"
+        shown = item.get_json()["item"]
+        assert (shown["title"], shown["attributes"]["studio"]) == ("Renamed During The Test", "Ours")
+        similar = client.get(f"/api/items/1011/similar?k=39&visitor={visitor}").get_json()["results"]
+        assert {r["title"] for r in similar if r["item_id"] == "1003"} == {"Renamed During The Test"}
+        found = client.get("/api/search", query_string={"q": "renamed during", "visitor": visitor}).get_json()
+        assert [r["title"] for r in found["results"] if r["item_id"] == "1003"] in ([], ["Renamed During The Test"])
+        assert old_title not in [r["title"] for r in found["results"]]
+        page = client.get("/items/1003", headers={**BROWSER, "Cookie": f"{VISITOR_COOKIE}={visitor}"})
+        assert "Renamed During The Test" in page.get_data(as_text=True)

@@ -20,7 +20,8 @@ from recommender.store.handle import open_store_of_record
 from web.extensions import csrf, htmx
 from web.state.model_holder import ModelHolder
 from web.state.removed_items import RemovedItems
-from worker.queue import celery_init_app
+from web.state.serving_registry import ServingRegistry
+from worker.queue import celery_init_app, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 HTMX_VERSION = "2.0.11"
@@ -70,7 +71,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["index_store"] = store
     handle = open_store_of_record(app_settings.database_url, app_settings.data_dir, app_settings.catalog_dir, log)
     app.extensions["store_of_record"] = handle
-    app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle))
+    registry = (ServingRegistry(redis_client(app_settings.redis_url), app_settings.redis_prefix)
+                if app_settings.redis_url else None)
+    app.extensions["serving_registry"] = registry
+    app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle), registry)
     _blueprints(app, app_settings)
     from web import cli
 

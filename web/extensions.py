@@ -15,6 +15,7 @@ from recommender.model import SimilarItemsModel
 from recommender.settings import Settings
 from recommender.store.handle import StoreHandle
 from web.state.model_holder import ModelHolder
+from web.state.serving_registry import ServingRegistry
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -32,6 +33,11 @@ def settings() -> Settings:
 def model_holder() -> ModelHolder:
     """This process's holder of the served model (and its removed-items overlay)."""
     return current_app.extensions["model_holder"]
+
+
+def serving_registry() -> ServingRegistry | None:
+    """What every web process reports it serves (None without Redis)."""
+    return current_app.extensions.get("serving_registry")
 
 
 def index_store() -> IndexStore:

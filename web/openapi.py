@@ -127,6 +127,8 @@ def schemas() -> dict:
                              "published": {"type": ["string", "null"]},
                              "versions": {"type": "array", "items": ref("KeptVersion")},
                              "pinned": nullable(ref("Pin")),
+                             "processes": {"type": ["object", "null"], "description": "How many web processes "
+                                           "serve which version now (null without Redis)"},
                              "waiting": {**COUNT, "description": "Automatic builds kept, not published, newer "
                                                                  "than the served version (while pinned)"},
                              "load_error": {"type": ["object", "null"]},
@@ -286,7 +288,14 @@ def metrics_schemas() -> dict:
         "StopInput": {"type": "object", "properties": {"promote": {
             "type": ["string", "null"], "description": "The control or challenger version to serve from now on "
                                                        "(a rollback job); null or left out keeps the control."}}},
-        "StoppedExperiment": obj({**report, "promote_job_id": {"type": ["string", "null"]}}),
+        "StoppedExperiment": obj({**report, "promote_job_id": {"type": ["string", "null"]},
+                                  "promote_state": STRING, "served": nullable(ref("Served"))},
+                                 [*report, "promote_job_id"]),
+        "Served": obj({"agreed": {"type": ["boolean", "null"], "description": "Every web process that reports to "
+                                  "Redis serves the version (null: Redis could not be asked)"},
+                       "processes": COUNT, "versions": {"type": "object", "additionalProperties": COUNT,
+                                                        "description": "version -> processes serving it"},
+                       "waited_seconds": {"type": "number"}, "error": STRING}, ["agreed"]),
     }
 
 
@@ -317,7 +326,8 @@ def pin_paths(op) -> dict:
     version = [{"name": "version", "in": "path", "required": True, "schema": STRING}]
     pin_body = json_body(obj({"why": {"type": "string", "minLength": 1, "maxLength": PIN_WHY_MAX_CHARS,
                                       "pattern": NO_CONTROL_CHARS}}))
-    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING})
+    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING,
+                          "served": nullable(ref("Served"))}, ["job_id", "version", "state"])
     return {
         "/api/admin/index/pin": {
             "post": op("Pin the served version: automatic builds are kept, not published", "pin", admin_responses(
@@ -330,7 +340,8 @@ def pin_paths(op) -> dict:
             "Publish a kept build by hand (waiting while pinned, or held back by the quality gate)", "publish",
             admin_responses({"200": answer("Published (warning: the quality gate's reason, when it held the build "
                                            "back).", obj({"job_id": STRING, "version": STRING, "state": STRING,
-                                                          "warning": STRING})),
+                                                          "warning": STRING, "served": nullable(ref("Served"))},
+                                                         ["job_id", "version", "state"])),
                              "202": answer("Still running.", rollback_state),
                              "400": error("Not a JSON object with a version."),
                              "404": error("The version is not kept."),
@@ -438,7 +449,8 @@ def admin_paths() -> dict:
             responses = {"413": error(COMMON_ERRORS["413"]), **responses, "415": error(NOT_JSON)}
         return {"summary": summary, "tags": ["admin"], "operationId": operation_id, "security": bearer,
                 "responses": responses, **more}
-    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING})
+    rollback_state = obj({"job_id": STRING, "version": STRING, "state": STRING,
+                          "served": nullable(ref("Served"))}, ["job_id", "version", "state"])
     return {
         "/api/admin/rebuild": {"post": op("Rebuild the index from the store's catalog", "rebuild", admin_responses(
             {"202": answer("Queued (or joined to a rebuild already queued).", obj(

@@ -3,6 +3,10 @@ jobs, and summarise the served index. Views only translate between HTTP and thes
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+
+import redis
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -10,7 +14,7 @@ from werkzeug.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailab
 from recommender.catalog.sources import UploadStore
 from recommender.index_store import IndexStoreError, read_manifest
 from recommender.neighbours.version_marks import label_problem, why_problem
-from web.extensions import index_store, model_holder, settings
+from web.extensions import index_store, model_holder, serving_registry, settings
 from web.services import store_writes
 from web.services.served_catalog import served_catalog
 from web.services.uploads import save_upload
@@ -160,6 +164,32 @@ def wait_for_rollback(job_id: str) -> JobStatus | None:
     return queue_call(lambda q: q.wait(job_id, ROLLBACK_WAIT_SECONDS))
 
 
+def served_everywhere(version: str) -> dict | None:
+    """Wait (bounded) until every web process that reports to Redis serves `version`, read after the switch
+    that just finished; what they serve then. None when there is no Redis to ask."""
+    since = time.time()
+    model_holder().watch_once()  # this process's round now: it reports before the others are asked
+    registry = serving_registry()
+    if registry is None:
+        return None
+    try:
+        return registry.wait_until_served(version, since).as_dict()
+    except redis.exceptions.RedisError as exc:
+        return {"agreed": None, "error": f"Redis cannot be reached to ask the other processes: {exc}"}
+
+
+def processes_serving() -> dict | None:
+    """How many web processes serve which version right now (None without Redis)."""
+    registry = serving_registry()
+    if registry is None:
+        return None
+    try:
+        serving = registry.serving()
+    except redis.exceptions.RedisError as exc:
+        return {"error": f"Redis cannot be reached: {exc}"}
+    return {"processes": len(serving), "versions": dict(Counter(serving.values()))}
+
+
 def index_summary() -> dict:
     store = index_store()
     holder = model_holder()
@@ -177,4 +207,5 @@ def index_summary() -> dict:
                        if holder.failure else None),
         "store": stored,
         "catalog": served_catalog(model.manifest if model else None, stored),
+        "processes": processes_serving(),
     }

@@ -101,7 +101,9 @@ def running_report() -> dict | None:
 
 
 def stop_experiment(experiment_id: str, promote) -> dict:
-    """Stop; promoting queues the rollback job first, so a refused queue leaves the experiment running."""
+    """Stop. Promoting serves the promoted version everywhere first (its rollback job done, every web process
+    on it) while the experiment still runs, so no visitor sees a third version in between; a refused queue or
+    a failed job leaves the experiment running."""
     found = _call(lambda m: m.experiment(experiment_id))
     if found is None:
         raise NotFound(f"No experiment with id {experiment_id}.")
@@ -109,13 +111,24 @@ def stop_experiment(experiment_id: str, promote) -> dict:
         raise Conflict(f"Experiment {experiment_id} already stopped.")
     if promote is not None and promote not in (found.control, found.challenger):
         raise BadRequest(f"promote must be {found.control} (control), {found.challenger} (challenger) or null")
-    job_id = admin_actions.request_rollback(promote, why="promotion") if promote else None
+    promoted = _promote(promote) if promote else {"promote_job_id": None}
     try:
         _call(lambda m: m.stop_experiment(experiment_id, promote))
     except ExperimentConflict as exc:
         raise Conflict(str(exc)) from None
     tracking().experiments.settle()  # every process answers from it once this returns
-    return experiment_report(experiment_id) | {"promote_job_id": job_id}
+    return experiment_report(experiment_id) | promoted
+
+
+def _promote(version: str) -> dict:
+    """Serve `version` (a rollback that pins it), waiting for the job and for every process to serve it."""
+    job_id = admin_actions.request_rollback(version, why="promotion")
+    job = admin_actions.wait_for_rollback(job_id)
+    state = job.state if job else "PENDING"
+    if state == "FAILURE":
+        raise Conflict(f"Promoting {version} failed, so the experiment still runs: {job.error}")
+    served = admin_actions.served_everywhere(version) if state == "SUCCESS" else None
+    return {"promote_job_id": job_id, "promote_state": state, "served": served}
 
 
 def tracking_status() -> dict:

@@ -3,7 +3,8 @@
 While an experiment runs, each visitor is answered by their arm's version: the challenger, or the
 control pinned by name when the experiment started, whatever `current` points at meanwhile (a rebuild,
 or a process restarted after one, changes neither arm). Both arms are seen without the items removed
-from the store, exactly like the served model.
+from the store, exactly like the served model, and with the served version's fields for their items
+(an item edit reaches both arms when its rebuild is published, as it reaches everyone else).
 
 Exact from the moment a start or stop call returns, in every process: a request re-reads the running
 experiment row when this process last read it more than EXPERIMENT_RECHECK_SECONDS ago (one indexed
@@ -24,6 +25,7 @@ from recommender.limits import EXPERIMENT_RECHECK_SECONDS, EXPERIMENT_RETRY_SECO
 from recommender.metrics.arms import CHALLENGER, CONTROL, assign_arm
 from recommender.metrics.experiments import Experiment
 from recommender.model import IndexLoadError, SimilarItemsModel
+from recommender.removal import with_fields_of
 from recommender.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class ExperimentHolder:
             model = models.get(experiment.challenger if arm == CHALLENGER else experiment.control)
         if model is None:
             return None
-        return ArmChoice(self.view(model), arm, experiment.experiment_id)
+        return ArmChoice(with_fields_of(self.view(model), self.served()), arm, experiment.experiment_id)
 
     def refresh(self) -> None:
         """Re-read the running experiment now (a start or stop in this process calls it after its commit)."""

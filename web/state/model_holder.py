@@ -5,6 +5,8 @@ pointer itself is the notification, so there is no message to miss. A new versio
 beside the old one and swapped in with one reference assignment: a request that already holds
 the old model finishes on it, and the old model is released when the last such request drops
 it. A version that fails to load is never swapped in; the error is kept for /readyz and /admin.
+Each round also reports the served version (web/state/serving_registry.py), so a switch can wait
+until every process serves it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ class LoadFailure:
 class ModelHolder:
     """Per-process holder of the served SimilarItemsModel."""
 
-    def __init__(self, store: IndexStore, interval: float = 0.5, removed=None):
+    def __init__(self, store: IndexStore, interval: float = 0.5, removed=None, registry=None):
         self.store = store
         self.interval = interval
         self.removed = removed  # web.state.removed_items.RemovedItems, refreshed by the same watcher
+        self.registry = registry  # web.state.serving_registry.ServingRegistry: told what this process serves
         self._model: SimilarItemsModel | None = None
         self._lock = threading.Lock()
         self._watcher = ProcessThread(self, "watch_once", interval, "index-watcher")
@@ -59,9 +62,10 @@ class ModelHolder:
 
     @property
     def model(self) -> SimilarItemsModel | None:
-        """The served model; the first call in a process loads it and starts watching for new ones."""
+        """The served model; the first call in a process loads it (and reports it) and starts watching for new
+        ones."""
         if self._model is None:
-            self.refresh()
+            self.watch_once()
         self._ensure_watcher()
         return self._model
 
@@ -131,8 +135,13 @@ class ModelHolder:
     def _ensure_watcher(self) -> None:
         self._watcher.ensure()
 
+
     def watch_once(self) -> None:
-        """One round of the watcher: a new version, and the items removed from the store meanwhile."""
+        """One round of the watcher: a new version, the items removed from the store meanwhile, and a report
+        of the version served to the other processes."""
+        began = time.time()
         self.refresh()
         if self.removed is not None:
             self.removed.refresh()
+        if self.registry is not None and self._model is not None:  # both were read after `began`
+            self.registry.report(self._model.version, began)

@@ -63,12 +63,16 @@ def version_from_body() -> str:
 
 
 def _switched(version: str, job_id: str):
-    """Wait briefly for a rollback or publish job: 200 done, 202 still queued, 409 refused."""
+    """Wait briefly for a rollback or publish job: 200 done (once every web process serves it: `served`),
+    202 still queued, 409 refused."""
     job = admin_actions.wait_for_rollback(job_id)
     state = job.state if job else "PENDING"
     if state == "FAILURE":
         return jsonify({"job_id": job_id, "version": version, "state": state, "error": job.error}), 409
-    return jsonify({"job_id": job_id, "version": version, "state": state}), 200 if state == "SUCCESS" else 202
+    if state != "SUCCESS":
+        return jsonify({"job_id": job_id, "version": version, "state": state}), 202
+    served = admin_actions.served_everywhere(version)
+    return jsonify({"job_id": job_id, "version": version, "state": state, "served": served}), 200
 
 
 @bp.post("/index/rollback")
