@@ -91,6 +91,15 @@ CACHED_HEADERS = {
 }
 
 
+def served_schema() -> dict:
+    """What a switch's answer says the web processes served when it returned (web/state/serving_registry.py)."""
+    return obj({"agreed": {"type": ["boolean", "null"], "description": "Every web process that reports to Redis "
+                           "serves the version (null: Redis could not be asked)"},
+                "processes": COUNT, "versions": {"type": "object", "additionalProperties": COUNT,
+                                                 "description": "version -> processes serving it"},
+                "waited_seconds": {"type": "number"}, "error": STRING}, ["agreed"])
+
+
 def schemas() -> dict:
     """Bodies: what the routes answer and accept."""
     item_fields = {"item_id": STRING, "title": STRING, "description": STRING, "categories": STRINGS,
@@ -291,11 +300,7 @@ def metrics_schemas() -> dict:
         "StoppedExperiment": obj({**report, "promote_job_id": {"type": ["string", "null"]},
                                   "promote_state": STRING, "served": nullable(ref("Served"))},
                                  [*report, "promote_job_id"]),
-        "Served": obj({"agreed": {"type": ["boolean", "null"], "description": "Every web process that reports to "
-                                  "Redis serves the version (null: Redis could not be asked)"},
-                       "processes": COUNT, "versions": {"type": "object", "additionalProperties": COUNT,
-                                                        "description": "version -> processes serving it"},
-                       "waited_seconds": {"type": "number"}, "error": STRING}, ["agreed"]),
+        "Served": served_schema(),
     }
 
 
