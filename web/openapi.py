@@ -233,7 +233,8 @@ def item_schemas() -> dict:
 
 def event_schemas() -> dict:
     """Interaction events (POST /api/events)."""
-    event = {**obj({"event_id": nullable({**id_or_number("event id"), "description": "Repeats are counted, not stored."}),
+    event_id = nullable({**id_or_number("event id"), "description": "Repeats are counted, not stored."})
+    event = {**obj({"event_id": event_id,
                     "user_id": id_or_number("user id"), "item_id": id_or_number("item id"),
                     "type": {"type": "string", "enum": list(EVENT_TYPES)},
                     "value": nullable({"type": "number", "description": f"A rating's value, {MIN_RATING} to "
