@@ -47,6 +47,7 @@ from recommender.store.validation import (
     MIN_YEAR,
     RESERVED_NAMES,
 )
+from web.apidocs.examples import attach_examples
 from worker.queue import UPLOAD_MODES
 
 OPENAPI_VERSION = "3.1.0"
@@ -596,8 +597,8 @@ def event_paths() -> dict:
 
 
 def openapi_document() -> dict:
-    """The whole document (a fresh dict each call: callers may change theirs)."""
-    return {
+    """The whole document (a fresh dict each call: callers may change theirs), with its examples."""
+    return attach_examples({
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
@@ -612,4 +613,4 @@ def openapi_document() -> dict:
                                 "description": "INGEST_TOKEN (POST /api/events also takes ADMIN_TOKEN)"},
             },
         },
-    }
+    })
