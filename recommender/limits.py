@@ -62,3 +62,6 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
+
+# Embeds: the heading a host page may choose for a similar-items panel (heading=0 leaves it out).
+EMBED_HEADING_MAX_CHARS = 120

@@ -134,8 +134,9 @@ def refusal_message(realm: str) -> str:
     ingest = settings().ingest_token
     if ingest and _matches(token, ingest):
         return ("this token cannot be used here: it is the INGEST_TOKEN, which only sends events "
-                "(POST /api/events); admin routes need the ADMIN_TOKEN")
-    return f"this token cannot be used here: it is not a valid token for this route ({realm})"
+                "(POST /api/events); admin routes need the ADMIN_TOKEN as 'Authorization: Bearer <token>'")
+    return (f"this token cannot be used here: it is not the one this route takes; send 'Authorization: Bearer "
+            f"<token>' ({realm})")
 
 
 def token_required(view, accepted=lambda: (settings().admin_token,), realm="likewise-admin", attempts=limiter):
