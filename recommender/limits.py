@@ -65,3 +65,8 @@ EXPERIMENT_RETRY_SECONDS = 1.0
 
 # Embeds: the heading a host page may choose for a similar-items panel (heading=0 leaves it out).
 EMBED_HEADING_MAX_CHARS = 120
+
+# Uploads refused with 422 are kept so "map columns" can re-submit them: at most this many (oldest go first),
+# each for this long; each is at most MAX_UPLOAD_MB, as every upload.
+HELD_UPLOADS_MAX = 5
+HELD_UPLOAD_SECONDS = 3600

@@ -104,11 +104,11 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
     from web.services import tracking
-    from web.views import admin, admin_api, api, docs, embed, events_api, health, items_api, metrics, pages
+    from web.views import admin, admin_api, api, docs, embed, events_api, health, held_upload, items_api, metrics, pages
     from web.views import beacons as tracking_views
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
-                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp):
+                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp):
         app.register_blueprint(blueprint)
     for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp):
         csrf.exempt(blueprint)
