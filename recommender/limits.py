@@ -17,6 +17,11 @@ QUERY_MAX_CHARS = 200
 SEARCH_LIMIT = 20
 POPULAR_SHOWN = 12
 FILTER_VALUES_MAX = 50
+EMBED_HEADING_MAX_CHARS = 120  # the heading a host page may choose for an embedded panel (heading=0: none)
+# Uploads refused with 422 are kept so "map columns" can re-submit them: at most this many (oldest go first),
+# each for this long; each is at most MAX_UPLOAD_MB, as every upload.
+HELD_UPLOADS_MAX = 5
+HELD_UPLOAD_SECONDS = 3600
 
 IMAGE_ATTRIBUTES = ("image_url", "image")
 IMAGE_SCHEMES = ("http://", "https://")
@@ -62,11 +67,3 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
-
-# Embeds: the heading a host page may choose for a similar-items panel (heading=0 leaves it out).
-EMBED_HEADING_MAX_CHARS = 120
-
-# Uploads refused with 422 are kept so "map columns" can re-submit them: at most this many (oldest go first),
-# each for this long; each is at most MAX_UPLOAD_MB, as every upload.
-HELD_UPLOADS_MAX = 5
-HELD_UPLOAD_SECONDS = 3600
