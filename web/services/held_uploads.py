@@ -9,6 +9,7 @@ oldest go first), each for HELD_UPLOAD_SECONDS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -58,15 +59,25 @@ class HeldUpload:
     def columns(self, kind: str) -> list[str]:
         """The file's column names ([] when it cannot be read at all)."""
         try:
-            return [str(c).strip() for c in read_table(self.path(kind), self.names[kind]).columns]
-        except (CatalogError, StopIteration):
+            path = self.path(kind)
+        except StopIteration:
             return []
+        return list(_columns_of(str(path), path.stat().st_mtime_ns, self.names[kind]))
 
     def suggested(self, kind: str) -> dict[str, str]:
         """For each required column the file lacks, the column most likely meant."""
         found = self.columns(kind)
         return {role: nearest for role in REQUIRED[kind] if role not in found
                 and (nearest := nearest_column(role, found))}
+
+
+@functools.lru_cache(maxsize=HELD_UPLOADS_MAX * 2)
+def _columns_of(path: str, mtime_ns: int, name: str) -> tuple[str, ...]:
+    """Read once per file version (mtime_ns is part of the key): the mapping page and its answer both ask."""
+    try:
+        return tuple(str(c).strip() for c in read_table(Path(path), name).columns)
+    except CatalogError:
+        return ()
 
 
 def _root() -> Path:
