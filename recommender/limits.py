@@ -17,6 +17,11 @@ QUERY_MAX_CHARS = 200
 SEARCH_LIMIT = 20
 POPULAR_SHOWN = 12
 FILTER_VALUES_MAX = 50
+EMBED_HEADING_MAX_CHARS = 120  # the heading a host page may choose for an embedded panel (heading=0: none)
+# Uploads refused with 422 are kept so "map columns" can re-submit them: at most this many (oldest go first),
+# each for this long; each is at most MAX_UPLOAD_MB, as every upload.
+HELD_UPLOADS_MAX = 5
+HELD_UPLOAD_SECONDS = 3600
 
 IMAGE_ATTRIBUTES = ("image_url", "image")
 IMAGE_SCHEMES = ("http://", "https://")

@@ -191,12 +191,25 @@ def _public_url(environ, env: str) -> str:
     return parse_origin(raw, "LIKEWISE_PUBLIC_URL") if raw else ""
 
 
+def _data_dir(environ, default: Path) -> Path:
+    """LIKEWISE_DATA_DIR, or ./var when it exists: a missing default is refused, not created with new tokens
+    (which would look like a fresh install with no index, under whatever directory the command ran in)."""
+    chosen = environ.get("LIKEWISE_DATA_DIR", "").strip()
+    if chosen:
+        return Path(chosen).resolve()
+    if not default.is_dir():
+        raise ConfigError(f"LIKEWISE_DATA_DIR is not set and {default.resolve()} does not exist: set "
+                          "LIKEWISE_DATA_DIR to the data directory (`make run` uses var/ in the checkout), or "
+                          f"create {default.resolve()} to start a new one")
+    return default.resolve()
+
+
 def settings_from_env(environ=None) -> Settings:
     """The settings of this process, from `environ` (default: os.environ)."""
     environ = os.environ if environ is None else environ
     defaults = Settings()
     env = _environment(environ)
-    data_dir = Path(environ.get("LIKEWISE_DATA_DIR") or defaults.data_dir).resolve()
+    data_dir = _data_dir(environ, defaults.data_dir)
     flower_port = _number(environ, "FLOWER_PORT", FLOWER_PORT)
     return Settings(
         env=env,

@@ -129,7 +129,8 @@ def test_similar_prints_k_lines(built):
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert lines[0].startswith("Similar to 1000")
-    rows = [re.match(r"\s*(-?\d+\.\d+)\s+(\S+)\s+(.*)", ln) for ln in lines[1:]]
+    assert lines[1].split() == ["score", "id", "year", "title"]
+    rows = [re.match(r"\s*(-?\d+\.\d+)\s+(\S+)\s+(?:\d{4}\s+)?(.*)", ln) for ln in lines[2:]]
     assert len(rows) == 3 and all(rows)
     model = built.extensions["model_holder"].model
     expected = model.get_similar_items("1000", 3)
@@ -158,8 +159,10 @@ def test_search_prints_matches(built, small_catalog):
     result = built.test_cli_runner().invoke(args=["search", "river"])
     assert result.exit_code == 0, result.output
     items = pd.read_csv(small_catalog.items, dtype=str).set_index("item_id")["title"]
-    lines = [ln.split(None, 1) for ln in result.output.splitlines() if ln.strip()]
-    assert lines
+    rows = [re.match(r"\s*-?\d+\.\d{3}\s+(\S+)\s+(?:\d{4}\s+)?(.*)$", ln)
+            for ln in result.output.splitlines()[1:] if ln.strip()]
+    assert rows and all(rows)
+    lines = [row.groups() for row in rows]
     for item_id, title in lines:
         assert items[item_id] == title
         assert "river" in title.lower()

@@ -47,7 +47,7 @@ def test_events_need_a_token(api, headers):
     assert response.status_code == 401 and "likewise-ingest" in response.headers["WWW-Authenticate"]
 
 
-@pytest.mark.parametrize("field, value", [("user_id", ""), ("item_id", 5), ("type", "stare"), ("value", "high"),
+@pytest.mark.parametrize("field, value", [("user_id", ""), ("item_id", 5.5), ("type", "stare"), ("value", "high"),
                                           ("timestamp", "yesterday"), ("event_id", ""), ("colour", "red")])
 def test_each_bad_field_refuses_the_batch_naming_index_and_field(api, live_app, field, value):
     batch = [dict(EVENTS[0], event_id="ok"), {**EVENTS[1], field: value}]

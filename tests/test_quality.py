@@ -691,7 +691,7 @@ def test_admin_page_shows_the_evaluation(built_data_dir):
         assert f"{m['hit_rate']:.4f}" in row.group(0) and f"{m['ndcg']:.4f}" in row.group(0)
         low, high = m["hit_rate_ci"]
         assert f"[{low:.3f}, {high:.3f}]" in row.group(0), f"no interval for {method}"
-    assert f"{report['served']} (served)" in table
+    assert f'<tr class="served"><th scope="row">{report["served"]}</th>' in table, "the served row, named once"
     assert f"Served: {report['served_as']}" in table
     paired = table[table.index("paired bootstrap 95% interval"):]
     for peer, d in report["test"][report["served"]]["vs"].items():

@@ -128,13 +128,13 @@ def test_items_frame_has_the_load_items_layout_without_hidden_items(store):
     catalog = DatabaseCatalogSource(store).load()
     items = catalog.items
     assert list(items.columns) == ["item_id", "title", "description", "categories", "year", "image_url", "url",
-                                   "restored", "runtime", "studio"]
+                                   "studio", "runtime", "restored"], "attributes in the order they were sent"
     assert str(items["year"].dtype) == "Int64" and list(items["item_id"]) == ["a", "b"]
     assert items.iloc[0][["categories", "runtime", "restored", "url"]].tolist() == ["X|Y", "90", "true",
                                                                                    "https://e.org/a"]
     assert items.iloc[1][["studio", "url"]].tolist() == ["", ""] and pd.isna(items.iloc[1]["year"])
     assert catalog.interactions is None
-    assert catalog.attribute_columns == ["image_url", "url", "restored", "runtime", "studio"]
+    assert catalog.attribute_columns == ["image_url", "url", "studio", "runtime", "restored"]
 
 
 def test_source_hash_changes_with_the_catalog_and_new_events_only(store):

@@ -10,12 +10,13 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
+import click
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from recommender import limits
 from recommender.index_store import IndexStore
-from recommender.settings import Settings, settings_from_env
+from recommender.settings import ConfigError, Settings, settings_from_env
 from recommender.store.handle import open_store_of_record
 from web.extensions import csrf, htmx
 from web.state.model_holder import ModelHolder
@@ -56,7 +57,12 @@ def flask_config(settings: Settings) -> dict:
 
 def create_app(config: Settings | dict | None = None) -> Flask:
     """Build the app from the environment; `config` (a Settings, or overrides) wins (tests pass their own)."""
-    app_settings, extra = resolve_settings(config)
+    try:
+        app_settings, extra = resolve_settings(config)
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is not None:  # a `flask --app web …` command: no traceback
+            raise click.ClickException(str(exc)) from None
+        raise
     app = Flask(__name__, static_folder="static")
     app.config.update(flask_config(app_settings))
     app.config.update(extra)
@@ -102,11 +108,11 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
     from web.services import tracking
-    from web.views import admin, admin_api, api, docs, embed, events_api, health, items_api, metrics, pages
+    from web.views import admin, admin_api, api, docs, embed, events_api, health, held_upload, items_api, metrics, pages
     from web.views import beacons as tracking_views
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
-                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp):
+                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp):
         app.register_blueprint(blueprint)
     for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp):
         csrf.exempt(blueprint)

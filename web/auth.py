@@ -126,6 +126,19 @@ def _too_many(attempts: AttemptLimiter):
     return response
 
 
+def refusal_message(realm: str) -> str:
+    """Why a Bearer token was refused: none sent, the ingest token on an admin route, or a wrong one."""
+    token = _bearer()
+    if token is None:
+        return f"token required: send 'Authorization: Bearer <token>' ({realm})"
+    ingest = settings().ingest_token
+    if ingest and _matches(token, ingest):
+        return ("this token cannot be used here: it is the INGEST_TOKEN, which only sends events "
+                "(POST /api/events); admin routes need the ADMIN_TOKEN as 'Authorization: Bearer <token>'")
+    return (f"this token cannot be used here: it is not the one this route takes; send 'Authorization: Bearer "
+            f"<token>' ({realm})")
+
+
 def token_required(view, accepted=lambda: (settings().admin_token,), realm="likewise-admin", attempts=limiter):
     """JSON routes behind a Bearer token. The token is compared first, so a correct one always passes;
     failures are counted per client in `attempts`' bucket, across processes, and refused with 429 once
@@ -138,7 +151,7 @@ def token_required(view, accepted=lambda: (settings().admin_token,), realm="like
         if attempts.blocked(client):
             return _too_many(attempts)
         attempts.failed(client)
-        response = jsonify({"error": f"token required: send 'Authorization: Bearer <token>' ({realm})"})
+        response = jsonify({"error": refusal_message(realm)})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}"'
         return response

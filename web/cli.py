@@ -1,7 +1,9 @@
-"""`flask --app web ...` commands: build an index, evaluate, ask for similar items, search."""
+"""`flask --app web ...` commands: build an index, rebuild from the store, evaluate, ask for similar items, search."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ from recommender.limits import K_DEFAULT, K_MAX, K_MIN
 from recommender.metrics.store import arm_versions
 from recommender.model import UnknownItem
 from recommender.pipeline import build_release
-from recommender.store import StoreUnavailable
+from recommender.store import DatabaseCatalogSource, StoreUnavailable
 from web.extensions import index_store, model_holder, settings, store_of_record
 
 ITEMS_HELP = "Items file (CSV or Parquet). Default: the active catalog, or the demo catalog."
@@ -90,9 +92,34 @@ def build_index_command(items_path, interactions_path, if_missing):
     if items_path is not None:
         active_catalog().replace_with(files)
     record_in_store(files, replace=items_path is not None)
+    say_published(store, version)
+
+
+def say_published(store: IndexStore, version: str) -> None:
     manifest = store.versions()[0]
-    click.echo(f"Published index {version}: {manifest['item_count']} items, {manifest['dimensions']} "
-               f"dimensions, recall@10 {manifest['recall_at_10']}, built in {manifest['build_seconds']} s.")
+    click.echo(f"Published index {version} in {store.root}: {manifest['item_count']} items, "
+               f"{manifest['dimensions']} dimensions, recall@10 {manifest['recall_at_10']}, "
+               f"built in {manifest['build_seconds']} s.")
+
+
+@click.command("rebuild")
+@with_appcontext
+def rebuild_command():
+    """Build and publish a new index version from the store of record (what "Rebuild now" does, in this process)."""
+    try:
+        store = store_of_record().get()
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"{exc}; nothing was built") from None
+    if store.summary()["items"] == 0:
+        raise click.ClickException(f"the store of record in {settings().data_dir} holds no items: run "
+                                   "`flask --app web build-index` (the demo, or --items PATH) first")
+    source = DatabaseCatalogSource(store, weights=settings().event_weight_table, horizon_days=settings().event_days)
+    try:
+        version = build_release(index_store(), source, progress=lambda stage, pct: click.echo(f"  {pct:3d}% {stage}"),
+                                trigger="cli", protected=arm_versions(store_of_record().get)).version
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    say_published(index_store(), version)
 
 
 @click.command("evaluate")
@@ -124,29 +151,51 @@ def similar_command(item_id, k):
     except UnknownItem as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Similar to {item.item_id} {item.title} (index {model.version}):")
-    for result in model.get_similar_items(item_id, k):
-        click.echo(f"  {result.score:6.3f}  {result.item_id:>10}  {result.title}")
+    echo_table([(result.score, result.item) for result in model.get_similar_items(item_id, k)])
 
 
 @click.command("search")
 @with_appcontext
 @click.argument("query")
 def search_command(query):
-    """Search titles as the search box does."""
+    """Search titles as the search box does: score, id, year and title of each match, best first."""
     results = served_model().search(query)
     if not results:
         click.echo("No matches.")
-    for result in results:
-        click.echo(f"  {result.item.item_id:>10}  {result.item.title}")
+        return
+    echo_table([(result.score, result.item) for result in results])
+
+
+def table_lines(rows: list[tuple[float, object]], width: int) -> list[str]:
+    """(score, item) rows as aligned columns (score, id, year, title), titles cut to fit `width` characters."""
+    id_width = max([len("id"), *(len(item.item_id) for _, item in rows)])
+    lines = [f"{'score':>7}  {'id':<{id_width}}  {'year':>4}  title"]
+    for score, item in rows:
+        lines.append(f"{score:7.3f}  {item.item_id:<{id_width}}  {item.year if item.year is not None else '':>4}  "
+                     f"{item.title}")
+    return [line if len(line) <= width else line[:max(width - 1, 0)] + "…" for line in lines]
+
+
+def echo_table(rows: list[tuple[float, object]]) -> None:
+    for line in table_lines(rows, shutil.get_terminal_size().columns):
+        click.echo(line)
 
 
 def served_model():
     model = model_holder().model
     if model is None:
-        raise click.ClickException("no index yet: run `flask --app web build-index` first")
+        raise click.ClickException(f"no index yet in {index_store().root} ({data_dir_origin()}): run "
+                                   "`flask --app web build-index` first, or set LIKEWISE_DATA_DIR to the data "
+                                   "directory that holds one")
     return model
 
 
+def data_dir_origin() -> str:
+    if os.environ.get("LIKEWISE_DATA_DIR"):
+        return "LIKEWISE_DATA_DIR"
+    return "LIKEWISE_DATA_DIR is not set, so the data directory is ./var"
+
+
 def init_app(app: Flask) -> None:
-    for command in (build_index_command, evaluate_command, similar_command, search_command):
+    for command in (build_index_command, rebuild_command, evaluate_command, similar_command, search_command):
         app.cli.add_command(command)

@@ -47,6 +47,7 @@ from recommender.store.validation import (
     MIN_YEAR,
     RESERVED_NAMES,
 )
+from web.apidocs.examples import attach_examples
 from worker.queue import UPLOAD_MODES
 
 OPENAPI_VERSION = "3.1.0"
@@ -194,6 +195,12 @@ def store_id(what: str) -> dict:
     return schema
 
 
+def id_or_number(what: str) -> dict:
+    """An id as the events API takes it: text, or a whole number read as its decimal text (as catalog files)."""
+    return {"anyOf": [store_id(what), {"type": "integer", "description": "A whole number, stored as its decimal "
+                                                                         "text (42 is the id \"42\")."}]}
+
+
 def item_schemas() -> dict:
     """Items written and read one by one or in batches (the admin items routes)."""
     web_address = {"anyOf": [{"const": ""}, {"type": "string", "maxLength": MAX_URL_CHARS, "pattern": WEB_ADDRESS}]}
@@ -238,8 +245,9 @@ def item_schemas() -> dict:
 
 def event_schemas() -> dict:
     """Interaction events (POST /api/events)."""
-    event = {**obj({"event_id": nullable({**store_id("event id"), "description": "Repeats are counted, not stored."}),
-                    "user_id": store_id("user id"), "item_id": store_id("item id"),
+    event_id = nullable({**id_or_number("event id"), "description": "Repeats are counted, not stored."})
+    event = {**obj({"event_id": event_id,
+                    "user_id": id_or_number("user id"), "item_id": id_or_number("item id"),
                     "type": {"type": "string", "enum": list(EVENT_TYPES)},
                     "value": nullable({"type": "number", "description": f"A rating's value, {MIN_RATING} to "
                                                                        f"{MAX_RATING}; refused on other types."}),
@@ -606,8 +614,8 @@ def event_paths() -> dict:
 
 
 def openapi_document() -> dict:
-    """The whole document (a fresh dict each call: callers may change theirs)."""
-    return {
+    """The whole document (a fresh dict each call: callers may change theirs), with its examples."""
+    return attach_examples({
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
@@ -622,4 +630,4 @@ def openapi_document() -> dict:
                                 "description": "INGEST_TOKEN (POST /api/events also takes ADMIN_TOKEN)"},
             },
         },
-    }
+    })

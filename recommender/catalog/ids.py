@@ -17,7 +17,10 @@ ID_FIELDS = ("item_id", "user_id", "event_id")
 
 
 def normal_id(value):
-    """An id in NFC; anything that is not text is returned as it is (validation names it)."""
+    """An id in NFC; a whole number (not a boolean) as its decimal text, as catalog files read integer id
+    columns; anything else is returned as it is (validation names it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 

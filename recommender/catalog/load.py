@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.catalog.column_hints import missing_column_message
 from recommender.catalog.problems import MAX_ROWS_LISTED, CatalogError, Problem, row_numbers
 from recommender.catalog.read import MAX_COLUMNS, SUPPORTED_SUFFIXES, read_table
 from recommender.catalog.values import (
@@ -58,7 +59,7 @@ def _check_columns(frame: pd.DataFrame, name: str, required: tuple[str, ...]) ->
         problems.append(Problem(name, "column appears more than once", column=column.removesuffix(".1")))
     for column in required:
         if column not in stripped:
-            problems.append(Problem(name, "required column is missing", column=column))
+            problems.append(Problem(name, missing_column_message(column, stripped), column=column))
     if len(frame) == 0 and not problems:
         problems.append(Problem(name, "the file has a header but no rows"))
     return problems

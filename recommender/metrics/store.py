@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from recommender.metrics import aggregate
@@ -35,6 +35,13 @@ class MetricsStore:
                 connection.execute(impressions.insert(), impression_rows)
             if click_rows:
                 connection.execute(clicks.insert(), click_rows)
+
+    @guarded
+    def totals(self) -> dict[str, int]:
+        """Impressions and clicks stored by every web process, all versions and times together."""
+        with self.engine.connect() as connection:
+            return {name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                    for name, table in (("impressions", impressions), ("clicks", clicks))}
 
     @guarded
     def version_metrics(self, since: float | None = None, until: float | None = None) -> list[dict]:

@@ -74,7 +74,9 @@ def _event_errors(index: int, event, now: float) -> list[dict]:
         return [_error(index, "", "an event must be a JSON object")]
     errors = []
     for field in ("user_id", "item_id"):
-        if problem := id_problem(event.get(field), field):
+        if event.get(field) is None:
+            errors.append(_error(index, field, f"{field} is required"))
+        elif problem := id_problem(event[field], field):
             errors.append(_error(index, field, problem))
     if event.get("event_id") is not None and (problem := id_problem(event["event_id"], "event_id")):
         errors.append(_error(index, "event_id", problem))

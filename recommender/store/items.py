@@ -102,11 +102,33 @@ def _attribute_text(value) -> str:
     return str(value)
 
 
+def column_order(attribute_dicts) -> list[str]:
+    """Attribute names in the order the catalog file had its columns (each item's attributes keep it; an item
+    without some of them places the others after the names it does have), so a version built from the store
+    lists attributes as one built from the uploaded file does, however often it is rebuilt."""
+    order: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for attributes in attribute_dicts:
+        names = tuple(attributes)
+        if names in seen:  # most items share one layout: each layout is placed once
+            continue
+        seen.add(names)
+        position = 0
+        for name in names:
+            if name in order:
+                position = order.index(name) + 1
+            else:
+                order.insert(position, name)
+                position += 1
+    return order
+
+
 def items_frame(rows: list[dict], names: list[str] | None = None) -> pd.DataFrame:
     """Item rows in the column layout load_items gives (attributes as text, '' when missing); the
     attribute columns are `names`, or those the rows have."""
     if names is None:
-        names = sorted({name for row in rows for name in (row["attributes"] or {})} - set(OWN_ATTRIBUTE_COLUMNS))
+        names = [name for name in column_order(row["attributes"] or {} for row in rows)
+                 if name not in OWN_ATTRIBUTE_COLUMNS]
     frame = pd.DataFrame({
         "item_id": [row["item_id"] for row in rows],
         "title": [row["title"] for row in rows],

@@ -38,7 +38,7 @@ def _error(index, field: str, message: str) -> dict:
 def id_problem(value, what: str = "item_id") -> str | None:
     """Why `value` cannot be an id (None when it can): also safe as one URL path segment."""
     if not isinstance(value, str):
-        return f"{what} must be text"
+        return f"{what} must be text or a whole number"
     if not 1 <= len(value) <= MAX_ID_CHARS:
         return f"{what} must be 1 to {MAX_ID_CHARS} characters"
     if CONTROL_CHARS.search(value):

@@ -141,11 +141,12 @@ def tracking_status() -> dict:
 def panel_state() -> dict:
     """Everything the experiment partial shows; a database that is down is said, not raised."""
     state = {"tracking": tracking_status(), "versions": kept_versions(), "experiment": None, "error": None,
-             "labels": version_labels()}
+             "labels": version_labels(), "stored": None}
     served = model_holder().model
     state["control"] = served.version if served else None
     try:
         state["experiment"] = running_report()
+        state["stored"] = _call(lambda m: m.totals(), empty={"impressions": 0, "clicks": 0})
     except DatabaseUnavailable as exc:
         state["error"] = exc.description
     return state

@@ -18,7 +18,7 @@ from web.auth import admin_page, limiter, sign_in, sign_out, token_matches
 from web.client_address import client_address
 from web.extensions import settings, wants_fragment
 from web.services import admin_actions as admin_service
-from web.services import store_writes
+from web.services import held_uploads, store_writes
 from web.views.forms import ActionForm, LoginForm, UploadForm
 
 bp = Blueprint("admin", __name__)
@@ -122,14 +122,16 @@ def rebuild(form):
     return _after_action(message)
 
 
-def _upload_problems(form: UploadForm, problems):
+def upload_problems(form: UploadForm, problems, held=None, mapping=None):
+    """422 with every problem; a kept upload (`held`) is offered for "map columns" without picking it again."""
+    context = {"upload_form": form, "problems": problems, "held": held, "mapping": mapping or {},
+               "action_form": ActionForm()}
     if wants_fragment():
-        response = make_response(render_template("partials/admin_upload.html", upload_form=form, problems=problems),
-                                 422)
+        response = make_response(render_template("partials/admin_upload.html", **context), 422)
         response.headers["HX-Retarget"] = "#upload"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
-    return render_template("admin/upload_errors.html", upload_form=form, problems=problems), 422
+    return render_template("admin/upload_errors.html", **context), 422
 
 
 @bp.post("/admin/catalog")
@@ -140,7 +142,8 @@ def upload_catalog(form):
         job_id = admin_service.upload_catalog(request.files.get("items"), request.files.get("interactions"),
                                               form.mode.data or "replace", bool(form.clear_events.data))
     except CatalogError as exc:
-        return _upload_problems(form, exc.problems)
+        return upload_problems(form, exc.problems, held_uploads.hold(request.files.get("items"),
+                                                                     request.files.get("interactions")))
     return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")
 
 

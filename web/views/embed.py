@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, make_response, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from recommender.limits import SEARCH_LIMIT
+from recommender.limits import EMBED_HEADING_MAX_CHARS, SEARCH_LIMIT
 from recommender.model import Item, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
 from web.cors import add_cors_headers, is_preflight, preflight_response
@@ -26,6 +26,8 @@ bp = Blueprint("embed", __name__, url_prefix="/embed")
 EMBED_VARY = ("Origin", "HX-Request")
 
 FRAME_PARAMETER = "frame"
+HEADING_PARAMETER = "heading"
+NO_HEADING = "0"
 FRAME_PAGE = "embed_frame.html"
 STYLESHEET = "embed.css"
 ANY_ORIGIN_WARNING = ("LIKEWISE_EMBED_ORIGINS is '*': every site may show Likewise's panels and search "
@@ -60,6 +62,19 @@ def framed() -> bool:
     return raw == "1"
 
 
+def chosen_heading(title: str) -> str | None:
+    """The panel's heading: "Similar to <title>", the host's own text (heading=...), or none (heading=0)."""
+    raw = request.args.get(HEADING_PARAMETER)
+    if raw is None or raw == "1":
+        return f"Similar to {title}"
+    if raw == NO_HEADING:
+        return None
+    if len(raw) > EMBED_HEADING_MAX_CHARS or not raw.strip() or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise BadRequest(f"{HEADING_PARAMETER} must be 0 (no heading) or a text of 1 to {EMBED_HEADING_MAX_CHARS} "
+                         "characters without control characters")
+    return raw.strip()
+
+
 def render_embed(fragment: str, **context) -> str:
     """The fragment alone, or inside the tiny page an iframe loads."""
     if framed():
@@ -71,10 +86,11 @@ def render_embed(fragment: str, **context) -> str:
 @cached_by_version(EMBED_VARY)
 def similar(item_id: str):
     answer = similar_answer(item_id)
+    heading = chosen_heading(answer.item.title)
     model = answer.model
     cards = [card(model, r.item_id, why=r.why.summary if r.why else None) for r in answer.results]
     html = render_embed("partials/embed_similar.html", item=answer.item, k=answer.k, filters=answer.filters,
-                        cards=cards, results=answer.results)
+                        cards=cards, results=answer.results, heading=heading)
     return versioned(make_response(html), model)
 
 
