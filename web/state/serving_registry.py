@@ -61,7 +61,7 @@ class ServingRegistry:
         """Say which version this process serves, as read by a round that began at `read_at` (Unix seconds);
         an unreachable Redis is logged once, never raised."""
         try:
-            self.client.set(self.prefix + self.name(), f"{read_at:.3f} {version}", px=int(self.report_seconds * 1000))
+            self.client.set(self.prefix + self.name(), f"{read_at:.6f} {version}", px=int(self.report_seconds * 1000))
         except redis.exceptions.RedisError as exc:
             if not self._failing:
                 log.warning("served version not reported to Redis: %s", exc)
