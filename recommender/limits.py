@@ -62,3 +62,12 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
+# Personal lists (for-you, because-you-viewed): each request reads at most this many of the visitor's newest
+# events from the store of record, scores through at most FOR_YOU_SEEDS of the items they touched, and shows
+# the last BECAUSE_VIEWED_ITEMS items looked at with BECAUSE_VIEWED_SHOWN similar items each.
+FOR_YOU_EVENTS_READ = 200
+FOR_YOU_SEEDS = 30
+FOR_YOU_WHY_TITLES = 2
+BECAUSE_VIEWED_ITEMS = 3
+BECAUSE_VIEWED_SHOWN = 4
+FOR_YOU_HALF_LIFE_DAYS = 14.0  # an event this old counts half as much in for-you as one sent now

@@ -595,6 +595,58 @@ def event_paths() -> dict:
                       "503": error(STORE_DOWN)}}}}
 
 
+def panel_schemas() -> dict:
+    """The personal lists' answers (issue 24) and what forgetting a user removed."""
+    count = {"type": "integer", "minimum": 0}
+    why = obj({"summary": STRING, "because": {**STRINGS, "description": "Titles of the visitor's items behind it."}})
+    return {
+        "PanelItem": obj({"item_id": STRING, "title": STRING, "score": {"type": "number"},
+                          "year": nullable({"type": "integer"}), "categories": STRINGS, "why": why}),
+        "ForYouAnswer": obj({"for": {"type": "object", "description": "{\"visitor\": V} or {\"user_id\": U}"},
+                             "k": {"type": "integer"}, "basis": {"type": "string", "enum": ["history", "trending"],
+                                                                "description": "trending: no usable history"},
+                             "seeds": {**STRINGS, "description": "The visitor's items it was scored from."},
+                             "results": {"type": "array", "items": ref("PanelItem")}, "index_version": STRING}),
+        "Forgotten": obj({"removed": obj({"events": count, "impressions_anonymised": count,
+                                          "clicks_anonymised": count}),
+                          "rebuild_job_id": {"type": ["string", "null"]}}),
+    }
+
+
+def panel_paths() -> dict:
+    """GET /api/recommendations and forgetting a user or a visitor."""
+    visitor = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,100}$"}
+    user = {"type": "string", "minLength": 1, "maxLength": ITEM_ID_MAX_CHARS, "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}
+    who = [{"name": "visitor", "in": "query", "description": "Likewise's visitor id (the lw_visitor cookie).",
+            "schema": visitor},
+           {"name": "user_id", "in": "query", "description": "Your site's user id, as sent to the events API "
+            "(give this or visitor).", "schema": user},
+           {"name": "include_seen", "in": "query", "description": "1: items the visitor already touched may come "
+            "back.", "schema": {"type": "string", "enum": ["0", "1"]}}]
+    forget = {"200": answer("What was removed; a rebuild is asked for.", ref("Forgotten")),
+              "400": error("A malformed id."), "404": error("Likewise holds nothing of them.")}
+    return {
+        "/api/recommendations": {"get": {
+            "summary": "For you: a visitor's or user's list from their recent events", "tags": ["public"],
+            "operationId": "getRecommendations",
+            "parameters": who + params("K", "Category", "Exclude", "YearMin", "YearMax"),
+            "responses": {"200": answer("Best first; basis trending when they have no usable history.",
+                                        ref("ForYouAnswer")),
+                          "400": error("A bad parameter, named in the message (or neither visitor nor user_id)."),
+                          "503": error("No index has been built yet.")}}},
+        "/api/admin/users/{user_id}": {"delete": {
+            "summary": "Forget a site user: delete their events, wipe their id from impressions and clicks",
+            "tags": ["admin"], "operationId": "forgetUser", "security": [{"adminToken": []}],
+            "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": user}],
+            "responses": admin_responses(forget, unavailable="The database is unavailable: nothing was removed.")}},
+        "/api/admin/visitors/{visitor}": {"delete": {
+            "summary": "Forget a visitor (lw_visitor id): the same as for a user", "tags": ["admin"],
+            "operationId": "forgetVisitor", "security": [{"adminToken": []}],
+            "parameters": [{"name": "visitor", "in": "path", "required": True, "schema": visitor}],
+            "responses": admin_responses(forget, unavailable="The database is unavailable: nothing was removed.")}},
+    }
+
+
 def openapi_document() -> dict:
     """The whole document (a fresh dict each call: callers may change theirs)."""
     return {
@@ -602,9 +654,9 @@ def openapi_document() -> dict:
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
                                 "admin actions and ingest with Bearer tokens."},
-        "paths": {**public_paths(), **admin_paths(), **event_paths()},
+        "paths": {**public_paths(), **admin_paths(), **event_paths(), **panel_paths()},
         "components": {
-            "schemas": schemas(),
+            "schemas": {**schemas(), **panel_schemas()},
             "parameters": parameters(),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},

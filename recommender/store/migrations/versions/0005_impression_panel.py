@@ -1,5 +1,6 @@
 """impressions.panel and clicks.panel: which list a counted panel was (issue 24: similar, for-you, trending,
 bought-together, ...), so CTR is counted per list. Rows written before it were all similar panels.
+And an index on events (user_id, ts): for-you reads one user's newest events on every request.
 
 Revision ID: 0005
 Revises: 0004
@@ -20,9 +21,11 @@ def upgrade() -> None:
     for table in TABLES:
         op.add_column(table, sa.Column("panel", sa.String(30), nullable=False, server_default="similar"))
         op.create_index(f"ix_{table}_panel_version", table, ["panel", "version"])
+    op.create_index("ix_events_user_ts", "events", ["user_id", "ts"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_user_ts", table_name="events")
     for table in TABLES:
         op.drop_index(f"ix_{table}_panel_version", table_name=table)
         with op.batch_alter_table(table) as batch:
