@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from recommender.limits import FOR_YOU_HALF_LIFE_DAYS, FOR_YOU_SEEDS, FOR_YOU_WHY_TITLES
 from recommender.model import Filters, Item
 from recommender.store.event_validation import RATING_TYPE
@@ -88,41 +90,46 @@ def _seed_rows(model, liked: dict[str, float]) -> dict[int, float]:
     return rows
 
 
-def _score(model, seeds: dict[int, float]) -> tuple[dict[int, float], dict[int, dict[int, float]]]:
-    """Candidate scores through the neighbour table, and each candidate's contribution per seed."""
-    scores: dict[int, float] = {}
-    parts: dict[int, dict[int, float]] = {}
-    for seed, weight in seeds.items():
-        for row, similarity in zip(model.neighbours[seed].tolist(), model.scores[seed].tolist()):
-            if row < 0 or similarity <= 0:
-                continue
-            gain = weight * similarity
-            scores[row] = scores.get(row, 0.0) + gain
-            parts.setdefault(row, {})[seed] = parts.get(row, {}).get(seed, 0.0) + gain
-    return scores, parts
+def _score(model, seeds: dict[int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(candidate rows, their scores) through the neighbour table, best first, and the seeds' (rows, gains)
+    table each candidate's why is read from: one numpy pass over the seeds' neighbour rows."""
+    if not seeds:
+        empty = np.zeros((0, 0))
+        return np.zeros(0, dtype=np.int64), np.zeros(0), empty, empty
+    seed_rows = np.fromiter(seeds, dtype=np.int64, count=len(seeds))
+    weights = np.fromiter(seeds.values(), dtype=np.float64, count=len(seeds))
+    rows = np.asarray(model.neighbours[seed_rows], dtype=np.int64)
+    gains = np.where((rows >= 0) & (np.asarray(model.scores[seed_rows]) > 0),
+                     weights[:, None] * np.asarray(model.scores[seed_rows], dtype=np.float64), 0.0)
+    valid = gains > 0
+    candidates, inverse = np.unique(rows[valid], return_inverse=True)
+    totals = np.bincount(inverse, weights=gains[valid], minlength=len(candidates))
+    order = np.lexsort((candidates, -totals))
+    return candidates[order], totals[order], rows, gains
 
 
-def _because(model, contributions: dict[int, float]) -> tuple[str, ...]:
-    best = sorted(contributions.items(), key=lambda pair: -pair[1])[:FOR_YOU_WHY_TITLES]
-    return tuple(model.table.title(seed) for seed, _ in best)
+def _because(model, seed_rows: list[int], rows: np.ndarray, gains: np.ndarray, candidate: int) -> tuple[str, ...]:
+    """The titles of the seeds that gave `candidate` the most."""
+    given = np.where(rows == candidate, gains, 0.0).sum(axis=1)
+    best = [i for i in np.argsort(-given, kind="stable")[:FOR_YOU_WHY_TITLES] if given[i] > 0]
+    return tuple(model.table.title(seed_rows[i]) for i in best)
 
 
 def recommend(model, history: list[HistoryEvent], k: int, weights: dict[str, float], now: float,
               filters: Filters | None = None, include_seen: bool = False) -> ForYou:
     """The visitor's k best items, best first; the cold answer when their history gives nothing."""
-    liked = interest(history, weights, now)
-    seeds = _seed_rows(model, liked)
-    scores, parts = _score(model, seeds)
+    seeds = _seed_rows(model, interest(history, weights, now))
+    candidates, totals, rows, gains = _score(model, seeds)
     touched = {model.table.row_of(e.item_id) for e in history}
     accept = model.accepting(filters)
-    ranked = sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+    seed_rows = list(seeds)
     chosen = []
-    for row, score in ranked:
+    for row, score in zip(candidates.tolist(), totals.tolist()):
         if len(chosen) == k:
             break
         if (include_seen or row not in touched) and accept(row):
             chosen.append(PanelItem(model.get_item(model.table.value("item_id", row)), score,
-                                    _because(model, parts[row])))
+                                    _because(model, seed_rows, rows, gains, row)))
     if not chosen:
         return cold_answer(model, k, filters, exclude=set() if include_seen else touched)
     return ForYou(chosen, HISTORY, tuple(model.table.value("item_id", row) for row in seeds))

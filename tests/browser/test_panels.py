@@ -55,7 +55,7 @@ def test_home_page_shows_the_lists_of_a_visitor_with_history(stack, page):
     check_for_you(page)
     rows = page.locator("#because-you-viewed .because-row")
     expect(rows).to_have_count(3)
-    expect(rows.first.get_by_role("heading", level=3)).to_contain_text("Because you viewed Up")
+    expect(rows.first.locator(":scope > h3")).to_have_text("Because you viewed Up")
     wait_settled(page)
     screenshot(page, "home-for-you")
     page.locator("#for-you").get_by_role("link", name="Refresh").click()
