@@ -71,3 +71,4 @@ FOR_YOU_WHY_TITLES = 2
 BECAUSE_VIEWED_ITEMS = 3
 BECAUSE_VIEWED_SHOWN = 4
 FOR_YOU_HALF_LIFE_DAYS = 14.0  # an event this old counts half as much in for-you as one sent now
+PERSONAL_CACHE_MAX_BYTES = 16 * 2**20  # rendered for-you answers per web process, keyed on the visitor's newest event

@@ -226,3 +226,16 @@ def test_for_you_is_tracked_per_panel(demo_app, client):
     demo_app.extensions["tracking"].buffer.flush()
     panels = {p["panel"]: p for p in client.get("/api/admin/metrics", headers=ADMIN).get_json()["panels"]}
     assert panels["for-you"]["impressions"] >= 1 and panels["for-you"]["clicks"] >= 1
+
+
+def test_a_kept_for_you_fragment_is_renewed_by_the_next_event_and_by_forgetting(demo_app, client):
+    visitor = new_visitor()
+    send(client, visitor, ids_by_title(demo_app, ANIMATED[:1]))
+    fragment = f"/for-you?visitor={visitor}&k=10"
+    first = client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    assert client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text == first  # kept: the same panel
+    send(client, visitor, ids_by_title(demo_app, ["Shining, The", "Alien"]), "purchase")
+    renewed = client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    assert renewed != first and "Shining, The" in renewed
+    assert client.delete(f"/api/admin/visitors/{visitor}", headers=ADMIN).status_code == 200
+    assert 'data-basis="trending"' in client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text

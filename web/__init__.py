@@ -97,7 +97,7 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
-    from web.services import tracking
+    from web.services import personal_lists, tracking
     from web.views import (
         admin,
         admin_api,
@@ -123,6 +123,7 @@ def _blueprints(app: Flask, app_settings: Settings) -> None:
     for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panels_api.bp):
         csrf.exempt(blueprint)
     tracking.init_app(app)
+    personal_lists.init_app(app)
     if app_settings.bench_routes:
         from web.views import bench
 

@@ -36,6 +36,12 @@ def recent_events(connection: Connection, user_id: str, limit: int) -> list[Hist
     return [HistoryEvent(row.item_id, row.type, row.value, row.ts) for row in connection.execute(statement)]
 
 
+def newest_event_id(connection: Connection, user_id: str) -> int | None:
+    """The id of the user's newest stored event (rows only grow; a deletion lowers it or makes it None): what a
+    cached personal list is keyed on, so any new or deleted event of theirs makes a new answer."""
+    return connection.execute(select(func.max(events.c.id)).where(events.c.user_id == user_id)).scalar()
+
+
 def forget_user(connection: Connection, user_id: str) -> dict[str, int]:
     """Delete the user's events and wipe their id from impressions and clicks (the counts stay, anonymous).
 
@@ -61,6 +67,11 @@ class UserData:
     def recent(self, user_id: str, limit: int) -> list[HistoryEvent]:
         with self.engine.connect() as connection:
             return recent_events(connection, user_id, limit)
+
+    @guarded
+    def newest(self, user_id: str) -> int | None:
+        with self.engine.connect() as connection:
+            return newest_event_id(connection, user_id)
 
     @guarded
     def forget(self, user_id: str) -> dict[str, int]:

@@ -3,6 +3,10 @@ cookie), their recent events read from the store of record on every request (bou
 so a new event changes the next answer without a rebuild), and the lists scored from them by recommender.panels.
 
 A visitor nobody knows, or a database that cannot be read, gets the cold answer, never an error.
+
+Rendered for-you answers are kept per process (bounded in bytes, emptied on a version swap), keyed on the request,
+the version, the removed items' revision and the id of the visitor's newest event: one indexed query tells
+whether anything of theirs changed, so a new (or forgotten) event still changes the very next answer.
 """
 
 from __future__ import annotations
@@ -11,21 +15,23 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 from werkzeug.exceptions import BadRequest
 
-from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS
+from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS, PERSONAL_CACHE_MAX_BYTES
 from recommender.panels.because_viewed import ViewedRow, because_viewed
 from recommender.panels.for_you import ForYou, recommend
 from recommender.store import StoreUnavailable
 from recommender.store.user_data import HistoryEvent, UserData
 from web.extensions import served_model, settings, store_of_record
+from web.http_cache import CachedAnswer, FragmentCache, removed_revision
 from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
 
 log = logging.getLogger(__name__)
 
 USER_PARAM = "user_id"
 INCLUDE_SEEN_PARAM = "include_seen"
+CACHE = "personal_cache"
 PRIVATE_ANSWER = "private, no-store"  # a personal list is never kept by a shared cache (nor by the browser)
 
 
@@ -98,3 +104,35 @@ def private(response):
     response.headers["Cache-Control"] = PRIVATE_ANSWER
     response.vary.add("Cookie")
     return response
+
+
+def cache_key(who: Asker | None) -> str | None:
+    """What a personal answer depends on besides the version; None when the database cannot say (no caching)."""
+    newest = None
+    if who is not None:
+        try:
+            newest = UserData(store_of_record().get().engine).newest(who.id)
+        except StoreUnavailable:
+            return None
+    args = sorted(request.args.items(multi=True))
+    headers = [request.headers.get(name, "") for name in ("HX-Request", "HX-History-Restore-Request")]
+    return repr((request.path, args, headers, who, newest, removed_revision(), g.get("arm")))
+
+
+def cached_answer(key: str | None) -> bytes | None:
+    if key is None:
+        return None
+    hit = current_app.extensions[CACHE].get(served_model().version, key)
+    return hit.body if hit is not None else None
+
+
+def keep_answer(key: str | None, body: bytes) -> None:
+    if key is not None:
+        current_app.extensions[CACHE].put(served_model().version, key, CachedAnswer(200, (), body))
+
+
+def init_app(app: Flask) -> None:
+    """The per-process cache of rendered personal answers, emptied whenever the served version changes."""
+    cache = FragmentCache(PERSONAL_CACHE_MAX_BYTES)
+    app.extensions[CACHE] = cache
+    app.extensions["model_holder"].on_swap(cache.swapped)

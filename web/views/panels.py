@@ -25,8 +25,14 @@ def for_you():
     k = parse_k(request.args.get("k"))
     filters = parse_filters()
     who = personal_lists.asker()
+    key = personal_lists.cache_key(who)
+    kept = personal_lists.cached_answer(key)
+    if kept is not None:
+        return personal_lists.private(versioned(make_response(kept), served_model()))
     answer = personal_lists.for_you(k, filters, who)
-    return _answer("for_you.html", "partials/for_you_panel.html", answer=answer, k=k, who=who)
+    response = _answer("for_you.html", "partials/for_you_panel.html", answer=answer, k=k, who=who)
+    personal_lists.keep_answer(key, response.get_data())
+    return response
 
 
 @bp.get("/because-you-viewed")
