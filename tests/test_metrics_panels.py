@@ -141,3 +141,23 @@ def test_impressions_and_clicks_are_counted_per_panel_and_version(tracked_app):
     with store.engine.connect() as connection:
         stored = connection.execute(select(clicks.c.panel, clicks.c.source_item)).all()
     assert sorted(stored) == [("for-you", ""), ("for-you", "")]
+
+
+def test_for_you_answers_from_the_arm_and_the_experiment_counts_it_per_panel(tracked_app, two_versions):
+    client = tracked_app.test_client()
+    _, old, _ = two_versions
+    challenger = old if isinstance(old, str) else old.version
+    started = client.post("/api/admin/experiments", json={"challenger": challenger, "share": 0.5}, headers=ADMIN)
+    assert started.status_code == 201, started.get_json()
+    experiment_id = started.get_json()["experiment_id"]
+    arms = {}
+    for i in range(20):
+        answer = client.get(f"/api/recommendations?visitor=arm-{i}&k=3&track=1", headers=BROWSER)
+        arms[answer.get_json()["index_version"]] = arms.get(answer.get_json()["index_version"], 0) + 1
+    assert challenger in arms and len(arms) == 2, "for-you answers from each visitor's arm"
+    tracked_app.extensions["tracking"].buffer.flush()
+    report = client.get(f"/api/admin/experiments/{experiment_id}", headers=ADMIN).get_json()
+    by_arm = {arm["version"]: arm for arm in report["arms"]}
+    assert all(by_arm[v]["by_panel"]["for-you"]["impressions"] == n for v, n in arms.items())
+    page = client.get("/admin/metrics", headers=ADMIN).get_data(as_text=True)
+    assert "Per panel: control: for-you" in page
