@@ -72,3 +72,13 @@ EXPERIMENT_RETRY_SECONDS = 1.0
 # every process that reported says the new version, or after SERVED_AGREEMENT_WAIT_SECONDS saying which did not.
 SERVING_REPORT_SECONDS = 3.0
 SERVED_AGREEMENT_WAIT_SECONDS = 5.0
+# Personal lists (for-you, because-you-viewed): each request reads at most this many of the visitor's newest
+# events from the store of record, scores through at most FOR_YOU_SEEDS of the items they touched, and shows
+# the last BECAUSE_VIEWED_ITEMS items looked at with BECAUSE_VIEWED_SHOWN similar items each.
+FOR_YOU_EVENTS_READ = 200
+FOR_YOU_SEEDS = 30
+FOR_YOU_WHY_TITLES = 2
+BECAUSE_VIEWED_ITEMS = 3
+BECAUSE_VIEWED_SHOWN = 4
+FOR_YOU_HALF_LIFE_DAYS = 14.0  # an event this old counts half as much in for-you as one sent now
+PERSONAL_CACHE_MAX_BYTES = 16 * 2**20  # rendered for-you answers per web process, keyed on the visitor's newest event

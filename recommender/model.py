@@ -220,6 +220,10 @@ class SimilarItemsModel:
                 return chosen[:k]
             width *= 4
 
+    def accepting(self, filters: Filters | None):
+        """The one test a candidate row passes before any list shows it (similar items, for-you, ...)."""
+        return self._filter(filters or Filters())
+
     def _filter(self, filters: Filters):
         if not filters:
             return lambda row: True

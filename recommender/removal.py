@@ -50,6 +50,10 @@ class WithoutRemoved:
         filters = replace(filters or Filters(), exclude_rows=self.removed_rows)
         return self.model.get_similar_items(item_id, k, filters)
 
+    def accepting(self, filters: Filters | None):
+        filters = filters or Filters()
+        return self.model.accepting(replace(filters, exclude_rows=filters.exclude_rows | self.removed_rows))
+
     def _extra(self) -> int:
         return min(len(self.removed_rows), MAX_EXTRA_ASKED)
 

@@ -107,16 +107,22 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
-    from web.services import tracking
+    from web.services import personal_lists, tracking
     from web.views import admin, admin_api, api, docs, embed, events_api, health, held_upload, items_api, metrics, pages
     from web.views import beacons as tracking_views
+    from web.views import panels as panel_pages
+    from web.views import panels_api as panel_api
+    from web.views import panels_embed as panel_embeds
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
                       events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp):
+    for blueprint in (panel_pages.bp, panel_api.bp, panel_embeds.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panel_api.bp):
         csrf.exempt(blueprint)
     tracking.init_app(app)
+    personal_lists.init_app(app)
     if app_settings.bench_routes:
         from web.views import bench
 

@@ -28,6 +28,7 @@ from recommender.limits import (
 from recommender.metrics.arms import ARMS
 from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
 from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
+from recommender.metrics.tokens import PANELS
 from recommender.neighbours.version_marks import LABEL_PATTERN, TRIGGERS
 from recommender.store.event_validation import EVENT_TYPES, MAX_RATING, MIN_RATING, RATING_TYPE
 from recommender.store.events import MAX_UNKNOWN_IDS_LISTED
@@ -282,8 +283,10 @@ def metrics_schemas() -> dict:
     experiment = {"experiment_id": STRING, "control": STRING, "challenger": STRING, "share": share,
                   "started_at": moment, "stopped_at": nullable(moment), "promoted": {"type": ["string", "null"]},
                   "running": {"type": "boolean"}}
+    by_panel = {"type": "object", "additionalProperties": ref("Rate"), "propertyNames": {"enum": list(PANELS)},
+                "description": "The rate of each list (panel) shown."}
     arm = obj({"arm": {"type": "string", "enum": list(ARMS)}, "version": STRING,
-               "share": {"type": "number", "minimum": 0, "maximum": 1}, **rate_fields})
+               "share": {"type": "number", "minimum": 0, "maximum": 1}, **rate_fields, "by_panel": by_panel})
     report = {**experiment, "arms": {"type": "array", "items": arm, "minItems": 2, "maxItems": 2},
               "p_value": nullable({"type": "number", "minimum": 0, "maximum": 1}),
               "verdict": {"type": "string", "enum": [NOT_ENOUGH_DATA, NO_DIFFERENCE, CHALLENGER_BETTER,
@@ -293,9 +296,13 @@ def metrics_schemas() -> dict:
         "VersionMetrics": obj({"version": STRING, **rate_fields,
                                "by_position": {"type": "array", "items": obj(
                                    {"position": {"type": "integer", "minimum": 1}, **rate_fields})},
-                               "by_surface": {"type": "object", "additionalProperties": ref("Rate")}}),
+                               "by_surface": {"type": "object", "additionalProperties": ref("Rate")},
+                               "by_panel": by_panel}),
+        "PanelMetrics": obj({"panel": {"type": "string", "enum": list(PANELS)}, **rate_fields,
+                             "by_version": {"type": "object", "additionalProperties": ref("Rate")}}),
         "MetricsAnswer": obj({"since": nullable(moment), "until": nullable(moment),
-                              "versions": {"type": "array", "items": ref("VersionMetrics")}}),
+                              "versions": {"type": "array", "items": ref("VersionMetrics")},
+                              "panels": {"type": "array", "items": ref("PanelMetrics")}}),
         "ExperimentInput": obj({"challenger": {"type": "string", "description": "A kept version other than the "
                                                "one served now (which becomes the control)."},
                                 "share": nullable({**share, "description": "Share of visitors shown the "
@@ -613,6 +620,58 @@ def event_paths() -> dict:
                       "503": error(STORE_DOWN)}}}}
 
 
+def panel_schemas() -> dict:
+    """The personal lists' answers (issue 24) and what forgetting a user removed."""
+    count = {"type": "integer", "minimum": 0}
+    why = obj({"summary": STRING, "because": {**STRINGS, "description": "Titles of the visitor's items behind it."}})
+    return {
+        "PanelItem": obj({"item_id": STRING, "title": STRING, "score": {"type": "number"},
+                          "year": nullable({"type": "integer"}), "categories": STRINGS, "why": why}),
+        "ForYouAnswer": obj({"for": {"type": "object", "description": "{\"visitor\": V} or {\"user_id\": U}"},
+                             "k": {"type": "integer"}, "basis": {"type": "string", "enum": ["history", "trending"],
+                                                                "description": "trending: no usable history"},
+                             "seeds": {**STRINGS, "description": "The visitor's items it was scored from."},
+                             "results": {"type": "array", "items": ref("PanelItem")}, "index_version": STRING}),
+        "Forgotten": obj({"removed": obj({"events": count, "impressions_anonymised": count,
+                                          "clicks_anonymised": count}),
+                          "rebuild_job_id": {"type": ["string", "null"]}}),
+    }
+
+
+def panel_paths() -> dict:
+    """GET /api/recommendations and forgetting a user or a visitor."""
+    visitor = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,100}$"}
+    user = {"type": "string", "minLength": 1, "maxLength": ITEM_ID_MAX_CHARS, "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}
+    who = [{"name": "visitor", "in": "query", "description": "Likewise's visitor id (the lw_visitor cookie).",
+            "schema": visitor},
+           {"name": "user_id", "in": "query", "description": "Your site's user id, as sent to the events API "
+            "(give this or visitor).", "schema": user},
+           {"name": "include_seen", "in": "query", "description": "1: items the visitor already touched may come "
+            "back.", "schema": {"type": "string", "enum": ["0", "1"]}}]
+    forget = {"200": answer("What was removed; a rebuild is asked for.", ref("Forgotten")),
+              "400": error("A malformed id."), "404": error("Likewise holds nothing of them.")}
+    return {
+        "/api/recommendations": {"get": {
+            "summary": "For you: a visitor's or user's list from their recent events", "tags": ["public"],
+            "operationId": "getRecommendations",
+            "parameters": who + params("K", "Category", "Exclude", "YearMin", "YearMax"),
+            "responses": {"200": answer("Best first; basis trending when they have no usable history.",
+                                        ref("ForYouAnswer")),
+                          "400": error("A bad parameter, named in the message (or neither visitor nor user_id)."),
+                          "503": error("No index has been built yet.")}}},
+        "/api/admin/users/{user_id}": {"delete": {
+            "summary": "Forget a site user: delete their events, wipe their id from impressions and clicks",
+            "tags": ["admin"], "operationId": "forgetUser", "security": [{"adminToken": []}],
+            "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": user}],
+            "responses": admin_responses(forget, unavailable="The database is unavailable: nothing was removed.")}},
+        "/api/admin/visitors/{visitor}": {"delete": {
+            "summary": "Forget a visitor (lw_visitor id): the same as for a user", "tags": ["admin"],
+            "operationId": "forgetVisitor", "security": [{"adminToken": []}],
+            "parameters": [{"name": "visitor", "in": "path", "required": True, "schema": visitor}],
+            "responses": admin_responses(forget, unavailable="The database is unavailable: nothing was removed.")}},
+    }
+
+
 def openapi_document() -> dict:
     """The whole document (a fresh dict each call: callers may change theirs), with its examples."""
     return attach_examples({
@@ -620,9 +679,9 @@ def openapi_document() -> dict:
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
                                 "admin actions and ingest with Bearer tokens."},
-        "paths": {**public_paths(), **admin_paths(), **event_paths()},
+        "paths": {**public_paths(), **admin_paths(), **event_paths(), **panel_paths()},
         "components": {
-            "schemas": schemas(),
+            "schemas": {**schemas(), **panel_schemas()},
             "parameters": parameters(),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.evaluation.evaluator import METHODS, PEERS, SERVED, Evaluator
+from recommender.evaluation.for_you_rows import for_you_rows, format_for_you
 from recommender.evaluation.fusion_tuning import tune_served
 from recommender.evaluation.protocol import K, Split, leave_last_out
 from recommender.similarity.fusion import WEIGHTED_SOURCES, FusionSettings
@@ -87,7 +88,8 @@ def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: B
         test[SERVED]["vs"] = evaluator.paired_differences()
         if served_fusion is not None and SERVED in evaluator.hits:
             test[SERVED]["vs_served_now"] = evaluator.against_fusion(test_split, served_fusion)
-        return {**choice, "test": test, "test_users": len(test_split),
+        for_you = for_you_rows(evaluator, test_split)
+        return {**choice, "test": test, "test_users": len(test_split), "for_you": for_you,
                 "seconds": round(time.perf_counter() - started, 2)}
     return choice, report
 
@@ -163,4 +165,6 @@ def format_table(report: dict) -> str:
                      "chosen on validation")
     if report.get("ease", {}).get("skipped"):
         lines.append(report["ease"]["skipped"])
+    if "for_you" in report:
+        lines += format_for_you(report["for_you"])
     return "\n".join(lines)

@@ -58,6 +58,7 @@ events = Table(
     UniqueConstraint("event_id", name="uq_events_event_id"),
     Index("ix_events_ts", "ts"),
     Index("ix_events_origin", "origin"),
+    Index("ix_events_user_ts", "user_id", "ts"),
 )
 
 removed_items = Table(

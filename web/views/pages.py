@@ -7,6 +7,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.model import UnknownItem
 from web.http_cache import cached_by_version
+from web.views import panels
 from web.views.common import (
     check_item_id,
     page_or_fragment,
@@ -24,8 +25,13 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-@cached_by_version()
 def home():
+    """A visitor with history gets their lists (a private page); everyone else the shared, cached one."""
+    return panels.personal_home() or public_home()
+
+
+@cached_by_version()
+def public_home():
     model = served_model()
     return render_template("search.html", popular=model.popular(POPULAR_SHOWN), query="", results=None,
                            index_version=model.version)

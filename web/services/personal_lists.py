@@ -1,0 +1,138 @@
+"""What the for-you and because-you-viewed routes share: who is asking (visitor= or user_id=, else the visitor
+cookie), their recent events read from the store of record on every request (bounded by FOR_YOU_EVENTS_READ,
+so a new event changes the next answer without a rebuild), and the lists scored from them by recommender.panels.
+
+A visitor nobody knows, or a database that cannot be read, gets the cold answer, never an error.
+
+Rendered for-you answers are kept per process (bounded in bytes, emptied on a version swap), keyed on the request,
+the version, the removed items' revision and the id of the visitor's newest event: one indexed query tells
+whether anything of theirs changed, so a new (or forgotten) event still changes the very next answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, request
+from werkzeug.exceptions import BadRequest
+
+from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS, PERSONAL_CACHE_MAX_BYTES
+from recommender.panels.because_viewed import ViewedRow, because_viewed
+from recommender.panels.for_you import ForYou, recommend
+from recommender.store import StoreUnavailable
+from recommender.store.user_data import HistoryEvent, UserData
+from web.extensions import served_model, settings, store_of_record
+from web.http_cache import CachedAnswer, FragmentCache, removed_revision
+from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
+
+log = logging.getLogger(__name__)
+
+USER_PARAM = "user_id"
+INCLUDE_SEEN_PARAM = "include_seen"
+CACHE = "personal_cache"
+PRIVATE_ANSWER = "private, no-store"  # a personal list is never kept by a shared cache (nor by the browser)
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Whose list: `kind` is visitor (Likewise's cookie or visitor=) or user_id (a site's own id)."""
+
+    kind: str
+    id: str
+
+    def as_dict(self) -> dict:
+        return {self.kind: self.id}
+
+
+def checked(name: str, raw: str) -> str:
+    """A user id or visitor id as given: a 400 naming it when it is malformed."""
+    if name == VISITOR_PARAM and not VISITOR_PATTERN.fullmatch(raw):
+        raise BadRequest(f"{VISITOR_PARAM} must be 1 to 100 letters, digits or . _ : - characters")
+    if not raw or len(raw) > ITEM_ID_MAX_CHARS or any(ord(c) < 32 for c in raw):
+        raise BadRequest(f"{name} must be 1 to {ITEM_ID_MAX_CHARS} characters without control characters")
+    return raw
+
+
+def asker(use_cookie: bool = True) -> Asker | None:
+    """user_id= or visitor= (not both), else the visitor cookie; None for a first-time visitor.
+    A malformed parameter is a 400 naming it; a malformed cookie is ignored."""
+    given = [name for name in (USER_PARAM, VISITOR_PARAM) if name in request.args]
+    if len(given) == 2:
+        raise BadRequest(f"give {USER_PARAM} or {VISITOR_PARAM}, not both")
+    if given:
+        return Asker(given[0], checked(given[0], request.args[given[0]]))
+    cookie = request.cookies.get(VISITOR_COOKIE) if use_cookie else None
+    if cookie and VISITOR_PATTERN.fullmatch(cookie):
+        return Asker(VISITOR_PARAM, cookie)
+    return None
+
+
+def include_seen() -> bool:
+    raw = request.args.get(INCLUDE_SEEN_PARAM, "")
+    if raw not in ("", "0", "1", "true", "false"):
+        raise BadRequest(f"{INCLUDE_SEEN_PARAM} must be 1 or 0, got {raw[:20]!r}")
+    return raw in ("1", "true")
+
+
+def history(who: Asker | None) -> list[HistoryEvent]:
+    """Their newest events (at most FOR_YOU_EVENTS_READ), read once per request; [] when the database is down."""
+    if who is None:
+        return []
+    if "personal_history" not in g:
+        try:
+            g.personal_history = UserData(store_of_record().get().engine).recent(who.id, FOR_YOU_EVENTS_READ)
+        except StoreUnavailable as exc:
+            log.warning("history of a visitor not read, answering the cold list: %s", exc)
+            g.personal_history = []
+    return g.personal_history
+
+
+def for_you(k: int, filters, who: Asker | None) -> ForYou:
+    return recommend(served_model(), history(who), k, settings().event_weight_table, time.time(), filters,
+                     include_seen())
+
+
+def viewed_rows(filters, who: Asker | None) -> list[ViewedRow]:
+    return because_viewed(served_model(), history(who), filters, include_seen=include_seen())
+
+
+def private(response):
+    """Personal answers: no shared cache, no ETag; they change with every event the visitor sends."""
+    g.http_cache_off = True
+    response.headers["Cache-Control"] = PRIVATE_ANSWER
+    response.vary.add("Cookie")
+    return response
+
+
+def cache_key(who: Asker | None) -> str | None:
+    """What a personal answer depends on besides the version; None when the database cannot say (no caching)."""
+    newest = None
+    if who is not None:
+        try:
+            newest = UserData(store_of_record().get().engine).newest(who.id)
+        except StoreUnavailable:
+            return None
+    args = sorted(request.args.items(multi=True))
+    headers = [request.headers.get(name, "") for name in ("HX-Request", "HX-History-Restore-Request")]
+    return repr((request.path, args, headers, who, newest, removed_revision(), g.get("arm")))
+
+
+def cached_answer(key: str | None) -> bytes | None:
+    if key is None:
+        return None
+    hit = current_app.extensions[CACHE].get(served_model().version, key)
+    return hit.body if hit is not None else None
+
+
+def keep_answer(key: str | None, body: bytes) -> None:
+    if key is not None:
+        current_app.extensions[CACHE].put(served_model().version, key, CachedAnswer(200, (), body))
+
+
+def init_app(app: Flask) -> None:
+    """The per-process cache of rendered personal answers, emptied whenever the served version changes."""
+    cache = FragmentCache(PERSONAL_CACHE_MAX_BYTES)
+    app.extensions[CACHE] = cache
+    app.extensions["model_holder"].on_swap(cache.swapped)
