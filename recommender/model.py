@@ -110,6 +110,14 @@ class SearchResult:
                 "score": self.score, "highlights": [[h.text, h.matched] for h in self.highlights]}
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    """Results best first, and what the query was read as when the best one needed corrections."""
+
+    results: list[SearchResult]
+    corrected: str | None = None
+
+
 class SimilarItemsModel:
     """One immutable index version; replaced whole, never modified, when a new one is published."""
 
@@ -251,5 +259,9 @@ class SimilarItemsModel:
         return [self._item_at(int(r)) for r in self.popular_rows[:n]]
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return [SearchResult(self._item_at(hit.row), hit.score, hit.highlights)
-                for hit in self.title_search.search(query, limit)]
+        return self.search_answer(query, limit).results
+
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
+        found = self.title_search.answer(query, limit)
+        return SearchAnswer([SearchResult(self._item_at(hit.row), hit.score, hit.highlights) for hit in found.hits],
+                            found.corrected)

@@ -83,9 +83,12 @@ def similar(item_id: str):
 def search():
     query = query_arg("q")
     model = served_model()
-    hits = model.search(query, SEARCH_LIMIT) if query.strip() else []
-    cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in hits]
-    return versioned(make_response(render_embed("partials/embed_search.html", query=query, cards=cards)), model)
+    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in (answer.results if answer else [])]
+    corrected = answer.corrected if answer else None
+    corrected_link = public_url_for("pages.search", q=corrected) if corrected else None
+    return versioned(make_response(render_embed("partials/embed_search.html", query=query, cards=cards,
+                                                corrected=corrected, corrected_link=corrected_link)), model)
 
 
 @bp.get("/likewise.css")
