@@ -222,7 +222,7 @@ class TitleSearch:
         hits = self._ranked(candidates, total, terms, [set(typos[t].words) for t in terms], limit)
         if not hits:
             return SearchAnswer([])
-        best_words = set(WORD.findall(fold(self.titles[hits[0].row])))
+        best_words = {fold(word): word.lower() for word in WORD.findall(self.titles[hits[0].row])}
         return SearchAnswer(hits, corrected_query(best_words, terms, {t: typos[t].as_dict() for t in distinct}))
 
     def _ranked(self, candidates: np.ndarray, total: np.ndarray, terms: list[str], fuzzy_by_term: list[set[str]],

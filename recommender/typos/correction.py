@@ -4,10 +4,12 @@ did without a word that matched nothing."""
 from __future__ import annotations
 
 
-def corrected_query(title_words: set[str], terms: list[str], typos_by_term: dict[str, dict[str, int]]) -> str | None:
+def corrected_query(title_words: dict[str, str], terms: list[str],
+                    typos_by_term: dict[str, dict[str, int]]) -> str | None:
     """The terms as the best hit matched them: a term found whole or as a prefix stays as typed, a term
-    found by typo becomes the closest title word, a term the title lacks is left out. None when that is
-    the query itself (nothing was corrected)."""
+    found by typo becomes the closest title word (as the title spells it, lower-cased: 'война', not the
+    folded 'воина'), a term the title lacks is left out. `title_words` maps the title's folded words to
+    that spelling. None when that is the query itself (nothing was corrected)."""
     read = []
     for term in terms:
         if term in title_words or any(word.startswith(term) for word in title_words):
@@ -16,7 +18,7 @@ def corrected_query(title_words: set[str], terms: list[str], typos_by_term: dict
         close = sorted((distance, word) for word, distance in typos_by_term.get(term, {}).items()
                        if word in title_words)
         if close:
-            read.append(close[0][1])
+            read.append(title_words[close[0][1]])
     if read == terms or not read:
         return None
     return " ".join(read)
