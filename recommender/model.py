@@ -20,6 +20,7 @@ from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, PO
 from recommender.neighbours.lookup import METRIC, annoy_neighbours
 from recommender.search import Highlight, TitleSearch
 from recommender.similarity.explain import Explainer, Why
+from recommender.similarity.word_weights import WordWeights
 
 MAX_FILTER_CANDIDATES = 5000
 
@@ -137,6 +138,7 @@ class SimilarItemsModel:
             likes_indptr = np.load(self.path / layout.LIKES_INDPTR_FILE, mmap_mode="r").view(np.ndarray)
             likes_indices = np.load(self.path / layout.LIKES_INDICES_FILE, mmap_mode="r").view(np.ndarray)
             self.title_search = TitleSearch.load(self.path / layout.SEARCH_DIR, TitleColumn(self.table))
+            word_weights = WordWeights.load(self.path / layout.WORD_WEIGHTS_DIR)
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise IndexLoadError(f"{self.version}: a file of this version cannot be read: {exc}") from exc
         self.annoy = AnnoyIndex(int(self.manifest["dimensions"]), METRIC)
@@ -145,7 +147,7 @@ class SimilarItemsModel:
         except OSError as exc:
             raise IndexLoadError(f"{self.version}: cannot load {layout.INDEX_FILE}: {exc}") from exc
         self._check_consistency()
-        self.explainer = Explainer(self.table, likes_indptr, likes_indices)
+        self.explainer = Explainer(self.table, likes_indptr, likes_indices, word_weights)
         self.all_categories = list(self.manifest.get("categories", []))
         self._items_frame = None
 
