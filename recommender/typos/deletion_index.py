@@ -52,7 +52,7 @@ def _table(keys: list[np.ndarray], tokens: list[np.ndarray]) -> tuple[np.ndarray
     order = np.lexsort((all_tokens, all_keys))
     all_keys, all_tokens = all_keys[order], all_tokens[order]
     distinct, starts = np.unique(all_keys, return_index=True)
-    offsets = np.append(starts, len(all_keys)).astype(np.int64)
+    offsets = np.append(starts, len(all_keys)).astype(np.int32 if len(all_keys) < 2**31 else np.int64)
     return distinct, offsets, all_tokens.astype(np.int32)
 
 
