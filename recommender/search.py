@@ -235,8 +235,9 @@ class TitleSearch:
             best = keys >= kth
             candidates, keys = candidates[best], keys[best]
         order = np.lexsort((candidates, -keys))[:max(limit, 0)]
+        marks: dict[str, int] = {}
         return [SearchHit(int(candidates[i]), round(float(keys[i]), 3),
-                          highlight(self.titles[int(candidates[i])], terms, fuzzy_by_term)) for i in order]
+                          highlight(self.titles[int(candidates[i])], terms, fuzzy_by_term, marks)) for i in order]
 
 
 def _find(keys: np.ndarray, key: str) -> int:
@@ -248,20 +249,19 @@ def _find(keys: np.ndarray, key: str) -> int:
     return i if i < len(keys) and keys[i] == key else -1
 
 
-def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tuple[Highlight, ...]:
-    """Split a title into matched and unmatched pieces: a prefix match marks only the typed part."""
+def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]],
+              marks: dict[str, int] | None = None) -> tuple[Highlight, ...]:
+    """Split a title into matched and unmatched pieces: a prefix match marks only the typed part.
+    `marks` caches, across the hits of one query, how much of each title word is marked."""
+    marks = {} if marks is None else marks
+    whole = set(terms).union(*fuzzy_by_term)
     pieces: list[Highlight] = []
     cursor = 0
     for match in WORD.finditer(title):
-        word = fold(match.group())
-        marked = 0
-        for term, fuzzy in zip(terms, fuzzy_by_term):
-            if word == term or word in fuzzy:
-                marked = len(match.group())
-                break
-            if word.startswith(term):
-                exact_length = len(word) == len(match.group())
-                marked = max(marked, len(term) if exact_length else len(match.group()))
+        raw = match.group()
+        marked = marks.get(raw)
+        if marked is None:
+            marked = marks[raw] = _marked_length(raw, terms, whole)
         if marked:
             start = match.start()
             if start > cursor:
@@ -271,3 +271,15 @@ def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tu
     if cursor < len(title):
         pieces.append(Highlight(title[cursor:], False))
     return tuple(pieces)
+
+
+def _marked_length(raw: str, terms: list[str], whole: set[str]) -> int:
+    """Characters of a title word to mark: all of it when a term or a typo of one is the word, the typed
+    part when a term is its prefix (all of it when folding changed its length), else none."""
+    word = fold(raw)
+    if word in whole:
+        return len(raw)
+    prefixes = [term for term in terms if word.startswith(term)]
+    if not prefixes:
+        return 0
+    return max(len(term) for term in prefixes) if len(word) == len(raw) else len(raw)

@@ -23,12 +23,6 @@ def allowed_edits(length: int) -> int:
     return 1 if length >= ONE_EDIT_FROM else 0
 
 
-def pair_allowance(typed: str, title_word: str) -> int:
-    """Typos tolerated between a typed word and a title word: what the shorter of the two allows, so
-    "qwzx" (four letters) does not turn into "wax" (three) with two edits."""
-    return allowed_edits(min(len(typed), len(title_word)))
-
-
 def deletions(word: str, depth: int) -> list[list[str]]:
     """The word with 0, 1, ... depth letters dropped: one list per count, each variant once, in position
     order (so capped work is repeatable)."""
@@ -40,13 +34,15 @@ def deletions(word: str, depth: int) -> list[list[str]]:
 
 
 def close_words(typed: str, candidates: list[str]) -> dict[int, int]:
-    """Positions in `candidates` of the words within the pair's allowance of `typed`, with their distance
-    (exact matches excluded)."""
+    """Positions in `candidates` of the words close enough to `typed`, with their distance (exact matches
+    excluded). The shorter of the two words sets the allowance, so "qwzx" (four letters) does not turn
+    into "wax" (three) with two edits."""
     most = allowed_edits(len(typed))
     if not most or not candidates:
         return {}
     found = extract(typed, candidates, scorer=OSA.distance, score_cutoff=most, limit=None)
     if len(typed) >= TWO_EDITS_FROM + MOST_EDITS:  # every word within two edits has four letters or more
         return {index: int(distance) for _, distance, index in found if distance}
+    allowance = [allowed_edits(min(len(typed), n)) for n in range(len(typed) + most + 1)]
     return {index: int(distance) for _, distance, index in found
-            if 0 < distance <= pair_allowance(typed, candidates[index])}
+            if 0 < distance <= allowance[min(len(candidates[index]), len(allowance) - 1)]}
