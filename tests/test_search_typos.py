@@ -214,3 +214,11 @@ def test_a_nonsense_word_still_answers_through_the_api(client, model):
     _, read_as = typo_of(model)
     answer = client.get("/api/search", query_string={"q": read_as + " qqxzv"}).get_json()
     assert answer["results"] and answer["corrected"] == read_as
+
+
+def test_few_and_many_variants_hash_alike():
+    """Queries hash a few variants in Python and many with numpy, the build always many: the same numbers."""
+    words = [w for title in ["Star Wars", "Amélie", "東京物語", "Тихий Дон", "x" * 32] for w in title.lower().split()]
+    many = words * (deletion_index.FEW_VARIANTS // len(words) + 1)
+    assert len(many) > deletion_index.FEW_VARIANTS
+    assert deletion_index.variant_hashes(many)[:len(words)].tolist() == deletion_index.variant_hashes(words).tolist()

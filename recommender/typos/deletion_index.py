@@ -32,10 +32,22 @@ TABLES = ("near", "far")
 ARRAYS = tuple(f"typo_{table}_{part}" for table in TABLES for part in ("keys", "offsets", "tokens"))
 
 
+FEW_VARIANTS = 64  # up to this many are hashed in plain Python: numpy's per-call cost would dominate
+MASK = 2**64 - 1
+
+
+def _python_hash(text: str) -> int:
+    value = int(FNV_OFFSET)
+    for char in text:
+        value = ((value ^ ord(char)) * int(FNV_PRIME)) & MASK
+    return value
+
+
 def variant_hashes(variants: list[str]) -> np.ndarray:
-    """FNV-1a over each string's code points; a string's hash does not depend on the others' lengths."""
-    if not variants:
-        return np.empty(0, dtype=np.uint64)
+    """FNV-1a over each string's code points; a string's hash does not depend on the others' lengths.
+    A few strings are hashed one by one, many at once column by column: both give the same numbers."""
+    if len(variants) <= FEW_VARIANTS:
+        return np.array([_python_hash(v) for v in variants], dtype=np.uint64)
     codes = np.array(variants)
     width = codes.dtype.itemsize // 4
     codes = codes.view(np.uint32).reshape(len(variants), width).astype(np.uint64)
