@@ -35,6 +35,7 @@ from recommender.layout import (
     POPULAR_FILE,
     SCORES_FILE,
     SEARCH_DIR,
+    WORD_WEIGHTS_DIR,
     BuildError,
     Progress,
     no_progress,
@@ -51,9 +52,11 @@ from recommender.neighbours.disk_space import require_space_for_index
 from recommender.neighbours.exact import RECALL_FLOOR
 from recommender.neighbours.lookup import METRIC
 from recommender.search import TitleSearch
+from recommender.similarity.explain import content_words
 from recommender.similarity.fusion import FusionSettings
 from recommender.similarity.series import series_pairs
 from recommender.similarity.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
+from recommender.similarity.word_weights import WordWeights
 from recommender.tuning import TUNING_KEY, Tuned, carried_evaluation, evaluated, refusal
 
 POPULAR_KEPT = 200
@@ -86,6 +89,9 @@ def write_serving_files(out_dir: Path, items: pd.DataFrame, likes: sparse.csr_ma
     write_item_table(items, out_dir)
     counts = items["interaction_count"].to_numpy()
     sizes = TitleSearch(items["title"].astype(str).tolist(), counts).save(out_dir / SEARCH_DIR)
+    descriptions = items["description"].fillna("").astype(str) if "description" in items else [""] * len(items)
+    texts = (content_words(title, text) for title, text in zip(items["title"].astype(str), descriptions))
+    sizes.update(WordWeights.from_texts(texts).save(out_dir / WORD_WEIGHTS_DIR))
     likes = likes.tocsr()
     np.save(out_dir / LIKES_INDPTR_FILE, likes.indptr.astype(np.int64))
     np.save(out_dir / LIKES_INDICES_FILE, likes.indices.astype(np.int32))

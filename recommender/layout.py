@@ -21,6 +21,7 @@ LIKES_INDPTR_FILE = "likes_indptr.npy"
 LIKES_INDICES_FILE = "likes_indices.npy"
 POPULAR_FILE = "popular.npy"
 SEARCH_DIR = "search"
+WORD_WEIGHTS_DIR = "word_weights"  # document frequencies of the explanation words
 CATALOG_SNAPSHOT_FILE = "catalog_items.parquet"  # the items this version was built from (restorable)
 
 Progress = Callable[[str, int], None]

@@ -20,6 +20,7 @@ from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, PO
 from recommender.neighbours.lookup import METRIC, annoy_neighbours
 from recommender.search import Highlight, TitleSearch
 from recommender.similarity.explain import Explainer, Why
+from recommender.similarity.word_weights import WordWeights
 
 MAX_FILTER_CANDIDATES = 5000
 
@@ -110,6 +111,14 @@ class SearchResult:
                 "score": self.score, "highlights": [[h.text, h.matched] for h in self.highlights]}
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    """Results best first, and what the query was read as when the best one needed corrections."""
+
+    results: list[SearchResult]
+    corrected: str | None = None
+
+
 class SimilarItemsModel:
     """One immutable index version; replaced whole, never modified, when a new one is published."""
 
@@ -129,6 +138,7 @@ class SimilarItemsModel:
             likes_indptr = np.load(self.path / layout.LIKES_INDPTR_FILE, mmap_mode="r").view(np.ndarray)
             likes_indices = np.load(self.path / layout.LIKES_INDICES_FILE, mmap_mode="r").view(np.ndarray)
             self.title_search = TitleSearch.load(self.path / layout.SEARCH_DIR, TitleColumn(self.table))
+            word_weights = WordWeights.load(self.path / layout.WORD_WEIGHTS_DIR)
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise IndexLoadError(f"{self.version}: a file of this version cannot be read: {exc}") from exc
         self.annoy = AnnoyIndex(int(self.manifest["dimensions"]), METRIC)
@@ -137,7 +147,7 @@ class SimilarItemsModel:
         except OSError as exc:
             raise IndexLoadError(f"{self.version}: cannot load {layout.INDEX_FILE}: {exc}") from exc
         self._check_consistency()
-        self.explainer = Explainer(self.table, likes_indptr, likes_indices)
+        self.explainer = Explainer(self.table, likes_indptr, likes_indices, word_weights)
         self.all_categories = list(self.manifest.get("categories", []))
         self._items_frame = None
 
@@ -255,5 +265,9 @@ class SimilarItemsModel:
         return [self._item_at(int(r)) for r in self.popular_rows[:n]]
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return [SearchResult(self._item_at(hit.row), hit.score, hit.highlights)
-                for hit in self.title_search.search(query, limit)]
+        return self.search_answer(query, limit).results
+
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
+        found = self.title_search.answer(query, limit)
+        return SearchAnswer([SearchResult(self._item_at(hit.row), hit.score, hit.highlights) for hit in found.hits],
+                            found.corrected)

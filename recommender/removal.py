@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from recommender.limits import POPULAR_SHOWN, SEARCH_LIMIT
-from recommender.model import Filters, Item, SearchResult, SimilarItem, SimilarItemsModel, UnknownItem
+from recommender.model import Filters, Item, SearchAnswer, SearchResult, SimilarItem, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
 
 MAX_EXTRA_ASKED = 1000  # search and popular ask this many more at most, to fill in for removed ones
@@ -58,8 +58,12 @@ class WithoutRemoved:
         return min(len(self.removed_rows), MAX_EXTRA_ASKED)
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        found = self.model.search(query, limit + self._extra())
-        return [result for result in found if result.item.item_id not in self.removed][:limit]
+        return self.search_answer(query, limit).results
+
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
+        found = self.model.search_answer(query, limit + self._extra())
+        kept = [result for result in found.results if result.item.item_id not in self.removed][:limit]
+        return SearchAnswer(kept, found.corrected if kept else None)
 
     def popular(self, n: int = POPULAR_SHOWN) -> list[Item]:
         return [item for item in self.model.popular(n + self._extra()) if item.item_id not in self.removed][:n]
@@ -98,7 +102,11 @@ class WithFieldsOf:
         return [replace(r, item=self._fields(r.item)) for r in self.arm.get_similar_items(item_id, k, filters)]
 
     def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return [self._search_result(result) for result in self.arm.search(query, limit)]
+        return self.search_answer(query, limit).results
+
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
+        found = self.arm.search_answer(query, limit)
+        return SearchAnswer([self._search_result(result) for result in found.results], found.corrected)
 
     def _search_result(self, result: SearchResult) -> SearchResult:
         item = self._fields(result.item)

@@ -1,7 +1,13 @@
-"""Live title search: word-prefix matches first, then one-typo matches, all in memory.
+"""Live title search: word-prefix matches first, then matches with typos, all in memory.
 
 Postings are kept in one array sorted by token, so every token that starts with a prefix is a
 single contiguous slice (found by binary search), and a query costs a few slices, not a scan.
+Words with typos (two edits in words of four letters or more, one in three-letter words, a swap of
+neighbouring letters counting as one) come from the symmetric-delete index in recommender.typos.
+
+A title need not match every word: each word it matches adds to its score, so a word that matches
+nothing lowers a title's rank instead of emptying the answer. When the best title needed typos fixed
+or words left out, the answer says what the query was read as ("Showing results for star wars").
 
 Every query's work is bounded whatever it contains: Unicode normalisation can turn one character
 into eighteen, so the folded text is cut again; terms longer than any title word match nothing;
@@ -18,14 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.typos import deletion_index
+from recommender.typos.correction import corrected_query
+from recommender.typos.deletion_index import DeletionIndex, QueryWork, TypoMatches, gathered
+
 MAX_QUERY_CHARS = 200  # characters of the query read
 MAX_FOLDED_CHARS = 200  # characters kept after folding ('㌖' folds to 6 letters, 'ﷺ' to 18 characters)
 MAX_TERMS = 8
-FUZZY_MIN_LENGTH = 5
-FUZZY_MAX_LENGTH = 32  # longer terms match exactly or by prefix only: typo work grows with length, such words are rare
-MAX_KEY_LOOKUPS = 256  # binary searches for typo variants per query (a 32-letter term needs 66)
-MAX_FUZZY_CANDIDATES = 2048  # tokens compared edit by edit with the terms, per query
-EXACT, PREFIX, FUZZY = 3, 2, 1
+EXACT, PREFIX, ONE_TYPO, TWO_TYPOS = 3.0, 2.0, 1.0, 0.5  # what a term adds to a title's score
+TYPO_SCORES = {1: ONE_TYPO, 2: TWO_TYPOS}
+FIRST_WORD_BONUS = 0.5  # the title starts with the first term: "toy" ranks "Toy Story" above "Story of a Toy"
 WORD = re.compile(r"\w+", re.UNICODE)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -44,48 +52,9 @@ def terms_of(query: str) -> list[str]:
     return WORD.findall(fold(query)[:MAX_FOLDED_CHARS])[:MAX_TERMS]
 
 
-def within_one_edit(a: str, b: str) -> bool:
-    """Damerau distance at most 1: one insertion, deletion, substitution or adjacent transposition."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long[i]:
-        i += 1
-    return short[i:] == long[i + 1:]
-
-
-def _deletions(word: str) -> list[str]:
-    """The word with one letter dropped, each variant once, in position order (so capped work is repeatable)."""
-    return list(dict.fromkeys(word[:i] + word[i + 1:] for i in range(len(word))))
-
-
 def _longest_key(keys: np.ndarray) -> int:
     """Characters in the longest key of a sorted string array (its numpy width)."""
     return keys.dtype.itemsize // 4
-
-
-@dataclass
-class QueryWork:
-    """The typo-matching work one query did, counted so that it stays bounded and tests can check it."""
-
-    lookups: int = 0
-    candidates: int = 0
-
-    def take_lookups(self, count: int) -> bool:
-        if self.lookups + count > MAX_KEY_LOOKUPS:
-            return False
-        self.lookups += count
-        return True
-
-    def take_candidates(self, available: int) -> int:
-        taken = max(0, min(available, MAX_FUZZY_CANDIDATES - self.candidates))
-        self.candidates += taken
-        return taken
 
 
 @dataclass(frozen=True)
@@ -103,7 +72,16 @@ class SearchHit:
     highlights: tuple[Highlight, ...]
 
 
-ARRAYS = ("vocab", "offsets", "rows", "variants", "variant_offsets", "variant_tokens", "first_token", "tiebreak")
+@dataclass(frozen=True)
+class SearchAnswer:
+    """Hits best first, and what the query was read as when the best hit needed corrections (else None)."""
+
+    hits: list[SearchHit]
+    corrected: str | None = None
+
+
+POSTING_ARRAYS = ("vocab", "offsets", "rows", "first_token", "tiebreak")
+ARRAYS = POSTING_ARRAYS + deletion_index.ARRAYS
 
 
 def _grouped(ids: dict[str, int], key_ids: np.ndarray, values: np.ndarray):
@@ -121,13 +99,6 @@ def _grouped(ids: dict[str, int], key_ids: np.ndarray, values: np.ndarray):
     order = np.argsort(ranked, kind="stable")
     offsets = np.searchsorted(ranked[order], np.arange(len(keys) + 1)).astype(np.int64)
     return np.array(keys), offsets, values[order].astype(np.int32), rank
-
-
-def _sorted_groups(keys: list[str], values: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """_grouped for keys given as strings."""
-    ids: dict[str, int] = {}
-    key_ids = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys))
-    return _grouped(ids, key_ids, np.asarray(values, dtype=np.int32))[:3]
 
 
 def _postings(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -162,24 +133,18 @@ class TitleSearch:
         self.titles = titles
         self.__dict__.update(arrays if arrays is not None else self._build(titles, popularity))
         self.size = len(self.first_token)
+        self.typos = DeletionIndex(self.vocab, {name: getattr(self, name) for name in deletion_index.ARRAYS})
 
     @staticmethod
     def _build(titles, popularity) -> dict:
         vocab, offsets, rows, first_ids, lengths = _postings(titles)
-        variant_keys, variant_tokens = [], []
-        for tid, token in enumerate(vocab.tolist()):
-            if len(token) >= FUZZY_MIN_LENGTH - 1:
-                for variant in _deletions(token):
-                    variant_keys.append(variant)
-                    variant_tokens.append(tid)
-        variants, variant_offsets, variant_tokens = _sorted_groups(variant_keys, variant_tokens)
         n = len(first_ids)
         pop = np.zeros(n) if popularity is None else np.log1p(np.asarray(popularity, dtype=float))
         top = pop.max() if n and pop.max() > 0 else 1.0
         length_penalty = lengths / 1000.0
-        return {"vocab": vocab, "offsets": offsets, "rows": rows, "variants": variants,
-                "variant_offsets": variant_offsets, "variant_tokens": variant_tokens,
-                "first_token": first_ids, "tiebreak": (0.4 * pop / top - length_penalty).astype(np.float32)}
+        return {"vocab": vocab, "offsets": offsets, "rows": rows, "first_token": first_ids,
+                "tiebreak": (0.4 * pop / top - length_penalty).astype(np.float32),
+                **deletion_index.build_arrays(vocab.tolist())}
 
     def save(self, directory: Path) -> dict[str, int]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -189,16 +154,21 @@ class TitleSearch:
 
     @classmethod
     def load(cls, directory: Path, titles) -> TitleSearch:
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in ARRAYS}
+        """Memory-map the saved arrays. A version built before the typo tables existed gets them built
+        here from its vocabulary, once per process, so older kept versions still load and roll back."""
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in POSTING_ARRAYS}
+        typo_files = [directory / f"{name}.npy" for name in deletion_index.ARRAYS]
+        if all(path.is_file() for path in typo_files):
+            arrays.update({path.stem: np.load(path, mmap_mode="r").view(np.ndarray) for path in typo_files})
+        else:
+            arrays.update(deletion_index.build_arrays(arrays["vocab"].tolist()))
         return cls(titles, arrays=arrays)
 
     def _token_id(self, term: str) -> int:
         return _find(self.vocab, term)
 
-    def _rows_of(self, tids) -> np.ndarray:
-        if not len(tids):
-            return np.empty(0, dtype=np.int32)
-        return np.concatenate([self.rows[self.offsets[t]:self.offsets[t + 1]] for t in tids])
+    def _rows_of(self, tids: np.ndarray) -> np.ndarray:
+        return gathered(self.rows, self.offsets, np.asarray(tids, dtype=np.int64))
 
     def _prefix_range(self, term: str) -> tuple[int, int]:
         """Token ids [low, high) of every token that starts with term."""
@@ -214,71 +184,60 @@ class TitleSearch:
         low, high = self._prefix_range(term)
         return self.rows[self.offsets[low]:self.offsets[high]]
 
-    def _variant_tokens(self, variant: str, work: QueryWork) -> np.ndarray:
-        i = _find(self.variants, variant)
-        if i < 0:
-            return np.empty(0, dtype=np.int32)
-        start, stop = int(self.variant_offsets[i]), int(self.variant_offsets[i + 1])
-        return self.variant_tokens[start:start + work.take_candidates(stop - start)]
+    def _typo_words(self, terms: list[str], work: QueryWork) -> dict[str, TypoMatches]:
+        """Per distinct term, the title words it matches with typos (not those it is a prefix of). Every
+        term's one-edit round runs before any term's two-edit round, so a spent budget drops the weakest first."""
+        found = {term: self.typos.one_edit_round(term, work) for term in terms}
+        return {term: found[term].merged(self.typos.two_edit_round(term, work), skip=self._prefix_range(term))
+                for term in terms}
 
-    def _fuzzy_tokens(self, term: str, work: QueryWork) -> set[int]:
-        """Tokens one edit (insert, delete, substitute, transpose) away from the term, for title
-        words of FUZZY_MIN_LENGTH letters or more: a 4-letter term can be such a word with a letter
-        missing. Stops looking when the query's typo budget is spent."""
-        if not FUZZY_MIN_LENGTH - 1 <= len(term) <= FUZZY_MAX_LENGTH:
-            return set()
-        found: set[int] = set()
-        for variant in [term, *_deletions(term)]:
-            if not work.take_lookups(2):
-                break
-            found.update(self._variant_tokens(variant, work).tolist())
-            tid = self._token_id(variant)
-            if tid >= 0 and work.take_candidates(1):
-                found.add(tid)
-        found.discard(self._token_id(term))
-        shortest = FUZZY_MIN_LENGTH if len(term) < FUZZY_MIN_LENGTH else 0
-        return {t for t in found if len(self.vocab[t]) >= shortest and within_one_edit(term, str(self.vocab[t]))}
-
-    def _term_scores(self, term: str, work: QueryWork) -> tuple[np.ndarray, set[str]]:
-        """How well every title matches one term (EXACT, PREFIX, FUZZY or 0), and the typo words found."""
-        score = np.zeros(self.size, dtype=np.int8)
-        fuzzy = self._fuzzy_tokens(term, work)
-        score[self._rows_of(sorted(fuzzy))] = FUZZY
+    def _term_scores(self, term: str, typos: TypoMatches) -> np.ndarray:
+        """What one term adds to every title: EXACT, PREFIX, ONE_TYPO, TWO_TYPOS or 0, the best it earns."""
+        score = np.zeros(self.size, dtype=np.float32)
+        for edits in sorted(TYPO_SCORES, reverse=True):
+            score[self._rows_of(typos.with_edits(edits))] = TYPO_SCORES[edits]
         score[self._prefix_rows(term)] = PREFIX
         exact = self._token_id(term)
         if exact >= 0:
-            score[self._rows_of([exact])] = EXACT
-        return score, {str(self.vocab[t]) for t in fuzzy}
+            score[self._rows_of(np.array([exact]))] = EXACT
+        return score
 
     def search(self, query: str, limit: int = 20, work: QueryWork | None = None) -> list[SearchHit]:
-        """Titles matching every term, best first; `work` (if given) receives what the typo search cost."""
+        """Titles matching the query's terms, best first; `work` (if given) receives what the typo search cost."""
+        return self.answer(query, limit, work).hits
+
+    def answer(self, query: str, limit: int = 20, work: QueryWork | None = None) -> SearchAnswer:
+        """Every title matching at least one term, ranked by what its terms add up to (a repeated term
+        counts again but is matched once), and the query as the best hit read it."""
         terms = terms_of(query)
-        # a term longer than every title word (plus the one letter a typo may add) matches no title
-        if not terms or not self.size or max(map(len, terms)) > _longest_key(self.vocab) + 1:
-            return []
-        work = QueryWork() if work is None else work
-        total = np.zeros(self.size, dtype=np.float32)
-        alive = np.ones(self.size, dtype=bool)
-        scored: dict[str, tuple[np.ndarray, set[str]]] = {}
-        for term in terms:
-            if term not in scored:  # a repeated term counts again but is matched once
-                scored[term] = self._term_scores(term, work)
-            score = scored[term][0]
-            alive &= score > 0
-            total += score
-            if not alive.any():
-                return []
-        return self._ranked(np.flatnonzero(alive), total, terms, [scored[t][1] for t in terms], limit)
+        if not terms or not self.size:
+            return SearchAnswer([])
+        distinct = list(dict.fromkeys(terms))
+        typos = self._typo_words(distinct, QueryWork() if work is None else work)
+        scores = {term: self._term_scores(term, typos[term]) for term in distinct}
+        total = np.sum([scores[term] for term in terms], axis=0, dtype=np.float32)
+        candidates = np.flatnonzero(total > 0)
+        if not len(candidates):
+            return SearchAnswer([])
+        hits = self._ranked(candidates, total, terms, [set(typos[t].words) for t in terms], limit)
+        if not hits:
+            return SearchAnswer([])
+        best_words = {fold(word): word.lower() for word in WORD.findall(self.titles[hits[0].row])}
+        return SearchAnswer(hits, corrected_query(best_words, terms, {t: typos[t].as_dict() for t in distinct}))
 
     def _ranked(self, candidates: np.ndarray, total: np.ndarray, terms: list[str], fuzzy_by_term: list[set[str]],
                 limit: int) -> list[SearchHit]:
         low, high = self._prefix_range(terms[0])
         first = self.first_token[candidates]
-        keys = total[candidates] + self.tiebreak[candidates] + 0.5 * ((first >= low) & (first < high))
-        top = candidates[np.argsort(-keys, kind="stable")[:limit]]
-        key_of = dict(zip(candidates.tolist(), keys.tolist()))
-        return [SearchHit(int(r), round(key_of[int(r)], 3), highlight(self.titles[int(r)], terms, fuzzy_by_term))
-                for r in top]
+        keys = total[candidates] + self.tiebreak[candidates] + FIRST_WORD_BONUS * ((first >= low) & (first < high))
+        if len(candidates) > limit > 0:  # the best `limit` (and any tied with the last) without sorting them all
+            kth = -np.partition(-keys, limit - 1)[limit - 1]
+            best = keys >= kth
+            candidates, keys = candidates[best], keys[best]
+        order = np.lexsort((candidates, -keys))[:max(limit, 0)]
+        marks: dict[str, int] = {}
+        return [SearchHit(int(candidates[i]), round(float(keys[i]), 3),
+                          highlight(self.titles[int(candidates[i])], terms, fuzzy_by_term, marks)) for i in order]
 
 
 def _find(keys: np.ndarray, key: str) -> int:
@@ -290,20 +249,19 @@ def _find(keys: np.ndarray, key: str) -> int:
     return i if i < len(keys) and keys[i] == key else -1
 
 
-def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tuple[Highlight, ...]:
-    """Split a title into matched and unmatched pieces: a prefix match marks only the typed part."""
+def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]],
+              marks: dict[str, int] | None = None) -> tuple[Highlight, ...]:
+    """Split a title into matched and unmatched pieces: a prefix match marks only the typed part.
+    `marks` caches, across the hits of one query, how much of each title word is marked."""
+    marks = {} if marks is None else marks
+    whole = set(terms).union(*fuzzy_by_term)
     pieces: list[Highlight] = []
     cursor = 0
     for match in WORD.finditer(title):
-        word = fold(match.group())
-        marked = 0
-        for term, fuzzy in zip(terms, fuzzy_by_term):
-            if word == term or word in fuzzy:
-                marked = len(match.group())
-                break
-            if word.startswith(term):
-                exact_length = len(word) == len(match.group())
-                marked = max(marked, len(term) if exact_length else len(match.group()))
+        raw = match.group()
+        marked = marks.get(raw)
+        if marked is None:
+            marked = marks[raw] = _marked_length(raw, terms, whole)
         if marked:
             start = match.start()
             if start > cursor:
@@ -313,3 +271,15 @@ def highlight(title: str, terms: list[str], fuzzy_by_term: list[set[str]]) -> tu
     if cursor < len(title):
         pieces.append(Highlight(title[cursor:], False))
     return tuple(pieces)
+
+
+def _marked_length(raw: str, terms: list[str], whole: set[str]) -> int:
+    """Characters of a title word to mark: all of it when a term or a typo of one is the word, the typed
+    part when a term is its prefix (all of it when folding changed its length), else none."""
+    word = fold(raw)
+    if word in whole:
+        return len(raw)
+    prefixes = [term for term in terms if word.startswith(term)]
+    if not prefixes:
+        return 0
+    return max(len(term) for term in prefixes) if len(word) == len(raw) else len(raw)

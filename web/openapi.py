@@ -126,6 +126,8 @@ def schemas() -> dict:
                               "index_version": STRING, "note": STRING},
                              ["item", "k", "results", "index_version"]),
         "SearchAnswer": obj({"query": STRING, "results": {"type": "array", "items": ref("SearchResult")},
+                             "corrected": {**nullable(STRING), "description": "What the query was read as when "
+                                           "the best title needed typos fixed or words left out, else null"},
                              "index_version": STRING}, ["query", "results"]),
         "Job": obj({"job_id": STRING, "kind": STRING, "state": STRING, "progress": {"type": ["number", "null"]},
                     "stage": {"type": ["string", "null"]}, "index_version": {"type": ["string", "null"]},

@@ -1,15 +1,21 @@
 """Why two items are neighbours, in words a shopper understands: the same series, shared
-categories, shared words of the title or description, and how many people liked both."""
+categories, shared words of the title or description, and how many people liked both.
+
+Shared words are picked by their TF-IDF weight in both items (recommender.similarity.word_weights),
+and a word most of the catalog's items hold is never one of them."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from recommender.search import fold
 from recommender.similarity.series import same_series
+from recommender.similarity.word_weights import WordWeights
 
 # Words too common to explain anything (kept here so serving never loads scikit-learn).
 STOP_WORDS = frozenset("""
@@ -27,8 +33,15 @@ MAX_WORDS = 4
 WORDS_CACHED = 200_000
 
 
+TITLE_WEIGHT = 2  # a word of the title counts as two of the description
+
+
 def content_words(title: str, description: str) -> frozenset[str]:
-    return frozenset(w for w in WORD.findall(fold(f"{title} {description}")) if w not in STOP_WORDS)
+    return frozenset(word_counts(f"{title} {description}"))
+
+
+def word_counts(text: str) -> Counter:
+    return Counter(w for w in WORD.findall(fold(text)) if w not in STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -58,22 +71,40 @@ class Why:
 class Explainer:
     """Explanations for pairs of rows of one index version, read from its memory-mapped files."""
 
-    def __init__(self, table, likes_indptr: np.ndarray, likes_indices: np.ndarray):
+    def __init__(self, table, likes_indptr: np.ndarray, likes_indices: np.ndarray,
+                 weights: WordWeights | None = None):
         self.table = table
+        self.weights = weights
         self.likes_indptr = likes_indptr
         self.likes_indices = likes_indices
         self.has_likes = len(likes_indices) > 0
         self._titles_cache: dict[int, frozenset[str]] = {}
         self._descriptions_cache: dict[int, frozenset[str]] = {}
 
-    def words(self, row: int) -> frozenset[str]:
-        return self._title_words(row) | self._description_words(row)
+    def words(self, row: int) -> Counter:
+        """The row's words, each with its count (a title word counts TITLE_WEIGHT times)."""
+        title = self._title_words(row)
+        return Counter({w: TITLE_WEIGHT * n for w, n in title.items()}) + self._description_words(row)
 
-    def _title_words(self, row: int) -> frozenset[str]:
-        return self._cached(self._titles_cache, row, lambda: content_words(self.table.title(row), ""))
+    def _title_words(self, row: int) -> Counter:
+        return self._cached(self._titles_cache, row, lambda: word_counts(self.table.title(row)))
 
-    def _description_words(self, row: int) -> frozenset[str]:
-        return self._cached(self._descriptions_cache, row, lambda: content_words("", self.table.description(row)))
+    def _description_words(self, row: int) -> Counter:
+        return self._cached(self._descriptions_cache, row, lambda: word_counts(self.table.description(row)))
+
+    def _weight(self, word: str, count: int) -> float:
+        return (1.0 + math.log(count)) * self.weights.idf(word)
+
+    def shared_words(self, words_a: Counter, words_b: Counter, title_b: Counter) -> tuple[str, ...]:
+        """Up to MAX_WORDS words both items hold, heaviest first by the lighter of their two TF-IDF
+        weights; words most items hold are left out. A version without weights keeps the older order:
+        title words first, then alphabetical."""
+        shared = words_a.keys() & words_b.keys()
+        if self.weights is None:
+            return tuple(sorted(shared, key=lambda w: (w not in title_b, w))[:MAX_WORDS])
+        kept = [w for w in shared if not self.weights.is_common(w)]
+        weight = {w: min(self._weight(w, words_a[w]), self._weight(w, words_b[w])) for w in kept}
+        return tuple(sorted(kept, key=lambda w: (-weight[w], w))[:MAX_WORDS])
 
     @staticmethod
     def _cached(cache: dict, row: int, compute) -> frozenset[str]:
@@ -100,9 +131,7 @@ class Explainer:
 
         def why(b: int) -> Why:
             shared_categories = tuple(c for c in self.table.categories(b) if c in categories_a)
-            title_words = self._title_words(b)
-            shared = words_a & (title_words | self._description_words(b))
-            ordered = sorted(shared, key=lambda w: (w not in title_words, w))[:MAX_WORDS]
-            return Why(shared_categories, tuple(ordered), self.liked_both(a, b) if self.has_likes else None,
+            words = self.shared_words(words_a, self.words(b), self._title_words(b))
+            return Why(shared_categories, words, self.liked_both(a, b) if self.has_likes else None,
                        same_series(title_a, self.table.title(b)))
         return why

@@ -104,3 +104,29 @@ def test_a_spinner_shows_while_the_search_runs(page):
     expect(page.locator("#results .hits a").first).to_contain_text("Toy Story")
     expect(spinner).to_have_css("opacity", "0")
     expect(page.locator("#results")).to_have_css("opacity", "1")
+
+
+def test_a_typo_shows_what_it_was_read_as_and_the_link_searches_for_that(page):
+    """'star wras' finds Star Wars as you type, says "Showing results for star wars" as a plain link, and
+    the link opens that search (a normal navigation, no htmx needed)."""
+    page.goto("/")
+    type_query(page, "star wras")
+    results = page.locator("#results")
+    expect(results.locator(".hits a").first).to_contain_text("Star Wars")
+    corrected = results.locator(".corrected")
+    expect(corrected).to_contain_text("Showing results for star wars")
+    link = corrected.get_by_role("link", name="star wars")
+    expect(link).to_have_attribute("href", "/search?q=star+wars")
+    wait_settled(page)
+    link.click()
+    expect(page).to_have_url(re.compile(r"/search\?q=star\+wars$"))
+    expect(page.get_by_label("Search titles")).to_have_value("star wars")
+    expect(page.locator("#results .hits a").first).to_contain_text("Star Wars")
+    expect(page.locator("#results .corrected")).to_have_count(0)
+
+
+def test_a_word_that_matches_nothing_does_not_empty_the_results(page):
+    page.goto("/")
+    type_query(page, "matrix qwzx")
+    expect(page.locator("#results .hits")).to_contain_text("Matrix, The")
+    expect(page.locator("#results .corrected")).to_contain_text("Showing results for matrix")

@@ -68,3 +68,18 @@ def test_admin_sign_in_works(page_without_js):
     expect(page.locator("#index-card")).to_contain_text("Version")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/$"))
+
+
+def test_a_typo_is_corrected_through_a_plain_link(page_without_js):
+    page = page_without_js
+    page.goto("/")
+    page.get_by_label("Search titles").fill("back to teh future")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"/search\?q=back\+to\+teh\+future$"))
+    expect(page.locator("#results .hits a").first).to_contain_text("Back to the Future")
+    link = page.locator("#results .corrected").get_by_role("link", name="back to the future")
+    expect(link).to_be_visible()
+    link.click()
+    expect(page).to_have_url(re.compile(r"/search\?q=back\+to\+the\+future$"))
+    expect(page.locator("#results .hits a").first).to_contain_text("Back to the Future")
+    expect(page.locator("#results .corrected")).to_have_count(0)

@@ -38,5 +38,7 @@ def similar(item_id: str):
 def search():
     model = served_model()
     query = query_arg("q")
-    results = model.search(query, SEARCH_LIMIT) if query.strip() else []
-    return jsonify({"query": query, "results": [r.as_dict() for r in results], "index_version": model.version})
+    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    results = answer.results if answer else []
+    return jsonify({"query": query, "corrected": answer.corrected if answer else None,
+                    "results": [r.as_dict() for r in results], "index_version": model.version})

@@ -99,9 +99,15 @@ def similar(item_id: str):
 def search():
     query = query_arg("q")
     model = served_model()
-    hits = model.search(query, SEARCH_LIMIT) if query.strip() else []
-    cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in hits]
-    return versioned(make_response(render_embed("partials/embed_search.html", query=query, cards=cards)), model)
+    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in (answer.results if answer else [])]
+    corrected = answer.corrected if answer else None
+    corrected_link = None  # inside an iframe the link stays in the frame; on a host page it opens Likewise's search
+    if corrected:
+        corrected_link = (public_url_for("embed.search", q=corrected, frame=1) if framed()
+                          else public_url_for("pages.search", q=corrected))
+    return versioned(make_response(render_embed("partials/embed_search.html", query=query, cards=cards,
+                                                corrected=corrected, corrected_link=corrected_link)), model)
 
 
 @bp.get("/likewise.css")

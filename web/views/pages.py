@@ -42,8 +42,10 @@ def public_home():
 def search():
     query = query_arg("q")
     model = served_model()
-    results = model.search(query, SEARCH_LIMIT) if query.strip() else None
+    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    results = answer.results if answer else None
     return page_or_fragment("search.html", "partials/search_results.html", query=query, results=results,
+                            corrected=answer.corrected if answer else None,
                             popular=model.popular(POPULAR_SHOWN) if results is None else [])
 
 

@@ -1,0 +1,1 @@
+"""Typo tolerance for title search: which words are close enough, and an index that finds them fast."""
