@@ -38,9 +38,11 @@ FIELD_EXAMPLES = {
 }
 
 RATES = {"impressions": 211, "clicks": 9, "ctr": 0.0427, "ci_low": 0.0226, "ci_high": 0.0794}
-REPORT = {"arms": [{"arm": "control", "version": EXAMPLE_VERSION, "share": 0.5, **RATES},
-                   {"arm": "challenger", "version": OTHER_VERSION, "share": 0.5, "impressions": 198, "clicks": 14,
-                    "ctr": 0.0707, "ci_low": 0.0425, "ci_high": 0.1152}],
+CHALLENGER_RATES = {"impressions": 198, "clicks": 14, "ctr": 0.0707, "ci_low": 0.0425, "ci_high": 0.1152}
+REPORT = {"arms": [{"arm": "control", "version": EXAMPLE_VERSION, "share": 0.5, **RATES,
+                    "by_panel": {"similar": RATES}},
+                   {"arm": "challenger", "version": OTHER_VERSION, "share": 0.5, **CHALLENGER_RATES,
+                    "by_panel": {"similar": CHALLENGER_RATES}}],
           "p_value": 0.21, "verdict": NO_DIFFERENCE, "stopped_at": None, "promoted": None, "running": True}
 
 # Per operationId: the example request (path and query values, body) and the status it gets.
@@ -80,6 +82,10 @@ REQUESTS = {
     "stopExperiment": {"path": {"experiment_id": EXAMPLE_EXPERIMENT}, "body": {"promote": None}, "status": "200",
                        "answer": {**REPORT, "running": False, "stopped_at": 1714608000, "promote_job_id": None},
                        "needs": ("an experiment id from POST /api/admin/experiments", "404")},
+    "getRecommendations": {"query": {"user_id": "1", "k": 5}, "status": "200"},
+    "forgetUser": {"path": {"user_id": "1"}, "status": "200"},
+    "forgetVisitor": {"path": {"visitor": "v-7Jq2"}, "status": "200",
+                      "needs": ("a visitor id (the likewise_visitor cookie) with events", "404")},
     "postEvents": {"body": {"events": [{"user_id": "17", "item_id": "1", "type": "view"},
                                        {"user_id": 17, "item_id": 1, "type": "rating", "value": 4.5,
                                         "timestamp": "2024-05-01T10:00:00Z", "event_id": "web-17-000123"}]},
