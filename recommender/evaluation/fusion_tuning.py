@@ -10,6 +10,7 @@ from scipy import sparse
 
 from recommender.evaluation.candidate_pool import CandidatePool, candidate_pool
 from recommender.evaluation.evaluator import SERVED, Evaluator
+from recommender.evaluation.peer_tuning import choose_bm25
 from recommender.evaluation.protocol import TIE_BREAK, K, Split, metrics_of, rank_metrics, seen_matrix, top_k
 from recommender.similarity.fusion import EVIDENCE_SHRINKAGE, FusedModel, FusionSettings
 from recommender.similarity.itemitem import EASE_LAMBDAS, Ease, ease_fits, rated_matrix
@@ -17,9 +18,16 @@ from recommender.topk import tie_broken
 
 # The second neighbour source: none, binary-cosine item-kNN or random-walk item-kNN (knn, walk weights).
 NEIGHBOUR_SOURCES = ((0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.0, 1.0))
-FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence, evidence, walk)
-                    for knn, walk in NEIGHBOUR_SOURCES for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
-                    for category in (0.0, 0.1, 0.2) for evidence in (0.0, EVIDENCE_SHRINKAGE))
+# The sources of what people take up close in time: (liked-history sequence weight, one-sitting weight,
+# popularity exponent). The one-sitting source favours items everyone rated (raw co-rating counts), so
+# it comes with a slight popularity damping; undamped, no fusion with it met the coverage floor. The
+# sequence weight 0.5 was dropped to pay for it (never chosen on the demo or InstEval).
+TIME_SOURCES = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.1), (1.0, 1.0, 0.1))
+FUSION_GRID = tuple(FusionSettings(None, knn, content, damping, category, "EASE", 0.0, sequence, evidence, walk,
+                                   sitting)
+                    for knn, walk in NEIGHBOUR_SOURCES for sequence, sitting, damping in TIME_SOURCES
+                    for content in (0.01, 0.05) for category in (0.0, 0.1, 0.2)
+                    for evidence in (0.0, EVIDENCE_SHRINKAGE))
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
 CATEGORY_SHARE_ITEMS = 100
@@ -95,7 +103,8 @@ def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], 
     model = evaluator.models(split.train, ("item-kNN BM25", "item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
-    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0, walk_weight=1.0)
+    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0, walk_weight=1.0,
+                                  sitting_weight=1.0)
     bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     checked = {name: candidate_pool(model, model.parts(rows, every_source, bases=bases), rows, None)
@@ -184,14 +193,15 @@ def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSetting
 
 
 def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
-    """On the validation split only: EASE's lambda (where EASE fits), then the fusion weights over
+    """On the validation split only: EASE's lambda (where EASE fits) and BM25's K1 and B, then the fusion weights over
     either base (on InstEval the BM25 base wins although EASE fits), floors raised by FLOOR_MARGINS so
     the choice still meets them on other users."""
     lam, lambdas, ease = _choose_lambda(evaluator, split)
-    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    grid = [replace(c, ease_lambda=lam, base=base) for base in (("EASE", "BM25") if lam else ("BM25",))
-            for c in FUSION_GRID]
+    (k1, b), bm25 = choose_bm25(evaluator, split)
+    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam, bm25_k1=k1, bm25_b=b)
+    grid = [replace(c, ease_lambda=lam, base=base, bm25_k1=k1, bm25_b=b)
+            for base in (("EASE", "BM25") if lam else ("BM25",)) for c in FUSION_GRID]
     scored = list(zip(grid, _score_grid(evaluator, split, grid, ease)))
     chosen, metrics = choose_fusion(scored, FLOOR_MARGINS)
     return chosen, {"served": metrics.complete(), "floor_margins": list(FLOOR_MARGINS),
-                    "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
+                    "ease_lambdas": {str(k): v for k, v in lambdas.items()}, "bm25_k1_b": bm25}
