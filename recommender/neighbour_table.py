@@ -18,7 +18,6 @@ from recommender.neighbours.lookup import table_width
 from recommender.similarity.fusion import FusedModel, FusionSettings, category_matrix, fused_table
 from recommender.similarity.itemitem import SequenceKnn, ease_fits, rated_matrix, sequence_matrix
 from recommender.similarity.series import companions_of, put_companions_first, series_hit_rate
-from recommender.similarity.sittings import sitting_matrix
 
 FUSED_TABLE_MAX_ITEMS = 30_000
 DEFAULT_EASE_LAMBDA = 1000.0
@@ -43,8 +42,7 @@ def exact_model_table(items: pd.DataFrame, interactions: pd.DataFrame | None, co
     rated = rated_matrix(items, interactions)
     model = FusedModel(rated, content, fusion, companions_of(pairs, n_items),
                        categories=category_matrix(items["categories"]), vectors=vectors,
-                       sequence=SequenceKnn(sequence_matrix(items, interactions)) if fusion.sequence_weight else None,
-                       sitting=SequenceKnn(sitting_matrix(items, interactions)) if fusion.sitting_weight else None)
+                       sequence=SequenceKnn(sequence_matrix(items, interactions)) if fusion.sequence_weight else None)
     ids, scores = fused_table(model, table_width(n_items))
     method = "fused EASE" if model.base_name(fusion) == "EASE" else "fused BM25 item-kNN"
     return (ids, scores, method), {"method": method, "fusion": fusion.as_dict(),

@@ -34,7 +34,6 @@ from recommender.similarity.itemitem import (
     sequence_matrix,
 )
 from recommender.similarity.series import companions_of, series_hit_rate
-from recommender.similarity.sittings import sitting_matrix
 from recommender.similarity.vectors import BlendSettings, blend, collaborative_vectors, interaction_matrix
 
 SERVED = "served"
@@ -76,7 +75,6 @@ class Evaluator:
         collaborative = collaborative_vectors(matrix, self.settings) if needs_collaborative else None
         blended = blend(self.content, collaborative, counts, self.settings)[0] if needs_collaborative else None
         sequence = SequenceKnn(sequence_matrix(self.items, train)) if SERVED in methods else None
-        sitting = SequenceKnn(sitting_matrix(self.items, train)) if SERVED in methods else None
         too_big = ease_fits(*rated.shape)
         lam = self.fusion.ease_lambda or EASE_LAMBDAS[0]
         makers = {
@@ -96,7 +94,7 @@ class Evaluator:
             built[SERVED] = FusedModel(rated, self.content, self.fusion, self.companions,
                                        bases={"EASE": built.get("EASE"), "BM25": built.get("item-kNN BM25")},
                                        knn=built.get("item-kNN cosine"), categories=self.categories,
-                                       vectors=blended, sequence=sequence, sitting=sitting)
+                                       vectors=blended, sequence=sequence)
         return built
 
     def score(self, model: ItemModel, split: Split, seen: sparse.csr_matrix) -> tuple[dict, np.ndarray]:

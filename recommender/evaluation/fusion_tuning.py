@@ -18,16 +18,9 @@ from recommender.topk import tie_broken
 
 # The second neighbour source: none, binary-cosine item-kNN or random-walk item-kNN (knn, walk weights).
 NEIGHBOUR_SOURCES = ((0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.0, 1.0))
-# The sources of what people take up close in time: (liked-history sequence weight, one-sitting weight,
-# popularity exponent). The one-sitting source favours items everyone rated (raw co-rating counts), so
-# it comes with a slight popularity damping; undamped, no fusion with it met the coverage floor. The
-# sequence weight 0.5 was dropped to pay for it (never chosen on the demo or InstEval).
-TIME_SOURCES = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.1), (1.0, 1.0, 0.1))
-FUSION_GRID = tuple(FusionSettings(None, knn, content, damping, category, "EASE", 0.0, sequence, evidence, walk,
-                                   sitting)
-                    for knn, walk in NEIGHBOUR_SOURCES for sequence, sitting, damping in TIME_SOURCES
-                    for content in (0.01, 0.05) for category in (0.0, 0.1, 0.2)
-                    for evidence in (0.0, EVIDENCE_SHRINKAGE))
+FUSION_GRID = tuple(FusionSettings(None, knn, content, 0.0, category, "EASE", 0.0, sequence, evidence, walk)
+                    for knn, walk in NEIGHBOUR_SOURCES for sequence in (0.0, 0.5, 1.0) for content in (0.01, 0.05)
+                    for category in (0.0, 0.1, 0.2) for evidence in (0.0, EVIDENCE_SHRINKAGE))
 COVERAGE_TARGET = 0.25
 CATEGORY_SHARE_TARGET = 0.93
 CATEGORY_SHARE_ITEMS = 100
@@ -103,8 +96,7 @@ def _score_grid(evaluator: Evaluator, split: Split, grid: list[FusionSettings], 
     model = evaluator.models(split.train, ("item-kNN BM25", "item-kNN cosine", SERVED), reuse={"EASE": ease})[SERVED]
     query_rows = evaluator.positions.get_indexer(split.queries)
     target_rows = evaluator.positions.get_indexer(split.targets)
-    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0, walk_weight=1.0,
-                                  sitting_weight=1.0)
+    every_source = FusionSettings(ease.lam if ease else None, 1.0, 1.0, 0.0, 1.0, "EASE", 0.0, 1.0, walk_weight=1.0)
     bases = ["EASE", "BM25"] if ease else ["BM25"]
     pool = candidate_pool(model, model.parts(query_rows, every_source, bases=bases), query_rows, seen)
     checked = {name: candidate_pool(model, model.parts(rows, every_source, bases=bases), rows, None)

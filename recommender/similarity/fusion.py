@@ -1,6 +1,6 @@
 """The served similarity: an exact item-item model (EASE where it fits, BM25 item-kNN beyond)
 fused with binary-cosine item-kNN, random-walk item-kNN, sequence item-kNN (taken up one after the
-other), item-kNN on what was rated in one sitting and content neighbours, series companions first.
+other) and content neighbours, series companions first.
 
 Each source is scaled per query row so its best neighbour scores 1, then the sources are
 weighted and summed; the sum is scaled down where the two items share no category (so a family
@@ -29,7 +29,7 @@ EVIDENCE_SHRINKAGE = 2.0
 # The sources weighted beside the base: (part key, FusionSettings knob, name in the evaluation's words).
 WEIGHTED_SOURCES = (("knn", "knn_weight", "item-kNN cosine"), ("walk", "walk_weight", "item-kNN random walk"),
                     ("sequence", "sequence_weight", "item-kNN sequence"), ("content", "content_weight", "content"),
-                    ("vectors", "vectors_weight", "blend"), ("sitting", "sitting_weight", "item-kNN one sitting"))
+                    ("vectors", "vectors_weight", "blend"))
 ROW_FACTORS = ("evidence",)  # parts that hold one value per query row, not one per candidate
 BLOCK_CELLS = 1 << 23
 DENSE_CATEGORIES = 64  # up to this many categories, overlaps are found by a dense product
@@ -49,7 +49,6 @@ class FusionSettings:
     sequence_weight: float = 0.0
     evidence_shrinkage: float = EVIDENCE_SHRINKAGE
     walk_weight: float = 0.0
-    sitting_weight: float = 0.0
     bm25_k1: float = BM25_K1  # of the BM25 item-kNN base, chosen on validation with the peer's
     bm25_b: float = BM25_B
 
@@ -78,7 +77,7 @@ class FusedModel(ItemModel):
                  companions: list[list[int]] | None = None, bases: dict | None = None,
                  knn: ItemModel | None = None, categories: sparse.csr_matrix | None = None,
                  vectors: np.ndarray | None = None, sequence: ItemModel | None = None,
-                 walk: ItemModel | None = None, sitting: ItemModel | None = None):
+                 walk: ItemModel | None = None):
         self.n_items = len(content)
         self.item_users = item_users
         self.categories, self.vectors, self.sequence = categories, vectors, sequence
@@ -89,7 +88,6 @@ class FusedModel(ItemModel):
         self.bases = {name: model for name, model in (bases or {}).items() if isinstance(model, ItemModel)}
         self.knn = knn if knn is not None or not settings.knn_weight else SparseKnn(item_users, "cosine")
         self.walk = walk  # built when a weighting first asks for it
-        self.sitting = sitting
         self._counts = np.asarray((item_users > 0).sum(axis=1)).ravel().astype(np.float32)
         self._damping = (1.0 + self._counts) ** -settings.popularity_exponent
 
@@ -113,8 +111,6 @@ class FusedModel(ItemModel):
             found["walk"] = _scaled(self.walk.scores(rows))
         if s.sequence_weight and self.sequence is not None:
             found["sequence"] = _scaled(self.sequence.scores(rows))
-        if s.sitting_weight and self.sitting is not None:
-            found["sitting"] = _scaled(self.sitting.scores(rows))
         if s.content_weight or s.evidence_shrinkage:
             found["content"] = np.maximum(self.content[rows] @ self.content.T, 0.0)
         if s.evidence_shrinkage:
