@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from recommender.search import fold
+
+if TYPE_CHECKING:  # the web tier imports this module for same_series and never loads SciPy
+    from scipy import sparse
 
 SERIES_MAX_MEMBERS = 10
 SERIES_MIN_CONTENT = 0.25
@@ -124,7 +127,7 @@ def _extended_titles(titles: list[str]) -> set[tuple[int, int]]:
 def share_raters(raters: sparse.spmatrix, pairs: np.ndarray) -> np.ndarray:
     """Per (a, b) row pair, whether the two items share at least SERIES_MIN_SHARED_RATERS raters and
     SERIES_MIN_RATER_SHARE of the less-rated one's (item-by-user `raters`)."""
-    binary = (sparse.csr_matrix(raters) > 0).astype(np.float32).tocsr()
+    binary = (raters > 0).astype(np.float32).tocsr()
     counts = np.asarray(binary.sum(axis=1)).ravel()
     shared = np.asarray(binary[pairs[:, 0]].multiply(binary[pairs[:, 1]]).sum(axis=1)).ravel()
     fewer = np.minimum(counts[pairs[:, 0]], counts[pairs[:, 1]])
