@@ -54,6 +54,7 @@ from recommender.neighbours.lookup import METRIC
 from recommender.search import TitleSearch
 from recommender.similarity.explain import content_words
 from recommender.similarity.fusion import FusionSettings
+from recommender.similarity.itemitem import rated_matrix
 from recommender.similarity.series import series_pairs
 from recommender.similarity.vectors import BlendSettings, ItemVectors, build_item_vectors, content_vectors
 from recommender.similarity.word_weights import WordWeights
@@ -154,7 +155,9 @@ def write_neighbours(out_dir: Path, items: pd.DataFrame, catalog: Catalog, vecto
     The exact model's table is computed in a second thread while the forest is built and tuned: they
     share nothing, and on two cores the two stages took 5.0 s instead of 5.75 (medians of three demo
     builds). The table exists only up to FUSED_TABLE_MAX_ITEMS items, so a large build never holds both."""
-    pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content)
+    interactions = catalog.interactions
+    raters = rated_matrix(items, interactions) if interactions is not None and not interactions.empty else None
+    pairs = series_pairs(items["title"].astype(str).tolist(), vectors.content, raters=raters)
     with alongside(exact_model_table, items, catalog.interactions, vectors.content, fusion, pairs, vectors.vectors,
                    name="exact-table") as exact:
         vectors.vectors = vectors_on_disk(vectors.vectors, out_dir)  # held once, on disk, from here on

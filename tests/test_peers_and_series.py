@@ -21,12 +21,15 @@ from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.load import load_catalog
 from recommender.evaluation.candidate_pool import candidate_pool
 from recommender.evaluation.evaluator import PEERS, SERVED
+from recommender.evaluation.peer_tuning import BM25_B_GRID, BM25_K1_GRID
 from recommender.evaluation.protocol import bootstrap_interval, leave_last_out
 from recommender.evaluation.run import evaluate, format_table
 from recommender.model import Filters, SimilarItemsModel
 from recommender.similarity.explain import Why
 from recommender.similarity.fusion import FusedModel, FusionSettings, category_matrix, fused_table
 from recommender.similarity.itemitem import (
+    BM25_B,
+    BM25_K1,
     Ease,
     SequenceKnn,
     SparseKnn,
@@ -74,19 +77,39 @@ def test_ease_matches_its_closed_form(n_items, n_users):
 
 
 def test_bm25_knn_is_the_dot_product_of_bm25_weighted_items():
-    """Item-kNN BM25 scores are dot products of item columns of the BM25-weighted user-item matrix."""
+    """Item-kNN BM25 scores are dot products of item rows of the BM25-weighted item-by-user matrix, items
+    the documents and users the terms, as implicit's BM25Recommender (idf over users, length over items)."""
     item_users = random_item_users(40, 30, seed=2)
-    ratings = item_users.toarray().T  # users x items, users are the documents
-    n_docs, k1, b = ratings.shape[0], 100.0, 0.8
-    idf = np.log(n_docs) - np.log1p((ratings > 0).sum(axis=0))
-    length = ratings.sum(axis=1)
-    norm = (1 - b) + b * length / length.mean()
-    weighted = np.where(ratings > 0, ratings * (k1 + 1) / (k1 * norm[:, None] + ratings) * idf[None, :], 0.0)
-    expected = weighted.T @ weighted
-    np.fill_diagonal(expected, 0.0)
-    got = SparseKnn(item_users, "bm25").scores(np.arange(40))
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(bm25_weight(sparse.csr_matrix(ratings)).toarray(), weighted, rtol=1e-6)
+    ratings = item_users.toarray()  # items x users, items are the documents
+    for k1, b in ((BM25_K1, BM25_B), (0.6, 0.25), (100.0, 0.8)):
+        idf = np.log(ratings.shape[0]) - np.log1p((ratings > 0).sum(axis=0))
+        length = ratings.sum(axis=1)
+        norm = (1 - b) + b * length / length.mean()
+        weighted = np.where(ratings > 0, ratings * (k1 + 1) / (k1 * norm[:, None] + ratings) * idf[None, :], 0.0)
+        expected = weighted @ weighted.T
+        np.fill_diagonal(expected, 0.0)
+        got = SparseKnn(item_users, "bm25", k1, b).scores(np.arange(40))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(bm25_weight(sparse.csr_matrix(ratings), k1, b).toarray(), weighted, rtol=1e-6)
+    assert (BM25_K1, BM25_B) == (1.2, 0.75)  # implicit's BM25Recommender defaults
+
+
+def test_bm25_k1_and_b_are_chosen_on_validation(small_frames):
+    """The BM25 peer's K1 and B are the validation split's best of the pairs tried, and the peer row of
+    the test split is BM25 item-kNN at those values."""
+    items, interactions = small_frames
+    report = evaluate(items, interactions)
+    tried = report["validation"]["bm25_k1_b"]
+    best = max(tried, key=lambda pair: (tried[pair]["hit_rate"], tried[pair]["ndcg"]))
+    assert f"{report['fusion']['bm25_k1']:g}/{report['fusion']['bm25_b']:g}" == best
+    assert len(tried) == len(BM25_B_GRID) + len(BM25_K1_GRID) - 1
+    content = content_vectors(items.reset_index(drop=True))
+    split = leave_last_out(interactions)
+    rated = rated_matrix(items.reset_index(drop=True), split.train)
+    evaluator = evaluator_module.Evaluator(items.reset_index(drop=True), content, BlendSettings())
+    seen = protocol.seen_matrix(split.train, evaluator.positions, split.users)
+    peer = SparseKnn(rated, "bm25", report["fusion"]["bm25_k1"], report["fusion"]["bm25_b"])
+    assert evaluator.score(peer, split, seen)[0]["hit_rate"] == report["test"]["item-kNN BM25"]["hit_rate"]
 
 
 def test_walk_knn_is_a_two_step_random_walk():
@@ -147,6 +170,34 @@ def test_series_pairs_on_the_demo_catalog(demo_titles):
     assert ("Star Wars: Episode IV - A New Hope", "Star Trek: First Contact") not in named
     degree = np.bincount(pairs.ravel(), minlength=len(demo_titles))
     assert degree.max() <= SERIES_MAX_MEMBERS - 1
+
+
+SEQUELS = (("Matrix, The", "Matrix Reloaded, The"), ("Jurassic Park", "Lost World: Jurassic Park, The"),
+           ("Ocean's Eleven", "Ocean's Twelve"))
+
+
+def test_number_words_extended_titles_and_subtitles_pair_with_shared_raters(tmp_path):
+    """On the MovieLens demo: "Ocean's Eleven" and "Ocean's Twelve" by number words (titles alone); "The
+    Matrix" and "The Matrix Reloaded" (extended) and "Jurassic Park" and "The Lost World: Jurassic Park"
+    (subtitle) only with raters; title look-alikes whose raters differ ("Blade" and "Blade Runner", "The
+    Mask" and "The Mask of Zorro", "Speed" and "Speed Racer") stay apart."""
+    demo = prepare_demo_catalog(tmp_path)
+    catalog = load_catalog(demo.items_path, demo.interactions_path)
+    items, interactions = catalog.items.reset_index(drop=True), catalog.interactions
+    titles = items["title"].tolist()
+    content = content_vectors(items)
+
+    def named(pairs) -> set:
+        return {(titles[a], titles[b]) for a, b in pairs} | {(titles[b], titles[a]) for a, b in pairs}
+    by_titles = named(series_pairs(titles, content))
+    with_raters = named(series_pairs(titles, content, raters=rated_matrix(items, interactions)))
+    assert ("Ocean's Eleven", "Ocean's Twelve") in by_titles
+    assert title_stem("Ocean's Twelve") == ("ocean's", True)
+    for pair in SEQUELS[:2]:
+        assert pair not in by_titles and pair in with_raters, pair
+    for pair in (("Blade", "Blade Runner"), ("Mask, The", "Mask of Zorro, The"), ("Speed", "Speed Racer")):
+        assert set(pair) <= set(titles) and pair not in with_raters, pair
+    assert by_titles <= with_raters
 
 
 def test_companions_lead_and_scores_stay_in_order():
@@ -460,6 +511,17 @@ def test_demo_panels_open_with_series_and_family_companions(demo_model):
     assert [r.title for r in toy_story[:2]] == ["Toy Story 2", "Toy Story 3"]
     family = [r for r in toy_story[2:] if "Children" in r.item.categories]
     assert len(family) >= 3, [r.title for r in toy_story]
+
+
+@pytest.mark.timeout(900)
+def test_demo_sequels_are_in_the_served_top_ten(demo_model):
+    """Issue 26: The Matrix -> The Matrix Reloaded, Jurassic Park -> The Lost World, Ocean's Eleven ->
+    Ocean's Twelve, each in the served top 10 of the first, and the first in the sequel's."""
+    _, model = demo_model
+    for first, sequel in SEQUELS:
+        for query, wanted in ((first, sequel), (sequel, first)):
+            found = {r.title: r for r in model.get_similar_items(row_titled(model, query), 10)}
+            assert wanted in found, (query, list(found))
 
 
 @pytest.mark.timeout(900)

@@ -84,7 +84,7 @@ class Evaluator:
             "collaborative-only": lambda: VectorModel(collaborative, "collaborative-only"),
             "blend": lambda: VectorModel(blended, "blend"),
             "EASE": lambda: too_big or Ease(rated, lam),
-            "item-kNN BM25": lambda: SparseKnn(rated, "bm25"),
+            "item-kNN BM25": lambda: SparseKnn(rated, "bm25", self.fusion.bm25_k1, self.fusion.bm25_b),
             "item-kNN cosine": lambda: SparseKnn(rated, "cosine"),
         }
         for method in methods:

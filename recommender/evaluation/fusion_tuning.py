@@ -10,6 +10,7 @@ from scipy import sparse
 
 from recommender.evaluation.candidate_pool import CandidatePool, candidate_pool
 from recommender.evaluation.evaluator import SERVED, Evaluator
+from recommender.evaluation.peer_tuning import choose_bm25
 from recommender.evaluation.protocol import TIE_BREAK, K, Split, metrics_of, rank_metrics, seen_matrix, top_k
 from recommender.similarity.fusion import EVIDENCE_SHRINKAGE, FusedModel, FusionSettings
 from recommender.similarity.itemitem import EASE_LAMBDAS, Ease, ease_fits, rated_matrix
@@ -184,14 +185,15 @@ def _pooled_top(pool: CandidatePool, model: FusedModel, candidate: FusionSetting
 
 
 def tune_served(evaluator: Evaluator, split: Split) -> tuple[FusionSettings, dict]:
-    """On the validation split only: EASE's lambda (where EASE fits), then the fusion weights over
+    """On the validation split only: EASE's lambda (where EASE fits) and BM25's K1 and B, then the fusion weights over
     either base (on InstEval the BM25 base wins although EASE fits), floors raised by FLOOR_MARGINS so
     the choice still meets them on other users."""
     lam, lambdas, ease = _choose_lambda(evaluator, split)
-    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam)
-    grid = [replace(c, ease_lambda=lam, base=base) for base in (("EASE", "BM25") if lam else ("BM25",))
-            for c in FUSION_GRID]
+    (k1, b), bm25 = choose_bm25(evaluator, split)
+    evaluator.fusion = replace(evaluator.fusion, ease_lambda=lam, bm25_k1=k1, bm25_b=b)
+    grid = [replace(c, ease_lambda=lam, base=base, bm25_k1=k1, bm25_b=b)
+            for base in (("EASE", "BM25") if lam else ("BM25",)) for c in FUSION_GRID]
     scored = list(zip(grid, _score_grid(evaluator, split, grid, ease)))
     chosen, metrics = choose_fusion(scored, FLOOR_MARGINS)
     return chosen, {"served": metrics.complete(), "floor_margins": list(FLOOR_MARGINS),
-                    "ease_lambdas": {str(k): v for k, v in lambdas.items()}}
+                    "ease_lambdas": {str(k): v for k, v in lambdas.items()}, "bm25_k1_b": bm25}

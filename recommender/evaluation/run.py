@@ -22,7 +22,7 @@ from recommender.evaluation.for_you_rows import for_you_rows, format_for_you
 from recommender.evaluation.fusion_tuning import tune_served
 from recommender.evaluation.protocol import K, Split, leave_last_out
 from recommender.similarity.fusion import WEIGHTED_SOURCES, FusionSettings
-from recommender.similarity.itemitem import ease_fits
+from recommender.similarity.itemitem import ease_fits, rated_matrix
 from recommender.similarity.series import series_pairs
 from recommender.similarity.vectors import BlendSettings, content_vectors
 
@@ -73,13 +73,16 @@ def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: B
         skipped = {"skipped": f"too few users with two liked items ({len(test_split)}); need at least {MIN_USERS}"}
     if skipped:
         return skipped, lambda: skipped
-    pairs = series_pairs(items["title"].astype(str).tolist(), content)
+    # raters of the validation split's training rows only, so no held-out item shapes the series pairs
+    pairs = series_pairs(items["title"].astype(str).tolist(), content,
+                         raters=rated_matrix(items, validation_split.train))
     evaluator = Evaluator(items, content, settings, pairs=pairs)
     choice = _choose_on_validation(evaluator, validation_split, settings)
     choice["ease"] = {"lambda": evaluator.fusion.ease_lambda,
                       "skipped": ease_fits(len(items), interactions["user_id"].nunique())}
     choice["series"] = {"pairs": int(len(pairs)), "rule": "shared title stem with a sequel marker or subtitle, "
-                        "or an uncommon two-word prefix, and close content"}
+                        "or an uncommon two-word prefix, and close content; or a title extended or "
+                        "used as a subtitle, close in content and sharing raters"}
     choice["served_as"] = describe_fusion(choice["fusion"], len(pairs))
     choice["validation_seconds"] = round(time.perf_counter() - started, 2)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from recommender.similarity.itemitem import Ease, ItemModel, SparseKnn, ease_fits
+from recommender.similarity.itemitem import BM25_B, BM25_K1, Ease, ItemModel, SparseKnn, ease_fits
 from recommender.topk import best_columns
 
 SERIES_BONUS = 10.0
@@ -49,6 +49,8 @@ class FusionSettings:
     sequence_weight: float = 0.0
     evidence_shrinkage: float = EVIDENCE_SHRINKAGE
     walk_weight: float = 0.0
+    bm25_k1: float = BM25_K1  # of the BM25 item-kNN base, chosen on validation with the peer's
+    bm25_b: float = BM25_B
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,7 +97,7 @@ class FusedModel(ItemModel):
     def _base(self, name: str, settings: FusionSettings) -> ItemModel:
         if name not in self.bases:
             self.bases[name] = Ease(self.item_users, settings.ease_lambda) if name == "EASE" \
-                else SparseKnn(self.item_users, "bm25")
+                else SparseKnn(self.item_users, "bm25", settings.bm25_k1, settings.bm25_b)
         return self.bases[name]
 
     def parts(self, rows: np.ndarray, settings: FusionSettings | None = None, bases=None) -> dict[str, np.ndarray]:

@@ -24,8 +24,8 @@ EASE_MAX_ITEMS = 20_000
 EASE_MAX_INNER = 6_000
 EASE_MAX_CELLS = 60_000_000
 EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
-BM25_K1 = 100.0
-BM25_B = 0.8
+BM25_K1 = 1.2  # implicit's BM25Recommender defaults; the evaluation tunes both on validation
+BM25_B = 0.75
 SEQUENCE_WINDOW = 10
 ONE_THREAD_SIDE = 2_000  # EASE inverts matrices up to this side with one BLAS thread
 
@@ -115,9 +115,10 @@ class Ease(ItemModel):
 
 
 def bm25_weight(item_users: sparse.csr_matrix, k1: float = BM25_K1, b: float = BM25_B) -> sparse.csr_matrix:
-    """BM25 of each row of a sparse matrix (rows are documents, columns terms). Applied to the
-    user-by-item matrix as implicit's BM25Recommender does: idf damps items everyone rated, the length
-    norm damps prolific users."""
+    """BM25 of each row of a sparse matrix (rows are documents, columns terms), as
+    implicit.nearest_neighbours.bm25_weight. BM25 item-kNN applies it to the item-by-user matrix as
+    implicit's BM25Recommender does (items are the documents): idf damps prolific users, the length
+    norm damps items everyone rated."""
     coo = item_users.tocoo()
     n = float(item_users.shape[0])
     idf = np.log(n) - np.log1p(np.bincount(coo.col, minlength=item_users.shape[1]))
@@ -132,12 +133,14 @@ KNN_WEIGHTINGS = {"bm25": "BM25", "cosine": "cosine", "walk": "random walk"}
 
 @dataclass
 class SparseKnn(ItemModel):
-    """Item-kNN by dot products of sparse item rows: weighted by BM25, binary and unit length (cosine),
+    """Item-kNN by dot products of sparse item rows: weighted by BM25 (k1, b), binary and unit length (cosine),
     or a two-step random walk item -> user -> item ("walk", P3 of Cooper et al. 2014 with alpha 1:
     each user shares out 1/their item count, so prolific raters tie items together less)."""
 
     item_users: sparse.csr_matrix
     weighting: str = "bm25"
+    k1: float = BM25_K1
+    b: float = BM25_B
 
     def __post_init__(self):
         if self.weighting not in KNN_WEIGHTINGS:
@@ -149,7 +152,7 @@ class SparseKnn(ItemModel):
     def _sides(self) -> tuple[sparse.csr_matrix, sparse.csc_matrix]:
         """The left rows and right columns whose products are the similarities."""
         if self.weighting == "bm25":
-            rows = bm25_weight(self.item_users.T.tocsr()).T.astype(np.float32).tocsr()
+            rows = bm25_weight(self.item_users, self.k1, self.b).astype(np.float32).tocsr()
             return rows, rows.T.tocsc()
         binary = (self.item_users > 0).astype(np.float32)
         if self.weighting == "cosine":

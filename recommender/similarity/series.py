@@ -3,8 +3,13 @@
 
 Two title patterns make a pair, when the two items also sit close in content:
 - a shared distinctive stem where at least one title carries a sequel marker (2, II, Part II,
-  Chapter 3, "the Third") or a subtitle after a colon or dash;
+  Chapter 3, "the Third", a trailing number word: "Ocean's Eleven", "Ocean's Twelve") or a subtitle
+  after a colon or dash;
 - a shared uncommon prefix of at least two content words ("harry potter", "indiana jones").
+Two more need shared raters too (so they are found only where there are interactions): a whole title
+that another extends by a word or two ("The Matrix" -> "The Matrix Reloaded"), and a whole title that is
+another's subtitle ("Jurassic Park" -> "The Lost World: Jurassic Park"); without raters "Speed" would
+pair with "Speed Racer" and "Blade" with "Blade Runner".
 A stem or prefix shared by more than SERIES_MAX_MEMBERS titles is too common to mean a series.
 """
 
@@ -12,21 +17,33 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.search import fold
 
+if TYPE_CHECKING:  # the web tier imports this module for same_series and never loads SciPy
+    from scipy import sparse
+
 SERIES_MAX_MEMBERS = 10
 SERIES_MIN_CONTENT = 0.25
 MIN_STEM_LETTERS = 4
 PREFIX_WORDS = 2
+EXTENSION_WORDS = 2  # "X" and "X Reloaded": the longer title adds at most this many words
+MIN_EXTENDED_LETTERS = 5  # of the shorter title there ("Die Hard" cleans to "hard", not to be extended)
+# The title patterns that need shared raters: at least this many, and this share of the less-rated item's
+# raters also rated the other. On the demo 79 of The Matrix Reloaded's 82 raters rated The Matrix, 55 of
+# The Lost World's 67 Jurassic Park; 34 of Blade's 58 rated Blade Runner, 30 of The Mask of Zorro's 55 The Mask.
+SERIES_MIN_SHARED_RATERS = 8
+SERIES_MIN_RATER_SHARE = 0.7
 
 ROMAN = r"(?:ii|iii|iv|v|vi|vii|viii|ix|x|xi|xii)"
 ORDINAL = r"(?:second|third|fourth|fifth|sixth|final)"
+NUMBER_WORD = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen)"
 SEQUEL_MARKER = re.compile(
     rf"\s+(?:(?:part|chapter|episode|vol\.?|volume|book)\s+(?:\d+|{ROMAN}|one|two|three|four|five)"
-    rf"|\d{{1,2}}|{ROMAN}|the\s+{ORDINAL}|{ORDINAL}\s+part)$")
+    rf"|\d{{1,2}}|{ROMAN}|{NUMBER_WORD}|the\s+{ORDINAL}|{ORDINAL}\s+part)$")
 PARENTHESES = re.compile(r"\s*[(\[][^)\]]*[)\]]")
 TRAILING_ARTICLE = re.compile(r",\s*(?:the|a|an|les|la|le|el|die|der|das|il|lo)\b(?=$|\s*[:\-])")
 LEADING_ARTICLE = re.compile(r"^(?:the|a|an|les|la|le|el|die|der|das|il|lo)\s+")
@@ -82,13 +99,54 @@ def _groups(titles: list[str]) -> list[np.ndarray]:
     return [np.array(rows) for rows in groups if 2 <= len(rows) <= SERIES_MAX_MEMBERS]
 
 
-def series_pairs(titles: list[str], content: np.ndarray, min_content: float = SERIES_MIN_CONTENT) -> np.ndarray:
-    """Unique (a, b) row pairs, a < b, of series companions whose content vectors are close."""
+def _title_parts(title: str) -> tuple[list[str], list[str]]:
+    """(words before any subtitle, words of the subtitle) of the cleaned title."""
+    head, *rest = SUBTITLE.split(clean_title(title), maxsplit=1)
+    return WORD.findall(head), WORD.findall(rest[0]) if rest else []
+
+
+def _extended_titles(titles: list[str]) -> set[tuple[int, int]]:
+    """Row pairs (a < b) where one whole title (no subtitle) is another's first words less one or two
+    ("matrix" / "matrix reloaded") or another's whole subtitle ("jurassic park" / "lost world: jurassic park")."""
+    parts = [_title_parts(title) for title in titles]
+    whole: dict[str, list[int]] = defaultdict(list)
+    for row, (head, subtitle) in enumerate(parts):
+        text = " ".join(head)
+        if not subtitle and len(text.replace(" ", "")) >= MIN_EXTENDED_LETTERS and not text.isdigit():
+            whole[text].append(row)
+    found = set()
+    for row, (head, subtitle) in enumerate(parts):
+        keys = [" ".join(head[:n]) for n in range(max(1, len(head) - EXTENSION_WORDS), len(head))]
+        for key in keys + ([" ".join(subtitle)] if subtitle else []):
+            mates = whole.get(key, [])
+            if len(mates) <= SERIES_MAX_MEMBERS:
+                found.update((min(row, mate), max(row, mate)) for mate in mates if mate != row)
+    return found
+
+
+def share_raters(raters: sparse.spmatrix, pairs: np.ndarray) -> np.ndarray:
+    """Per (a, b) row pair, whether the two items share at least SERIES_MIN_SHARED_RATERS raters and
+    SERIES_MIN_RATER_SHARE of the less-rated one's (item-by-user `raters`)."""
+    binary = (raters > 0).astype(np.float32).tocsr()
+    counts = np.asarray(binary.sum(axis=1)).ravel()
+    shared = np.asarray(binary[pairs[:, 0]].multiply(binary[pairs[:, 1]]).sum(axis=1)).ravel()
+    fewer = np.minimum(counts[pairs[:, 0]], counts[pairs[:, 1]])
+    return (shared >= SERIES_MIN_SHARED_RATERS) & (shared >= SERIES_MIN_RATER_SHARE * fewer)
+
+
+def series_pairs(titles: list[str], content: np.ndarray, min_content: float = SERIES_MIN_CONTENT,
+                 raters: sparse.spmatrix | None = None) -> np.ndarray:
+    """Unique (a, b) row pairs, a < b, of series companions whose content vectors are close. With
+    `raters` (item-by-user), also extended titles and subtitles whose raters overlap."""
     found = set()
     for rows in _groups(titles):
         sims = content[rows] @ content[rows].T
         first, second = np.nonzero(np.triu(sims >= min_content, k=1))
         found.update(zip(rows[first].tolist(), rows[second].tolist()))
+    extended = np.array(sorted(_extended_titles(titles) - found), dtype=np.int64).reshape(-1, 2)
+    if raters is not None and len(extended):
+        close = np.einsum("ij,ij->i", content[extended[:, 0]], content[extended[:, 1]]) >= min_content
+        found.update(map(tuple, extended[close & share_raters(raters, extended)].tolist()))
     return np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
 
 
