@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from recommender.catalog.attribute_types import json_value
 from recommender.layout import ITEM_ID_ROWS_FILE, ITEM_IDS_FILE, ITEM_TABLE_FILE
 
 if TYPE_CHECKING:
@@ -74,8 +75,17 @@ class ItemTable:
         return tuple(c for c in (self.value("categories", row) or "").split("|") if c)
 
     def attributes(self, row: int) -> dict:
-        values = {c: self.value(c, row) for c in self.attribute_columns}
-        return {c: v for c, v in values.items() if v not in ("", None)}
+        """The row's attributes in their types (whole numbers as int), empty ones left out."""
+        values = {c: json_value(self.value(c, row)) for c in self.attribute_columns}
+        return {c: v for c, v in values.items() if v is not None}
+
+    def arrays(self) -> dict[str, pa.Array]:
+        """Every column as one Arrow array (memory-mapped)."""
+        return dict(self._columns)
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column as float64, NaN where empty."""
+        return np.asarray(self._columns[column].cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.table.to_pandas()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from recommender.limits import POPULAR_SHOWN, SEARCH_LIMIT
-from recommender.model import Filters, Item, SearchResult, SimilarItem, SimilarItemsModel, UnknownItem
+from recommender.model import Filters, Item, SearchResult, SimilarItem, SimilarItemsModel, SimilarPage, UnknownItem
 
 MAX_EXTRA_ASKED = 1000  # search and popular ask this many more at most, to fill in for removed ones
 
@@ -41,14 +41,23 @@ class WithoutRemoved:
     def get_similar_items(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[SimilarItem]:
         if str(item_id) in self.removed:
             raise UnknownItem(str(item_id))
+        return self.similar_page(item_id, k, filters).results
+
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None) -> SimilarPage:
+        if str(item_id) in self.removed:
+            raise UnknownItem(str(item_id))
         filters = replace(filters or Filters(), exclude_rows=self.removed_rows)
-        return self.model.get_similar_items(item_id, k, filters)
+        return self.model.similar_page(item_id, k, filters)
+
+    def _filter(self, filters: Filters):
+        """The model's row filter, never accepting a removed item (lists that filter candidates themselves)."""
+        return self.model._filter(replace(filters, exclude_rows=filters.exclude_rows | self.removed_rows))
 
     def _extra(self) -> int:
         return min(len(self.removed_rows), MAX_EXTRA_ASKED)
 
-    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        found = self.model.search(query, limit + self._extra())
+    def search(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> list[SearchResult]:
+        found = self.model.search(query, limit + self._extra(), filters)
         return [result for result in found if result.item.item_id not in self.removed][:limit]
 
     def popular(self, n: int = POPULAR_SHOWN) -> list[Item]:

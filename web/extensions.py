@@ -15,6 +15,7 @@ from recommender.model import SimilarItemsModel
 from recommender.settings import Settings
 from recommender.store.handle import StoreHandle
 from web.state.model_holder import ModelHolder
+from web.state.rules_holder import RulesHolder
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -32,6 +33,11 @@ def settings() -> Settings:
 def model_holder() -> ModelHolder:
     """This process's holder of the served model (and its removed-items overlay)."""
     return current_app.extensions["model_holder"]
+
+
+def rules_holder() -> RulesHolder:
+    """This process's copy of the merchandising rules (web/state/rules_holder.py)."""
+    return current_app.extensions["rules_holder"]
 
 
 def index_store() -> IndexStore:

@@ -1,0 +1,105 @@
+"""Merchandising rules for the web tier: the one call a list makes after ranking (`ranked_with_rules`), the
+similar-items answer with rules applied, and storing rules (checked first: a refused rule changes nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
+
+from recommender.limits import K_MAX, SEARCH_LIMIT
+from recommender.model import Filters, SearchResult
+from recommender.rules.rule_engine import applicable, apply_rules
+from recommender.rules.rule_schema import RuleProblem, check_rule_id, parse_rule
+from recommender.store.rule_store import RuleBook, TooManyRules
+from web.extensions import model_holder, rules_holder
+from web.services.store_writes import stored
+
+RULE_HISTORY_SHOWN = 20
+
+
+def ranked_with_rules(surface: str, page_item, ranked: list, model, filters: Filters | None = None,
+                      k: int | None = None, make_entry=None) -> list:
+    """`ranked` with the rules in force for `surface` applied (recommender/rules/rule_engine.py), cut to k.
+    Lists with no page item (trending, for-you, search) pass None."""
+    rules = rules_holder().rules_for(model)
+    if not rules:
+        return ranked[:k]
+    return apply_rules(rules, surface, page_item, ranked, model, accept=model._filter(filters or Filters()), k=k,
+                       make_entry=make_entry)
+
+
+def rules_widen(surface: str, page_item, model) -> bool:
+    """Whether rules apply here, so a list should rank more candidates than it shows (hide and bury make room)."""
+    rules = rules_holder().rules_for(model)
+    return bool(rules) and bool(applicable(rules, surface, page_item, model))
+
+
+@dataclass(frozen=True)
+class RankedSimilar:
+    results: list
+    filtered_out: int
+
+
+def similar_with_rules(model, item, k: int, filters: Filters) -> RankedSimilar:
+    """The similar panel's k cards: filters first, then the rules, from twice as many neighbours when rules apply."""
+    wide = min(K_MAX, 2 * k) if rules_widen("similar", item, model) else k
+    page = model.similar_page(item.item_id, wide, filters)
+    return RankedSimilar(ranked_with_rules("similar", item, page.results, model, filters, k), page.filtered_out)
+
+
+def search_with_rules(model, query: str, filters: Filters, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
+    """Search hits with the filters and the search rules (pins place listed hits only)."""
+    wide = 2 * limit if rules_widen("search", None, model) else limit
+    return ranked_with_rules("search", None, model.search(query, wide, filters), model, filters, limit)
+
+
+def _columns():
+    model = model_holder().model
+    return model.attribute_columns if model is not None else None
+
+
+def check_rule(rule_id: str, body) -> None:
+    """422 naming the field when the rule cannot be stored (checked against the served version's attributes)."""
+    try:
+        parse_rule(rule_id, body, _columns())
+    except RuleProblem as problem:
+        raise RuleRefused(problem) from None
+
+
+class RuleRefused(UnprocessableEntity):
+    def __init__(self, problem: RuleProblem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def put_rule(rule_id: str, body: dict, by: str) -> str:
+    check_rule(rule_id, body)
+    stored_body = {key: value for key, value in body.items() if key != "rule_id"}
+    try:
+        outcome = stored(lambda store: RuleBook(store).put(rule_id, stored_body, by))
+    except TooManyRules as exc:
+        raise Conflict(str(exc)) from None
+    rules_holder().refresh()
+    return outcome
+
+
+def delete_rule(rule_id: str, by: str) -> None:
+    try:
+        check_rule_id(rule_id)
+    except RuleProblem:
+        raise NotFound(f"no rule '{rule_id[:80]}'") from None
+    if not stored(lambda store: RuleBook(store).delete(rule_id, by)):
+        raise NotFound(f"no rule '{rule_id}'")
+    rules_holder().refresh()
+
+
+def listed_rules() -> list[dict]:
+    _, rows = stored(lambda store: RuleBook(store).read())
+    return [{"rule_id": row["rule_id"], **row["body"], "updated_at": row["updated_at"],
+             "updated_by": row["updated_by"], "created_at": row["created_at"]} for row in rows]
+
+
+def rule_history() -> list[dict]:
+    return stored(lambda store: RuleBook(store).history(RULE_HISTORY_SHOWN))
