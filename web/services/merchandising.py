@@ -31,9 +31,10 @@ def ranked_with_rules(surface: str, page_item, ranked: list, model, filters: Fil
 
 
 def rules_widen(surface: str, page_item, model) -> bool:
-    """Whether rules apply here, so a list should rank more candidates than it shows (hide and bury make room)."""
+    """Whether hide, boost or bury rules apply here, so a list should rank more candidates than it shows
+    (hidden items leave room, boosted ones may come from further down); pins need no more."""
     rules = rules_holder().rules_for(model)
-    return bool(rules) and bool(applicable(rules, surface, page_item, model))
+    return bool(rules) and any(rule.action != "pin" for rule in applicable(rules, surface, page_item, model))
 
 
 @dataclass(frozen=True)
