@@ -100,7 +100,7 @@ def test_the_admin_page_lists_attributes_with_types_and_ranges(cars, client):
     page = client.get("/admin", headers=bearer(app)).get_data(as_text=True)
     assert "Attributes of the served index" in page
     low, high = items["Price"].min(), items["Price"].max()
-    assert f"<th scope=\"row\">Price</th><td>number</td>" in page and f"{low:g} to {high:g}" in page
+    assert "<th scope=\"row\">Price</th><td>number</td>" in page and f"{low:g} to {high:g}" in page
     assert "<th scope=\"row\">manual</th><td>boolean</td>" in page
 
 
