@@ -210,16 +210,18 @@ class SimilarItemsModel:
         """
         return self.similar_page(item_id, k, filters).results
 
-    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None) -> SimilarPage:
-        """get_similar_items, with how many nearer items the filters turned away ("N filtered out")."""
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None,
+                     explain: bool = True) -> SimilarPage:
+        """get_similar_items, with how many nearer items the filters turned away ("N filtered out");
+        without `explain`, no why (a caller that keeps only some of the items explains those)."""
         row = self.table.row_of(str(item_id))
         if row < 0:
             raise UnknownItem(str(item_id))
         if not K_MIN <= k <= K_MAX:
             raise ValueError(f"k must be between {K_MIN} and {K_MAX}")
         pairs, filtered_out = self._nearest(row, k, filters or Filters())
-        why = self.explainer.for_item(row)
-        return SimilarPage([SimilarItem(self._item_at(r), s, why(r)) for r, s in pairs], filtered_out)
+        why = self.explainer.for_item(row) if explain else None
+        return SimilarPage([SimilarItem(self._item_at(r), s, why(r) if why else None) for r, s in pairs], filtered_out)
 
     def similar_item(self, item_id: str, other_id: str) -> SimilarItem | None:
         """`other_id` as a card on `item_id`'s similar panel (a pinned item), or None if either is unknown."""

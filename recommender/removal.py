@@ -43,11 +43,12 @@ class WithoutRemoved:
             raise UnknownItem(str(item_id))
         return self.similar_page(item_id, k, filters).results
 
-    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None) -> SimilarPage:
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None,
+                     explain: bool = True) -> SimilarPage:
         if str(item_id) in self.removed:
             raise UnknownItem(str(item_id))
         filters = replace(filters or Filters(), exclude_rows=self.removed_rows)
-        return self.model.similar_page(item_id, k, filters)
+        return self.model.similar_page(item_id, k, filters, explain)
 
     def _filter(self, filters: Filters):
         """The model's row filter, never accepting a removed item (lists that filter candidates themselves)."""

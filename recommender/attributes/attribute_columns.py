@@ -7,7 +7,7 @@ Numbers become float64 (NaN when missing), booleans int8 (1, 0, -1 when missing)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 from recommender.catalog.attribute_types import BOOLEAN, NUMBER, TEXT, json_value
 from recommender.limits import FEW_VALUES_MAX
+
+CODES_KEPT = 10_000  # text values whose codes each column remembers (filters and rules ask for the same few)
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,17 @@ class AttributeColumn:
     values: np.ndarray
     dictionary: pa.Array | None = None  # text only: the distinct values, codes index into it
 
+    codes_seen: dict = field(default_factory=dict, compare=False, repr=False)  # text -> code, looked up once
+
     def code_of(self, text: str) -> int:
         """The dictionary code of a text value, or -1 when no item has it."""
-        found = pc.index(self.dictionary, pa.scalar(text, type=self.dictionary.type)).as_py()
-        return -1 if found is None else int(found)
+        code = self.codes_seen.get(text)
+        if code is None:
+            found = pc.index(self.dictionary, pa.scalar(text, type=self.dictionary.type)).as_py()
+            code = -1 if found is None else int(found)
+            if len(self.codes_seen) < CODES_KEPT:
+                self.codes_seen[text] = code
+        return code
 
     def summary(self) -> dict:
         """What the admin page and the filter form show: type, range or values, and how many items have one."""

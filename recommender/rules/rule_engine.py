@@ -49,55 +49,57 @@ def applicable(rules: Sequence[Rule], surface: str, page_item, catalog) -> list[
             or bool(condition_mask(rule.when, catalog, page_row, page_categories)[0])]
 
 
-def noted(entry, note: str):
-    """The entry with `note` in its why (entries without a why, such as search results, stay as they are)."""
-    if not hasattr(entry, "why"):
+def noted(entry, notes: list[str]):
+    """The entry with `notes` in its why (entries without a why, such as search results, stay as they are)."""
+    if not notes or not hasattr(entry, "why"):
         return entry
     why = entry.why or Why()
-    return replace(entry, why=replace(why, rules=(*why.rules, note)))
+    return replace(entry, why=replace(why, rules=(*why.rules, *notes)))
 
 
 def _adjusted(score: float, factor: float) -> float:
     return score * factor if score >= 0 else score / factor
 
 
-def _reweighted(entries: list, rows: np.ndarray, weighing: list[Rule], catalog) -> tuple[list, np.ndarray]:
+def _reweighted(entries: list, rows: np.ndarray, weighing: list[Rule], catalog, notes: dict) -> list:
+    """Entries re-sorted by their scores times the factors of the boost and bury rules they meet."""
     categories = [tuple(e.item.categories) for e in entries]
     factors = np.ones(len(entries))
-    notes: list[list[str]] = [[] for _ in entries]
     for rule in weighing:
         hit = condition_mask(rule.where, catalog, rows, categories)
         factors[hit] *= rule.factor if rule.action == "boost" else 1.0 / rule.factor
-        for i in np.flatnonzero(hit):
-            notes[i].append(NOTES[rule.action].format(rule.rule_id))
-    keys = [_adjusted(float(e.score), f) for e, f in zip(entries, factors)]
-    order = sorted(range(len(entries)), key=lambda i: -keys[i])
-    moved = [entries[i] for i in order]
-    for position, i in enumerate(order):
-        for note in notes[i]:
-            moved[position] = noted(moved[position], note)
-    return moved, rows[order]
+        for i in np.flatnonzero(hit).tolist():
+            notes.setdefault(entries[i].item.item_id, []).append(NOTES[rule.action].format(rule.rule_id))
+    keys = [_adjusted(float(e.score), f) for e, f in zip(entries, factors.tolist())]
+    return [entries[i] for i in sorted(range(len(entries)), key=lambda i: -keys[i])]
 
 
-def _pinned(entries: list, rows: list[int], rule: Rule, page_item, catalog, accept, hiding: list[Rule],
-            make_entry) -> tuple[list, list[int]]:
-    if page_item is not None and rule.item_id == page_item.item_id:
-        return entries, rows
-    row = catalog.table.row_of(rule.item_id)
-    if row < 0 or (accept is not None and not accept(row)):
-        return entries, rows
+def _pinnable(pins: list[Rule], page_item, catalog, accept, hiding: list[Rule]) -> list[tuple[Rule, int]]:
+    """The pins whose item exists, passes the filters and no hide rule, and is not the page's item, with its row."""
+    rows = np.array([catalog.table.row_of(rule.item_id) for rule in pins], dtype=np.int64)
+    keep = rows >= 0
+    if page_item is not None:
+        keep &= np.array([rule.item_id != page_item.item_id for rule in pins], dtype=bool)
+    if accept is not None and keep.any():
+        keep[keep] = accept.mask(rows[keep]) if hasattr(accept, "mask") else [accept(r) for r in rows[keep]]
+    if hiding and keep.any():
+        categories = [catalog.table.categories(int(row)) if row >= 0 else () for row in rows]
+        for rule in hiding:
+            keep &= ~condition_mask(rule.where, catalog, rows, categories)
+    return [(rule, int(row)) for rule, row, kept in zip(pins, rows.tolist(), keep.tolist()) if kept]
+
+
+def _pinned(entries: list, rule: Rule, make_entry, notes: dict) -> list:
+    """`entries` with the rule's item at its position (moved there if listed, else made by `make_entry`)."""
     at = next((i for i, e in enumerate(entries) if e.item.item_id == rule.item_id), None)
     entry = entries[at] if at is not None else make_entry(rule.item_id)
     if entry is None:
-        return entries, rows
-    if at is None and any(condition_mask(h.where, catalog, np.array([row]), [tuple(entry.item.categories)])[0]
-                          for h in hiding):
-        return entries, rows
+        return entries
     if at is not None:
-        entries, rows = entries[:at] + entries[at + 1:], rows[:at] + rows[at + 1:]
+        entries = entries[:at] + entries[at + 1:]
     place = min(rule.position - 1, len(entries))
-    note = NOTES["pin"].format(rule.rule_id)
-    return entries[:place] + [noted(entry, note)] + entries[place:], rows[:place] + [row] + rows[place:]
+    notes.setdefault(rule.item_id, []).append(NOTES["pin"].format(rule.rule_id))
+    return entries[:place] + [entry] + entries[place:]
 
 
 def apply_rules(rules: Sequence[Rule], surface: str, page_item, ranked: list, catalog, accept=None,
@@ -116,13 +118,14 @@ def apply_rules(rules: Sequence[Rule], surface: str, page_item, ranked: list, ca
     for rule in hiding:
         keep = ~condition_mask(rule.where, catalog, rows, [tuple(e.item.categories) for e in entries])
         entries, rows = [e for e, kept in zip(entries, keep.tolist()) if kept], rows[keep]
+    notes: dict[str, list[str]] = {}  # item id -> what rules did to it, written into the kept cards' why
     weighing = [rule for rule in chosen if rule.action in ("boost", "bury")]
     if weighing and entries:
-        entries, rows = _reweighted(entries, rows, weighing, catalog)
+        entries = _reweighted(entries, rows, weighing, catalog, notes)
     if make_entry is None:
         make_entry = (lambda item_id: catalog.similar_item(page_item.item_id, item_id)) if page_item else (
             lambda item_id: None)
-    listed = rows.tolist()
-    for rule in sorted((r for r in chosen if r.action == "pin"), key=lambda r: r.position):
-        entries, listed = _pinned(entries, listed, rule, page_item, catalog, accept, hiding, make_entry)
-    return entries[:k]
+    pins = sorted((r for r in chosen if r.action == "pin"), key=lambda r: r.position)
+    for rule, _ in _pinnable(pins, page_item, catalog, accept, hiding) if pins else ():
+        entries = _pinned(entries, rule, make_entry, notes)
+    return [noted(entry, notes.get(entry.item.item_id)) for entry in entries[:k]]

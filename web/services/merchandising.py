@@ -4,7 +4,7 @@ similar-items answer with rules applied, and storing rules (checked first: a ref
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
 
@@ -44,10 +44,22 @@ class RankedSimilar:
 
 
 def similar_with_rules(model, item, k: int, filters: Filters) -> RankedSimilar:
-    """The similar panel's k cards: filters first, then the rules, from twice as many neighbours when rules apply."""
-    wide = min(K_MAX, 2 * k) if rules_widen("similar", item, model) else k
-    page = model.similar_page(item.item_id, wide, filters)
-    return RankedSimilar(ranked_with_rules("similar", item, page.results, model, filters, k), page.filtered_out)
+    """The similar panel's k cards: filters first, then the rules, from twice as many neighbours when hide, boost
+    or bury rules apply (only the k shown are explained)."""
+    widen = rules_widen("similar", item, model)
+    page = model.similar_page(item.item_id, min(K_MAX, 2 * k) if widen else k, filters, explain=not widen)
+    ranked = ranked_with_rules("similar", item, page.results, model, filters, k)
+    if widen:
+        ranked = _explained(model, item, ranked, {entry.item_id for entry in page.results})
+    return RankedSimilar(ranked, page.filtered_out)
+
+
+def _explained(model, item, ranked: list, unexplained: set[str]) -> list:
+    """Why for the cards kept from an unexplained page, keeping what the rules noted."""
+    why = model.explainer.for_item(model.table.row_of(item.item_id))
+    return [replace(entry, why=replace(why(model.table.row_of(entry.item_id)),
+                                       rules=entry.why.rules if entry.why else ()))
+            if entry.item_id in unexplained else entry for entry in ranked]
 
 
 def search_with_rules(model, query: str, filters: Filters, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
