@@ -65,6 +65,18 @@ class ItemTable:
     def value(self, column: str, row: int):
         return self._columns[column][row].as_py()
 
+    def values(self, column: str, rows: list[int]) -> list:
+        """A column's values at `rows`, in one take."""
+        return self._columns[column].take(pa.array(rows, type=pa.int64())).to_pylist()
+
+    def rows_of(self, item_ids: list[str]) -> np.ndarray:
+        """row_of for many ids at once (-1 where unknown)."""
+        if not len(self.ids) or not item_ids:
+            return np.full(len(item_ids), -1, dtype=np.int64)
+        wanted = np.array([str(i) for i in item_ids], dtype=str)  # its own width: no id is cut short
+        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        return np.where(self.ids[at] == wanted, self.id_rows[at], -1).astype(np.int64)
+
     def title(self, row: int) -> str:
         return self.value("title", row)
 

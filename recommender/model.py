@@ -196,6 +196,17 @@ class SimilarItemsModel:
                     attributes=table.attributes(row) if with_attributes else {},
                     interaction_count=int(table.value("interaction_count", row) or 0))
 
+    def _items_at(self, rows: list[int]) -> list[Item]:
+        """_item_at for many rows, a column at a time (one Arrow take per column, not a value per cell)."""
+        if not rows:
+            return []
+        taken = {name: self.table.values(name, rows)
+                 for name in ("item_id", "title", "description", "categories", "year", "interaction_count")}
+        return [Item(item_id=item_id, title=title, description=description or "",
+                     categories=tuple(c for c in (categories or "").split("|") if c), year=year,
+                     interaction_count=int(count or 0))
+                for item_id, title, description, categories, year, count in zip(*taken.values())]
+
     def get_item(self, item_id: str) -> Item:
         row = self.table.row_of(str(item_id))
         if row < 0:
@@ -221,15 +232,26 @@ class SimilarItemsModel:
             raise ValueError(f"k must be between {K_MIN} and {K_MAX}")
         pairs, filtered_out = self._nearest(row, k, filters or Filters())
         why = self.explainer.for_item(row) if explain else None
-        return SimilarPage([SimilarItem(self._item_at(r), s, why(r) if why else None) for r, s in pairs], filtered_out)
+        items = self._items_at([r for r, _ in pairs])
+        return SimilarPage([SimilarItem(item, s, why(r) if why else None) for item, (r, s) in zip(items, pairs)],
+                           filtered_out)
 
     def similar_item(self, item_id: str, other_id: str) -> SimilarItem | None:
         """`other_id` as a card on `item_id`'s similar panel (a pinned item), or None if either is unknown."""
-        row, other = self.table.row_of(str(item_id)), self.table.row_of(str(other_id))
-        if row < 0 or other < 0:
-            return None
-        score = float(angular_to_cosine(np.array([self.annoy.get_distance(row, other)]))[0])
-        return SimilarItem(self._item_at(other), score, self.explainer.for_item(row)(other))
+        return self.similar_items_to(item_id)(other_id)
+
+    def similar_items_to(self, item_id: str):
+        """make(other_id): cards for `item_id`'s similar panel (pinned items), what is known of it read once."""
+        row = self.table.row_of(str(item_id))
+        why = self.explainer.for_item(row) if row >= 0 else None
+
+        def make(other_id: str) -> SimilarItem | None:
+            other = self.table.row_of(str(other_id))
+            if why is None or other < 0:
+                return None
+            score = float(angular_to_cosine(np.array([self.annoy.get_distance(row, other)]))[0])
+            return SimilarItem(self._item_at(other), score, why(other))
+        return make
 
     def _nearest(self, row: int, k: int, filters: Filters) -> tuple[list[tuple[int, float]], int]:
         table_rows, table_scores = self.neighbours[row], self.scores[row]

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from recommender.model import SimilarItem
 from recommender.rules.rule_schema import Condition, Rule
 from recommender.similarity.explain import Why
 
@@ -26,13 +27,12 @@ NOTES = {"pin": "pinned by rule {}", "boost": "boosted by rule {}", "bury": "bur
 
 
 def condition_mask(condition: Condition, catalog, rows: np.ndarray, categories: list[tuple[str, ...]]) -> np.ndarray:
-    """Which of `rows` (with their items' categories) meet `condition`; unknown rows (-1) never do."""
-    keep = rows >= 0
-    safe = np.where(keep, rows, 0)
+    """Which of `rows` (rows of the catalog, with their items' categories) meet `condition`."""
+    keep = np.ones(len(rows), dtype=bool)
     for wanted in condition.attributes:
         if wanted.name not in catalog.attribute_columns:
             return np.zeros(len(rows), dtype=bool)
-        keep &= wanted.mask(catalog.attribute_columns, safe)
+        keep &= wanted.mask(catalog.attribute_columns, rows)
     if condition.categories:
         keep &= np.array([bool(condition.categories.intersection(c)) for c in categories], dtype=bool)
     return keep
@@ -43,8 +43,10 @@ def applicable(rules: Sequence[Rule], surface: str, page_item, catalog) -> list[
     chosen = [rule for rule in rules if rule.enabled and rule.surface in (surface, "*")]
     if not any(rule.when for rule in chosen):
         return chosen
-    page_row = np.array([catalog.table.row_of(page_item.item_id) if page_item is not None else -1], dtype=np.int64)
-    page_categories = [tuple(page_item.categories) if page_item is not None else ()]
+    row = catalog.table.row_of(page_item.item_id) if page_item is not None else -1
+    if row < 0:
+        return [rule for rule in chosen if rule.when is None]
+    page_row, page_categories = np.array([row], dtype=np.int64), [tuple(page_item.categories)]
     return [rule for rule in chosen if rule.when is None
             or bool(condition_mask(rule.when, catalog, page_row, page_categories)[0])]
 
@@ -54,7 +56,8 @@ def noted(entry, notes: list[str]):
     if not notes or not hasattr(entry, "why"):
         return entry
     why = entry.why or Why()
-    return replace(entry, why=replace(why, rules=(*why.rules, *notes)))
+    why = replace(why, rules=(*why.rules, *notes))
+    return SimilarItem(entry.item, entry.score, why) if type(entry) is SimilarItem else replace(entry, why=why)
 
 
 def _adjusted(score: float, factor: float) -> float:
@@ -76,17 +79,18 @@ def _reweighted(entries: list, rows: np.ndarray, weighing: list[Rule], catalog, 
 
 def _pinnable(pins: list[Rule], page_item, catalog, accept, hiding: list[Rule]) -> list[tuple[Rule, int]]:
     """The pins whose item exists, passes the filters and no hide rule, and is not the page's item, with its row."""
-    rows = np.array([catalog.table.row_of(rule.item_id) for rule in pins], dtype=np.int64)
-    keep = rows >= 0
-    if page_item is not None:
-        keep &= np.array([rule.item_id != page_item.item_id for rule in pins], dtype=bool)
-    if accept is not None and keep.any():
-        keep[keep] = accept.mask(rows[keep]) if hasattr(accept, "mask") else [accept(r) for r in rows[keep]]
+    found = [(rule, catalog.table.row_of(rule.item_id)) for rule in pins
+             if page_item is None or rule.item_id != page_item.item_id]
+    found = [(rule, row) for rule, row in found if row >= 0]
+    if not found:
+        return []
+    rows = np.array([row for _, row in found], dtype=np.int64)
+    keep = accept.mask(rows) if hasattr(accept, "mask") else np.array([accept(r) for r in rows.tolist()], dtype=bool)
     if hiding and keep.any():
-        categories = [catalog.table.categories(int(row)) if row >= 0 else () for row in rows]
+        categories = [catalog.table.categories(row) for row in rows.tolist()]
         for rule in hiding:
             keep &= ~condition_mask(rule.where, catalog, rows, categories)
-    return [(rule, int(row)) for rule, row, kept in zip(pins, rows.tolist(), keep.tolist()) if kept]
+    return [pair for pair, kept in zip(found, keep.tolist()) if kept]
 
 
 def _pinned(entries: list, rule: Rule, make_entry, notes: dict) -> list:
@@ -109,22 +113,30 @@ def apply_rules(rules: Sequence[Rule], surface: str, page_item, ranked: list, ca
     `catalog` is the model the list came from; `accept(row)` its filters (pins must pass them);
     `make_entry(item_id)` builds the entry of a pinned item that is not in the list (default: a card on
     `page_item`'s similar panel; without a page item, pins only move listed items)."""
-    chosen = applicable(rules, surface, page_item, catalog)
+    return apply_chosen(applicable(rules, surface, page_item, catalog), page_item, ranked, catalog, accept, k,
+                        make_entry)
+
+
+def apply_chosen(chosen: list[Rule], page_item, ranked: list, catalog, accept=None, k: int | None = None,
+                 make_entry: Callable | None = None) -> list:
+    """apply_rules for rules already known to apply here (applicable)."""
     if not chosen:
         return ranked[:k]
     entries = list(ranked)
-    rows = np.array([catalog.table.row_of(e.item.item_id) for e in entries], dtype=np.int64)
+    rows = catalog.table.rows_of([e.item.item_id for e in entries])
     hiding = [rule for rule in chosen if rule.action == "hide"]
-    for rule in hiding:
-        keep = ~condition_mask(rule.where, catalog, rows, [tuple(e.item.categories) for e in entries])
+    if hiding and entries:
+        categories = [tuple(e.item.categories) for e in entries]
+        keep = np.ones(len(entries), dtype=bool)
+        for rule in hiding:
+            keep &= ~condition_mask(rule.where, catalog, rows, categories)
         entries, rows = [e for e, kept in zip(entries, keep.tolist()) if kept], rows[keep]
     notes: dict[str, list[str]] = {}  # item id -> what rules did to it, written into the kept cards' why
     weighing = [rule for rule in chosen if rule.action in ("boost", "bury")]
     if weighing and entries:
         entries = _reweighted(entries, rows, weighing, catalog, notes)
     if make_entry is None:
-        make_entry = (lambda item_id: catalog.similar_item(page_item.item_id, item_id)) if page_item else (
-            lambda item_id: None)
+        make_entry = catalog.similar_items_to(page_item.item_id) if page_item else (lambda item_id: None)
     pins = sorted((r for r in chosen if r.action == "pin"), key=lambda r: r.position)
     for rule, _ in _pinnable(pins, page_item, catalog, accept, hiding) if pins else ():
         entries = _pinned(entries, rule, make_entry, notes)

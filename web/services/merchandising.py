@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
 
 from recommender.limits import K_MAX, SEARCH_LIMIT
-from recommender.model import Filters, SearchResult
-from recommender.rules.rule_engine import applicable, apply_rules
+from recommender.model import Filters, SearchResult, SimilarItem
+from recommender.rules.rule_engine import applicable, apply_chosen
 from recommender.rules.rule_schema import RuleProblem, check_rule_id, parse_rule
 from recommender.store.rule_store import RuleBook, TooManyRules
 from web.extensions import model_holder, rules_holder
@@ -23,18 +23,27 @@ def ranked_with_rules(surface: str, page_item, ranked: list, model, filters: Fil
                       k: int | None = None, make_entry=None) -> list:
     """`ranked` with the rules in force for `surface` applied (recommender/rules/rule_engine.py), cut to k.
     Lists with no page item (trending, for-you, search) pass None."""
+    chosen = rules_here(surface, page_item, model)
+    return _applied(chosen, page_item, ranked, model, filters, k, make_entry)
+
+
+def rules_here(surface: str, page_item, model) -> list:
+    """The rules in force that apply to `surface` on this page."""
     rules = rules_holder().rules_for(model)
-    if not rules:
+    return applicable(rules, surface, page_item, model) if rules else []
+
+
+def _applied(chosen: list, page_item, ranked: list, model, filters, k, make_entry=None) -> list:
+    if not chosen:
         return ranked[:k]
-    return apply_rules(rules, surface, page_item, ranked, model, accept=model._filter(filters or Filters()), k=k,
-                       make_entry=make_entry)
+    return apply_chosen(chosen, page_item, ranked, model, accept=model._filter(filters or Filters()), k=k,
+                        make_entry=make_entry)
 
 
-def rules_widen(surface: str, page_item, model) -> bool:
-    """Whether hide, boost or bury rules apply here, so a list should rank more candidates than it shows
-    (hidden items leave room, boosted ones may come from further down); pins need no more."""
-    rules = rules_holder().rules_for(model)
-    return bool(rules) and any(rule.action != "pin" for rule in applicable(rules, surface, page_item, model))
+def rules_widen(chosen: list) -> bool:
+    """Whether hide, boost or bury rules apply, so a list should rank more candidates than it shows (hidden
+    items leave room, boosted ones may come from further down); pins need no more."""
+    return any(rule.action != "pin" for rule in chosen)
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,10 @@ class RankedSimilar:
 def similar_with_rules(model, item, k: int, filters: Filters) -> RankedSimilar:
     """The similar panel's k cards: filters first, then the rules, from twice as many neighbours when hide, boost
     or bury rules apply (only the k shown are explained)."""
-    widen = rules_widen("similar", item, model)
+    chosen = rules_here("similar", item, model)
+    widen = rules_widen(chosen)
     page = model.similar_page(item.item_id, min(K_MAX, 2 * k) if widen else k, filters, explain=not widen)
-    ranked = ranked_with_rules("similar", item, page.results, model, filters, k)
+    ranked = _applied(chosen, item, page.results, model, filters, k)
     if widen:
         ranked = _explained(model, item, ranked, {entry.item_id for entry in page.results})
     return RankedSimilar(ranked, page.filtered_out)
@@ -57,15 +67,20 @@ def similar_with_rules(model, item, k: int, filters: Filters) -> RankedSimilar:
 def _explained(model, item, ranked: list, unexplained: set[str]) -> list:
     """Why for the cards kept from an unexplained page, keeping what the rules noted."""
     why = model.explainer.for_item(model.table.row_of(item.item_id))
-    return [replace(entry, why=replace(why(model.table.row_of(entry.item_id)),
-                                       rules=entry.why.rules if entry.why else ()))
-            if entry.item_id in unexplained else entry for entry in ranked]
+    explained = []
+    for entry in ranked:
+        if entry.item_id in unexplained:
+            found = why(model.table.row_of(entry.item_id))
+            entry = SimilarItem(entry.item, entry.score, replace(found, rules=entry.why.rules) if entry.why else found)
+        explained.append(entry)
+    return explained
 
 
 def search_with_rules(model, query: str, filters: Filters, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
     """Search hits with the filters and the search rules (pins place listed hits only)."""
-    wide = 2 * limit if rules_widen("search", None, model) else limit
-    return ranked_with_rules("search", None, model.search(query, wide, filters), model, filters, limit)
+    chosen = rules_here("search", None, model)
+    wide = 2 * limit if rules_widen(chosen) else limit
+    return _applied(chosen, None, model.search(query, wide, filters), model, filters, limit)
 
 
 def _columns():
