@@ -33,8 +33,10 @@ def condition_mask(condition: Condition, catalog, rows: np.ndarray, categories: 
         if wanted.name not in catalog.attribute_columns:
             return np.zeros(len(rows), dtype=bool)
         keep &= wanted.mask(catalog.attribute_columns, rows)
-    if condition.categories:
-        keep &= np.array([bool(condition.categories.intersection(c)) for c in categories], dtype=bool)
+    if condition.categories and keep.any():  # only where the attributes already hold
+        wanted = condition.categories
+        chosen = np.flatnonzero(keep).tolist()
+        keep[chosen] = [not wanted.isdisjoint(categories[i]) for i in chosen]
     return keep
 
 
@@ -71,8 +73,9 @@ def _reweighted(entries: list, rows: np.ndarray, weighing: list[Rule], catalog, 
     for rule in weighing:
         hit = condition_mask(rule.where, catalog, rows, categories)
         factors[hit] *= rule.factor if rule.action == "boost" else 1.0 / rule.factor
+        note = NOTES[rule.action].format(rule.rule_id)
         for i in np.flatnonzero(hit).tolist():
-            notes.setdefault(entries[i].item.item_id, []).append(NOTES[rule.action].format(rule.rule_id))
+            notes.setdefault(entries[i].item.item_id, []).append(note)
     keys = [_adjusted(float(e.score), f) for e, f in zip(entries, factors.tolist())]
     return [entries[i] for i in sorted(range(len(entries)), key=lambda i: -keys[i])]
 
