@@ -73,9 +73,12 @@ class ItemTable:
         """row_of for many ids at once (-1 where unknown)."""
         if not len(self.ids) or not item_ids:
             return np.full(len(item_ids), -1, dtype=np.int64)
-        wanted = np.array([str(i) for i in item_ids], dtype=str)  # its own width: no id is cut short
+        width = self.ids.dtype.itemsize // 4  # the longest id: a longer one is no item (and is not cut short)
+        texts = [str(i) for i in item_ids]
+        fits = np.array([len(t) <= width for t in texts], dtype=bool)
+        wanted = np.array([t if ok else "" for t, ok in zip(texts, fits.tolist())], dtype=self.ids.dtype)
         at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
-        return np.where(self.ids[at] == wanted, self.id_rows[at], -1).astype(np.int64)
+        return np.where(fits & (self.ids[at] == wanted), self.id_rows[at], -1).astype(np.int64)
 
     def title(self, row: int) -> str:
         return self.value("title", row)
