@@ -238,19 +238,20 @@ class SimilarItemsModel:
 
     def similar_item(self, item_id: str, other_id: str) -> SimilarItem | None:
         """`other_id` as a card on `item_id`'s similar panel (a pinned item), or None if either is unknown."""
-        return self.similar_items_to(item_id)(other_id)
+        return self.similar_items_to(item_id, explain=True)(other_id)
 
-    def similar_items_to(self, item_id: str):
-        """make(other_id): cards for `item_id`'s similar panel (pinned items), what is known of it read once."""
+    def similar_items_to(self, item_id: str, explain: bool = False):
+        """make(other_id): cards for `item_id`'s similar panel (pinned items: a rule put them there, so by default
+        their why says only that), what is known of `item_id` read once."""
         row = self.table.row_of(str(item_id))
-        why = self.explainer.for_item(row) if row >= 0 else None
+        why = self.explainer.for_item(row) if row >= 0 and explain else None
 
         def make(other_id: str) -> SimilarItem | None:
             other = self.table.row_of(str(other_id))
-            if why is None or other < 0:
+            if row < 0 or other < 0:
                 return None
             score = float(angular_to_cosine(np.array([self.annoy.get_distance(row, other)]))[0])
-            return SimilarItem(self._item_at(other), score, why(other))
+            return SimilarItem(self._item_at(other), score, why(other) if why else Why())
         return make
 
     def _nearest(self, row: int, k: int, filters: Filters) -> tuple[list[tuple[int, float]], int]:

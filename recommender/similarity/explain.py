@@ -54,8 +54,8 @@ class Why:
             parts.append(", ".join(f"“{w}”" for w in self.words))
         if self.liked_both:
             parts.append(f"{self.liked_both} {'person' if self.liked_both == 1 else 'people'} liked both")
-        if len(parts) == len(self.rules):
-            parts.append("Similar overall profile")
+        if not parts:
+            return "Similar overall profile"
         return " · ".join(parts)
 
 
