@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from recommender.catalog.attribute_types import json_value
 from recommender.layout import ITEM_ID_ROWS_FILE, ITEM_IDS_FILE, ITEM_TABLE_FILE
 
 if TYPE_CHECKING:
@@ -64,6 +65,21 @@ class ItemTable:
     def value(self, column: str, row: int):
         return self._columns[column][row].as_py()
 
+    def values(self, column: str, rows: list[int]) -> list:
+        """A column's values at `rows`, in one take."""
+        return self._columns[column].take(pa.array(rows, type=pa.int64())).to_pylist()
+
+    def rows_of(self, item_ids: list[str]) -> np.ndarray:
+        """row_of for many ids at once (-1 where unknown)."""
+        if not len(self.ids) or not item_ids:
+            return np.full(len(item_ids), -1, dtype=np.int64)
+        width = self.ids.dtype.itemsize // 4  # the longest id: a longer one is no item (and is not cut short)
+        texts = [str(i) for i in item_ids]
+        fits = np.array([len(t) <= width for t in texts], dtype=bool)
+        wanted = np.array([t if ok else "" for t, ok in zip(texts, fits.tolist())], dtype=self.ids.dtype)
+        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        return np.where(fits & (self.ids[at] == wanted), self.id_rows[at], -1).astype(np.int64)
+
     def title(self, row: int) -> str:
         return self.value("title", row)
 
@@ -74,8 +90,17 @@ class ItemTable:
         return tuple(c for c in (self.value("categories", row) or "").split("|") if c)
 
     def attributes(self, row: int) -> dict:
-        values = {c: self.value(c, row) for c in self.attribute_columns}
-        return {c: v for c, v in values.items() if v not in ("", None)}
+        """The row's attributes in their types (whole numbers as int), empty ones left out."""
+        values = {c: json_value(self.value(c, row)) for c in self.attribute_columns}
+        return {c: v for c, v in values.items() if v is not None}
+
+    def arrays(self) -> dict[str, pa.Array]:
+        """Every column as one Arrow array (memory-mapped)."""
+        return dict(self._columns)
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column as float64, NaN where empty."""
+        return np.asarray(self._columns[column].cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.table.to_pandas()

@@ -82,3 +82,12 @@ BECAUSE_VIEWED_ITEMS = 3
 BECAUSE_VIEWED_SHOWN = 4
 FOR_YOU_HALF_LIFE_DAYS = 14.0  # an event this old counts half as much in for-you as one sent now
 PERSONAL_CACHE_MAX_BYTES = 16 * 2**20  # rendered for-you answers per web process, keyed on the visitor's newest event
+# Merchant controls (issue 25): attribute filters (attr.<name>=, min.<name>=, max.<name>=) and rules.
+ATTRIBUTE_FILTERS_MAX = 20  # distinct attributes one request may filter on
+FEW_VALUES_MAX = 12  # a text attribute with at most this many values gets checkboxes in the filter form
+RULES_MAX = 200  # rules stored at once
+RULE_ID_MAX_CHARS = 64
+RULE_FACTOR_MAX = 100.0  # boost and bury multiply scores by more than 0 and at most this
+RULE_CONDITIONS_MAX = 10  # attributes one condition ("when" or "where") may test
+RULES_RECHECK_SECONDS = 1.0  # every web process re-reads the rules this long after it last did (well within 2 s)
+RULE_BODY_MAX_BYTES = 16 * 2**10

@@ -14,15 +14,19 @@ import pyarrow as pa
 from annoy import AnnoyIndex
 
 from recommender import layout
+from recommender.attributes.attribute_columns import AttributeColumns
+from recommender.attributes.attribute_filters import AttributeCondition
+from recommender.attributes.row_filter import RowFilter, first_accepted
 from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
 from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
-from recommender.neighbours.lookup import METRIC, annoy_neighbours
+from recommender.neighbours.lookup import METRIC, angular_to_cosine, annoy_neighbours
 from recommender.search import Highlight, TitleSearch
 from recommender.similarity.explain import Explainer, Why
 from recommender.similarity.word_weights import WordWeights
 
 MAX_FILTER_CANDIDATES = 5000
+SEARCH_FILTER_WIDENING = 50  # a filtered search looks at this many times the matches it shows
 
 
 class UnknownItem(KeyError):
@@ -67,17 +71,26 @@ class Item:
 
 @dataclass(frozen=True)
 class Filters:
-    """Narrowing a similar-items answer: any of `categories`, none of `exclude`, a year range."""
+    """Narrowing a list: any of `categories`, none of `exclude`, a year range, and every attribute condition."""
 
     categories: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
     year_min: int | None = None
     year_max: int | None = None
     exclude_rows: frozenset[int] = frozenset()  # rows of items removed since the build (never shown)
+    attributes: tuple[AttributeCondition, ...] = ()  # attr.<name>=, min.<name>=, max.<name>= (issue 25)
 
     def __bool__(self) -> bool:
         return bool(self.categories or self.exclude or self.exclude_rows or self.year_min is not None
-                    or self.year_max is not None)
+                    or self.year_max is not None or self.attributes)
+
+
+@dataclass(frozen=True)
+class SimilarPage:
+    """A similar-items answer and how many nearer items the visitor's filters turned away to fill it."""
+
+    results: list
+    filtered_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,8 @@ class SimilarItemsModel:
         self._check_consistency()
         self.explainer = Explainer(self.table, likes_indptr, likes_indices, word_weights)
         self.all_categories = list(self.manifest.get("categories", []))
+        self.attribute_columns = AttributeColumns(self.table.arrays(), self.table.attribute_columns)
+        self.years = self.table.numbers("year")
         self._items_frame = None
 
     @property
@@ -191,6 +206,17 @@ class SimilarItemsModel:
                     attributes=table.attributes(row) if with_attributes else {},
                     interaction_count=int(table.value("interaction_count", row) or 0))
 
+    def _items_at(self, rows: list[int]) -> list[Item]:
+        """_item_at for many rows, a column at a time (one Arrow take per column, not a value per cell)."""
+        if not rows:
+            return []
+        taken = {name: self.table.values(name, rows)
+                 for name in ("item_id", "title", "description", "categories", "year", "interaction_count")}
+        return [Item(item_id=item_id, title=title, description=description or "",
+                     categories=tuple(c for c in (categories or "").split("|") if c), year=year,
+                     interaction_count=int(count or 0))
+                for item_id, title, description, categories, year, count in zip(*taken.values())]
+
     def get_item(self, item_id: str) -> Item:
         row = self.table.row_of(str(item_id))
         if row < 0:
@@ -203,57 +229,67 @@ class SimilarItemsModel:
         With filters, the precomputed table is searched first, then ever wider Annoy searches, up to
         the MAX_FILTER_CANDIDATES nearest items; fewer than k come back only when fewer match there.
         """
+        return self.similar_page(item_id, k, filters).results
+
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None,
+                     explain: bool = True) -> SimilarPage:
+        """get_similar_items, with how many nearer items the filters turned away ("N filtered out");
+        without `explain`, no why (a caller that keeps only some of the items explains those)."""
         row = self.table.row_of(str(item_id))
         if row < 0:
             raise UnknownItem(str(item_id))
         if not K_MIN <= k <= K_MAX:
             raise ValueError(f"k must be between {K_MIN} and {K_MAX}")
-        pairs = self._nearest(row, k, filters or Filters())
-        why = self.explainer.for_item(row)
-        return [SimilarItem(self._item_at(r), s, why(r)) for r, s in pairs]
+        pairs, filtered_out = self._nearest(row, k, filters or Filters())
+        why = self.explainer.for_item(row) if explain else None
+        items = self._items_at([r for r, _ in pairs])
+        return SimilarPage([SimilarItem(item, s, why(r) if why else None) for item, (r, s) in zip(items, pairs)],
+                           filtered_out)
 
-    def _nearest(self, row: int, k: int, filters: Filters) -> list[tuple[int, float]]:
+    def similar_item(self, item_id: str, other_id: str) -> SimilarItem | None:
+        """`other_id` as a card on `item_id`'s similar panel (a pinned item), or None if either is unknown."""
+        return self.similar_items_to(item_id, explain=True)(other_id)
+
+    def similar_items_to(self, item_id: str, explain: bool = False):
+        """make(other_id): cards for `item_id`'s similar panel (pinned items: a rule put them there, so by default
+        their why says only that), what is known of `item_id` read once."""
+        row = self.table.row_of(str(item_id))
+        why = self.explainer.for_item(row) if row >= 0 and explain else None
+
+        def make(other_id: str) -> SimilarItem | None:
+            other = self.table.row_of(str(other_id))
+            if row < 0 or other < 0:
+                return None
+            score = float(angular_to_cosine(np.array([self.annoy.get_distance(row, other)]))[0])
+            return SimilarItem(self._item_at(other), score, why(other) if why else Why())
+        return make
+
+    def _nearest(self, row: int, k: int, filters: Filters) -> tuple[list[tuple[int, float]], int]:
         table_rows, table_scores = self.neighbours[row], self.scores[row]
         if not filters and k <= len(table_rows):
-            return [(r, s) for r, s in zip(table_rows[:k].tolist(), table_scores[:k].tolist()) if r >= 0]
+            return [(r, s) for r, s in zip(table_rows[:k].tolist(), table_scores[:k].tolist()) if r >= 0], 0
         accept = self._filter(filters)
-        chosen = [(r, s) for r, s in zip(table_rows.tolist(), table_scores.tolist())
-                  if r >= 0 and r != row and accept(r)]
+        listed = (table_rows >= 0) & (table_rows != row)
+        chosen, turned_away = first_accepted(table_rows[listed], table_scores[listed], accept, k)
         if len(chosen) >= k or len(table_rows) >= len(self) - 1:
-            return chosen[:k]
+            return chosen, turned_away
         width = max(4 * k, 2 * len(table_rows))
         while True:
             width = min(width, len(self), MAX_FILTER_CANDIDATES)
             rows, scores = self.nearest_by_annoy(row, width)
-            chosen = [(int(r), float(s)) for r, s in zip(rows, scores) if accept(r)]
+            chosen, turned_away = first_accepted(rows, scores, accept, k)
             if len(chosen) >= k or width >= min(len(self), MAX_FILTER_CANDIDATES):
-                return chosen[:k]
+                return chosen, turned_away
             width *= 4
 
     def accepting(self, filters: Filters | None):
         """The one test a candidate row passes before any list shows it (similar items, for-you, ...)."""
         return self._filter(filters or Filters())
 
-    def _filter(self, filters: Filters):
-        if not filters:
-            return lambda row: True
+    def _filter(self, filters: Filters) -> RowFilter:
+        """A callable `accept(row)` for `filters` (with `mask(rows)` for many rows at once)."""
         excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0} | filters.exclude_rows
-        wanted = filters.categories
-        low = filters.year_min if filters.year_min is not None else -10**9
-        high = filters.year_max if filters.year_max is not None else 10**9
-        years_filtered = filters.year_min is not None or filters.year_max is not None
-
-        def accept(row) -> bool:
-            row = int(row)
-            if row in excluded:
-                return False
-            if wanted and not wanted.intersection(self.table.categories(row)):
-                return False
-            if years_filtered:
-                year = self.table.value("year", row)
-                return year is not None and low <= year <= high
-            return True
-        return accept
+        return RowFilter(filters, self.table, self.attribute_columns, self.years, excluded)
 
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""
@@ -264,10 +300,18 @@ class SimilarItemsModel:
     def popular(self, n: int = POPULAR_SHOWN) -> list[Item]:
         return [self._item_at(int(r)) for r in self.popular_rows[:n]]
 
-    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return self.search_answer(query, limit).results
+    def search(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> list[SearchResult]:
+        return self.search_answer(query, limit, filters).results
 
-    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
-        found = self.title_search.answer(query, limit)
-        return SearchAnswer([SearchResult(self._item_at(hit.row), hit.score, hit.highlights) for hit in found.hits],
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> SearchAnswer:
+        """Titles matching `query`, best first, and what it was read as; with filters, the matches that pass
+        them (from up to MAX_FILTER_CANDIDATES matches)."""
+        if not filters:
+            found = self.title_search.answer(query, limit)
+            hits = found.hits
+        else:
+            found = self.title_search.answer(query, min(MAX_FILTER_CANDIDATES, SEARCH_FILTER_WIDENING * limit))
+            keep = self._filter(filters).mask(np.array([hit.row for hit in found.hits], dtype=np.int64))
+            hits = [hit for hit, kept in zip(found.hits, keep.tolist()) if kept][:limit]
+        return SearchAnswer([SearchResult(self._item_at(hit.row), hit.score, hit.highlights) for hit in hits],
                             found.corrected)

@@ -15,7 +15,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from recommender.limits import POPULAR_SHOWN, SEARCH_LIMIT
-from recommender.model import Filters, Item, SearchAnswer, SearchResult, SimilarItem, SimilarItemsModel, UnknownItem
+from recommender.model import (
+    Filters,
+    Item,
+    SearchAnswer,
+    SearchResult,
+    SimilarItem,
+    SimilarItemsModel,
+    SimilarPage,
+    UnknownItem,
+)
 from recommender.search import Highlight
 
 MAX_EXTRA_ASKED = 1000  # search and popular ask this many more at most, to fill in for removed ones
@@ -47,8 +56,18 @@ class WithoutRemoved:
     def get_similar_items(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[SimilarItem]:
         if str(item_id) in self.removed:
             raise UnknownItem(str(item_id))
+        return self.similar_page(item_id, k, filters).results
+
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None,
+                     explain: bool = True) -> SimilarPage:
+        if str(item_id) in self.removed:
+            raise UnknownItem(str(item_id))
         filters = replace(filters or Filters(), exclude_rows=self.removed_rows)
-        return self.model.get_similar_items(item_id, k, filters)
+        return self.model.similar_page(item_id, k, filters, explain)
+
+    def _filter(self, filters: Filters):
+        """The model's row filter, never accepting a removed item (lists that filter candidates themselves)."""
+        return self.model._filter(replace(filters, exclude_rows=filters.exclude_rows | self.removed_rows))
 
     def accepting(self, filters: Filters | None):
         filters = filters or Filters()
@@ -57,11 +76,11 @@ class WithoutRemoved:
     def _extra(self) -> int:
         return min(len(self.removed_rows), MAX_EXTRA_ASKED)
 
-    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return self.search_answer(query, limit).results
+    def search(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> list[SearchResult]:
+        return self.search_answer(query, limit, filters).results
 
-    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
-        found = self.model.search_answer(query, limit + self._extra())
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> SearchAnswer:
+        found = self.model.search_answer(query, limit + self._extra(), filters)
         kept = [result for result in found.results if result.item.item_id not in self.removed][:limit]
         return SearchAnswer(kept, found.corrected if kept else None)
 
@@ -99,13 +118,18 @@ class WithFieldsOf:
         return self._fields(self.arm.get_item(item_id), with_attributes=True)
 
     def get_similar_items(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[SimilarItem]:
-        return [replace(r, item=self._fields(r.item)) for r in self.arm.get_similar_items(item_id, k, filters)]
+        return self.similar_page(item_id, k, filters).results
 
-    def search(self, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
-        return self.search_answer(query, limit).results
+    def similar_page(self, item_id: str, k: int = 10, filters: Filters | None = None,
+                     explain: bool = True) -> SimilarPage:
+        page = self.arm.similar_page(item_id, k, filters, explain)
+        return replace(page, results=[replace(r, item=self._fields(r.item)) for r in page.results])
 
-    def search_answer(self, query: str, limit: int = SEARCH_LIMIT) -> SearchAnswer:
-        found = self.arm.search_answer(query, limit)
+    def search(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> list[SearchResult]:
+        return self.search_answer(query, limit, filters).results
+
+    def search_answer(self, query: str, limit: int = SEARCH_LIMIT, filters: Filters | None = None) -> SearchAnswer:
+        found = self.arm.search_answer(query, limit, filters)
         return SearchAnswer([self._search_result(result) for result in found.results], found.corrected)
 
     def _search_result(self, result: SearchResult) -> SearchResult:

@@ -21,6 +21,7 @@ from recommender.store.handle import open_store_of_record
 from web.extensions import csrf, htmx
 from web.state.model_holder import ModelHolder
 from web.state.removed_items import RemovedItems
+from web.state.rules_holder import RulesHolder
 from web.state.serving_registry import ServingRegistry
 from worker.queue import celery_init_app, redis_client
 
@@ -81,6 +82,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
                 if app_settings.redis_url else None)
     app.extensions["serving_registry"] = registry
     app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle), registry)
+    app.extensions["rules_holder"] = RulesHolder(handle)
     _blueprints(app, app_settings)
     from web import cli
 
@@ -108,18 +110,32 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
     from web.services import personal_lists, tracking
-    from web.views import admin, admin_api, api, docs, embed, events_api, health, held_upload, items_api, metrics, pages
+    from web.views import (
+        admin,
+        admin_api,
+        api,
+        docs,
+        embed,
+        events_api,
+        health,
+        held_upload,
+        items_api,
+        metrics,
+        pages,
+        rules_api,
+    )
     from web.views import beacons as tracking_views
     from web.views import panels as panel_pages
     from web.views import panels_api as panel_api
     from web.views import panels_embed as panel_embeds
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
-                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp):
+                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp, rules_api.bp,
+                      rules_api.admin_bp):
         app.register_blueprint(blueprint)
     for blueprint in (panel_pages.bp, panel_api.bp, panel_embeds.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panel_api.bp):
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panel_api.bp, rules_api.bp):
         csrf.exempt(blueprint)
     tracking.init_app(app)
     personal_lists.init_app(app)

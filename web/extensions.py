@@ -15,6 +15,7 @@ from recommender.model import SimilarItemsModel
 from recommender.settings import Settings
 from recommender.store.handle import StoreHandle
 from web.state.model_holder import ModelHolder
+from web.state.rules_holder import RulesHolder
 from web.state.serving_registry import ServingRegistry
 
 htmx = HTMX()
@@ -38,6 +39,9 @@ def model_holder() -> ModelHolder:
 def serving_registry() -> ServingRegistry | None:
     """What every web process reports it serves (None without Redis)."""
     return current_app.extensions.get("serving_registry")
+def rules_holder() -> RulesHolder:
+    """This process's copy of the merchandising rules (web/state/rules_holder.py)."""
+    return current_app.extensions["rules_holder"]
 
 
 def index_store() -> IndexStore:

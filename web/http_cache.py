@@ -23,7 +23,7 @@ from flask import Flask, Response, current_app, g, make_response, request
 from flask.globals import _cv_request
 
 from recommender.limits import CACHE_MAX_AGE_SECONDS, FRAGMENT_CACHE_MAX_BYTES, STALE_WHILE_REVALIDATE_SECONDS
-from web.extensions import model_holder, served_model
+from web.extensions import model_holder, rules_holder, served_model
 from web.links import links_from_request_host
 
 ENTRY_OVERHEAD_BYTES = 256  # the key, the headers and the bookkeeping of one entry, roughly
@@ -117,10 +117,10 @@ def removed_revision() -> int | None:
 
 def request_key(vary: tuple[str, ...]) -> str:
     """What the answer depends on besides the version: path, sorted query arguments, varying headers,
-    and the removed items' revision."""
+    the removed items' revision and the merchandising rules' revision."""
     args = sorted(request.args.items(multi=True))
     headers = [(name, request.headers.get(name, "")) for name in vary]
-    return repr((request.path, args, headers, removed_revision()))
+    return repr((request.path, args, headers, removed_revision(), rules_holder().current()[0]))
 
 
 def etag_for(version: str, key: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from recommender.limits import (
     ADMIN_BODY_MAX_BYTES,
+    ATTRIBUTE_FILTERS_MAX,
     EVENT_TIMESTAMP_MIN,
     EVENT_TIMESTAMP_MIN_TEXT,
     EVENTS_BODY_MAX_BYTES,
@@ -21,6 +22,11 @@ from recommender.limits import (
     K_MAX,
     K_MIN,
     PIN_WHY_MAX_CHARS,
+    RULE_BODY_MAX_BYTES,
+    RULE_CONDITIONS_MAX,
+    RULE_FACTOR_MAX,
+    RULE_ID_MAX_CHARS,
+    RULES_MAX,
     VERSION_LABEL_MAX_CHARS,
     YEAR_MAX,
     YEAR_MIN,
@@ -30,6 +36,7 @@ from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
 from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
 from recommender.metrics.tokens import PANELS
 from recommender.neighbours.version_marks import LABEL_PATTERN, TRIGGERS
+from recommender.rules.rule_schema import ACTIONS, SURFACES
 from recommender.store.event_validation import EVENT_TYPES, MAX_RATING, MIN_RATING, RATING_TYPE
 from recommender.store.events import MAX_UNKNOWN_IDS_LISTED
 from recommender.store.validation import (
@@ -400,6 +407,14 @@ def parameters() -> dict:
                                                                   "maximum": YEAR_MAX}},
         "Query": {"name": "q", "in": "query", "description": "Title words or their beginnings; cut at 200 characters.",
                   "schema": STRING},
+        "AttributeFilters": {"name": "attributes", "in": "query", "style": "form", "explode": True,
+                             "description": "Filters on any attribute (issue 25): attr.<name>=<value> (repeatable: "
+                             "any of; true|false for booleans), min.<name>= and max.<name>= (numbers). An unknown "
+                             "attribute, a range on a text attribute or a bad number is a 400 naming the parameter "
+                             "and listing the known attributes.",
+                             "schema": {"type": "object", "additionalProperties": STRING,
+                                        "maxProperties": ATTRIBUTE_FILTERS_MAX},
+                             "example": {"max.Price": "20", "attr.Manufacturer": "Honda"}},
         "IfNoneMatch": {"name": "If-None-Match", "in": "header", "required": False,
                         "description": "An ETag of an earlier answer: 304 with no body while it still holds.",
                         "schema": STRING},
@@ -421,13 +436,14 @@ def public_paths() -> dict:
                           "400": error("A bad item id."), "404": error("No such item."), "503": no_index}}},
         "/api/items/{item_id}/similar": {"get": {
             "summary": "The items most similar to one item", "tags": ["public"], "operationId": "getSimilar",
-            "parameters": params("ItemId", "K", "Category", "Exclude", "YearMin", "YearMax", "IfNoneMatch"),
+            "parameters": params("ItemId", "K", "Category", "Exclude", "YearMin", "YearMax", "AttributeFilters",
+                                 "IfNoneMatch"),
             "responses": {"200": answer("Similar items, most similar first.", ref("SimilarAnswer"), CACHED_HEADERS),
                           "304": not_modified, "400": error("A bad parameter, named in the message."),
                           "404": error("No such item."), "503": no_index}}},
         "/api/search": {"get": {
             "summary": "Items by title", "tags": ["public"], "operationId": "search",
-            "parameters": params("Query", "IfNoneMatch"),
+            "parameters": params("Query", "Category", "YearMin", "YearMax", "AttributeFilters", "IfNoneMatch"),
             "responses": {"200": answer("Matching items, best first.", ref("SearchAnswer"), CACHED_HEADERS),
                           "304": not_modified, "400": error("A bad parameter."), "503": no_index}}},
     }
@@ -494,7 +510,11 @@ def admin_paths() -> dict:
              "404": error("The version is not kept."),
              "409": answer("The rollback failed; the served version is unchanged.",
                            obj({"job_id": STRING, "version": STRING, "state": STRING, "error": STRING}))}),
-            requestBody=version_body())},
+            requestBody=json_body(obj({"version": {"type": "string", "minLength": 1,
+                                                   "description": "A kept index version."},
+                                       "restore_rules": {"type": "boolean", "default": False, "description":
+                                                         "Also put the merchandising rules back as they were "
+                                                         "when the version was built."}})))},
         "/api/admin/index/restore-catalog": {"post": op(
             "Write the items a kept version was built from back into the store (replacing its catalog)",
             "restoreCatalog", admin_responses(
@@ -502,6 +522,7 @@ def admin_paths() -> dict:
                  "400": error("Not a JSON object with a version."), "404": error("The version is not kept.")}),
             requestBody=version_body())},
         **pin_paths(op),
+        **rule_paths(op),
         **item_paths(op),
         **metrics_paths(op),
     }
@@ -530,6 +551,44 @@ def catalog_responses() -> dict:
                      "was sent with mode merge."),
         "413": error("The upload is larger than MAX_UPLOAD_BYTES."),
         "422": answer("Every problem found in the files (or no items file).", ref("CatalogProblems"))})
+
+
+def rule_body() -> dict:
+    condition = {"type": "object", "maxProperties": RULE_CONDITIONS_MAX, "description": 'Attributes (or "category") '
+                 'to a value, a list of values (any of) or {"min": …, "max": …}; every key must hold.'}
+    return json_body(obj({"surface": {"enum": list(SURFACES)}, "action": {"enum": list(ACTIONS)},
+                          "where": condition, "when": condition,
+                          "factor": {"type": "number", "exclusiveMinimum": 0, "maximum": RULE_FACTOR_MAX},
+                          "position": {"type": "integer", "minimum": 1, "maximum": K_MAX}, "item_id": STRING,
+                          "enabled": {"type": "boolean"}}, ["surface", "action"]), RULE_BODY_MAX_BYTES)
+
+
+def rule_paths(op) -> dict:
+    """Merchandising rules (issue 25): stored in the store of record, applied in every web process within 2 s."""
+    rule_id = [{"name": "rule_id", "in": "path", "required": True,
+                "schema": {"type": "string", "maxLength": RULE_ID_MAX_CHARS,
+                           "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}}]
+    rule = obj({"rule_id": STRING, "updated_at": {"type": "number"}, "updated_by": STRING})
+    refused = answer("The field that is wrong; nothing was stored.", obj({"error": STRING, "errors": {
+        "type": "array", "items": obj({"field": STRING, "message": STRING})}}))
+    return {
+        "/api/admin/rules": {"get": op("The rules in force, with who changed each and when", "listRules",
+                                       admin_responses({"200": answer("The rules.", obj({
+                                           "rules": {"type": "array", "items": rule},
+                                           "max_rules": {"type": "integer"}}))}, unavailable=STORE_DOWN))},
+        "/api/admin/rules/{rule_id}": {
+            "get": op("One rule", "getRule", admin_responses({"200": answer("The rule.", rule), "404": error(
+                "No such rule.")}, unavailable=STORE_DOWN), parameters=rule_id),
+            "put": op("Create or replace a rule (pin, boost, bury or hide)", "putRule", admin_responses(
+                {"200": answer("Replaced.", obj({"rule_id": STRING, "result": STRING})),
+                 "201": answer("Created.", obj({"rule_id": STRING, "result": STRING})),
+                 "400": error("The body is not JSON."), "409": error(f"There are {RULES_MAX} rules already."),
+                 "422": refused}, unavailable=STORE_DOWN), parameters=rule_id, requestBody=rule_body()),
+            "delete": op("Delete a rule", "deleteRule", admin_responses(
+                {"204": {"description": "Deleted."}, "404": error("No such rule.")}, unavailable=STORE_DOWN),
+                parameters=rule_id),
+        },
+    }
 
 
 def item_paths(op) -> dict:

@@ -21,6 +21,7 @@ from recommender.layout import BuildError
 from recommender.metrics.store import arm_versions
 from recommender.model import IndexLoadError, SimilarItemsModel
 from recommender.pipeline import Release, build_release
+from recommender.rules.rule_release import restore_version_rules
 from recommender.settings import Settings
 from recommender.store import DatabaseCatalogSource, Store, StoreUnavailable
 from recommender.store.release import restore_release_catalog, serve_release
@@ -215,13 +216,18 @@ def release_result(release: Release) -> dict:
 
 
 @shared_task(name=ROLLBACK_TASK, acks_late=True)
-def rollback_index(version: str, why: str | None = "rollback") -> dict:
+def rollback_index(version: str, why: str | None = "rollback", restore_rules: bool = False) -> dict:
     """Serve a kept version again, once it is checked to load, under the build lock so it cannot interleave
     with a publish. A rollback or a promotion (`why`) restores the catalog it was built from too (items,
     hidden or deleted state, attributes; events stay) and pins it; publishing a kept build by hand
     (`why` None) only moves `current` (and a pin set before): that build was made from the store as it is."""
     with build_lock(job_queue()):
         restored = _restore_release(version, why)
+        if restore_rules:  # the merchandising rules as they were when the version was built, only when asked
+            try:
+                restored |= restore_version_rules(index_store(), store_of_record(), version)
+            except StoreUnavailable as exc:
+                raise RebuildFailed(f"rolled back to {version}, but the rules were not restored: {exc}") from None
     return {"index_version": version, "stage": "done", "progress": 100, **restored}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.catalog.attribute_types import type_attributes
 from recommender.catalog.column_hints import missing_column_message
 from recommender.catalog.problems import MAX_ROWS_LISTED, CatalogError, Problem, row_numbers
 from recommender.catalog.read import MAX_COLUMNS, SUPPORTED_SUFFIXES, read_table
@@ -93,15 +94,16 @@ def _parse_year(frame: pd.DataFrame, name: str) -> tuple[pd.Series | None, list[
     return year, []
 
 
-def _item_table(frame: pd.DataFrame, item_id: pd.Series, title: pd.Series, year: pd.Series | None) -> pd.DataFrame:
-    """The validated columns in their fixed order, then every extra column as text."""
+def _item_table(frame: pd.DataFrame, item_id: pd.Series, title: pd.Series, year: pd.Series | None,
+                attributes: dict) -> pd.DataFrame:
+    """The validated columns in their fixed order, then every extra column in its type
+    (recommender/catalog/attribute_types.py)."""
     items = pd.DataFrame({"item_id": item_id.astype(str), "title": title.astype(str)})
     for column in ("description", "categories"):
         items[column] = _text_column(frame, column).fillna("").astype(str) if column in frame.columns else ""
     items["year"] = year.astype("Int64") if year is not None else pd.array([pd.NA] * len(frame), dtype="Int64")
-    for column in frame.columns:
-        if column not in ITEM_COLUMNS:
-            items[column] = frame[column].astype("string").fillna("").astype(str)
+    for column, values in attributes.items():
+        items[column] = values.to_numpy() if isinstance(values, pd.Series) else values
     return items.reset_index(drop=True)
 
 
@@ -117,9 +119,11 @@ def read_items(path: str | Path, name: str | None = None) -> tuple[pd.DataFrame,
         problems.append(Problem(name, "empty title", column="title", rows=row_numbers(empty_title)))
     year, year_problems = _parse_year(frame, name)
     problems += year_problems
+    attributes, type_problems = type_attributes(frame, [c for c in frame.columns if c not in ITEM_COLUMNS], name)
+    problems += type_problems
     if problems:
         raise CatalogError(problems)
-    items = _item_table(frame, item_id, title, year)
+    items = _item_table(frame, item_id, title, year, attributes)
     return items, blank_non_web_images(items, name)
 
 

@@ -50,22 +50,26 @@ class Why:
     words: tuple[str, ...] = ()
     liked_both: int | None = None
     series: bool = False
+    rules: tuple[str, ...] = ()  # what merchandising rules did to the card ("pinned by rule house-brand")
 
     def as_dict(self) -> dict:
         return {"categories": list(self.categories), "words": list(self.words), "liked_both": self.liked_both,
-                "same_series": self.series}
+                "same_series": self.series, "rules": list(self.rules)}
 
     @property
     def summary(self) -> str:
         """One short line, e.g. 'Same series · Both Animation, Comedy · “toy”, “story” · 52 people liked both'."""
-        parts = ["Same series"] if self.series else []
+        parts = [note[:1].upper() + note[1:] for note in self.rules]
+        parts += ["Same series"] if self.series else []
         if self.categories:
             parts.append("Both " + ", ".join(self.categories))
         if self.words:
             parts.append(", ".join(f"“{w}”" for w in self.words))
         if self.liked_both:
             parts.append(f"{self.liked_both} {'person' if self.liked_both == 1 else 'people'} liked both")
-        return " · ".join(parts) if parts else "Similar overall profile"
+        if not parts:
+            return "Similar overall profile"
+        return " · ".join(parts)
 
 
 class Explainer:

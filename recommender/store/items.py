@@ -7,6 +7,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from recommender.catalog.attribute_types import stored_attribute_column
 from recommender.limits import CATALOG_EXPORT_PAGE_ROWS
 from recommender.store.removed import mark_present, mark_removed
 from recommender.store.tables import items
@@ -123,8 +124,9 @@ def column_order(attribute_dicts) -> list[str]:
     return order
 
 
-def items_frame(rows: list[dict], names: list[str] | None = None) -> pd.DataFrame:
-    """Item rows in the column layout load_items gives (attributes as text, '' when missing); the
+def items_frame(rows: list[dict], names: list[str] | None = None, typed: bool = False) -> pd.DataFrame:
+    """Item rows in the column layout load_items gives (attributes as text, '' when missing; `typed`:
+    numbers and booleans as such where every stored value agrees, as builds need them); the
     attribute columns are `names`, or those the rows have."""
     if names is None:
         names = [name for name in column_order(row["attributes"] or {} for row in rows)
@@ -139,7 +141,8 @@ def items_frame(rows: list[dict], names: list[str] | None = None) -> pd.DataFram
     for column in OWN_ATTRIBUTE_COLUMNS:
         frame[column] = [row[column] or "" for row in rows]
     for name in names:
-        frame[name] = [_attribute_text((row["attributes"] or {}).get(name)) for row in rows]
+        values = [(row["attributes"] or {}).get(name) for row in rows]
+        frame[name] = stored_attribute_column(values) if typed else [_attribute_text(value) for value in values]
     return frame
 
 

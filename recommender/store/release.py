@@ -35,7 +35,14 @@ def snapshot_frame(built: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.DataF
     if hidden is None or not len(hidden):
         return frame
     both = pd.concat([frame, hidden.assign(**{HIDDEN_COLUMN: "true"})], ignore_index=True)
-    return both.fillna({column: "" for column in both.columns if column != "year"})
+    return both.fillna({column: "" for column in both.columns
+                        if column != "year" and both[column].dtype == object and not _is_flags(both[column])})
+
+
+def _is_flags(values: pd.Series) -> bool:
+    """A boolean attribute (True/False/None cells) keeps its empty cells empty, as numbers do."""
+    filled = values.dropna()
+    return len(filled) > 0 and all(isinstance(v, bool) for v in filled)
 
 
 def read_snapshot(version_dir: Path) -> pd.DataFrame | None:

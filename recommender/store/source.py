@@ -98,12 +98,12 @@ class DatabaseCatalogSource:
             rows = connection.execute(select(items).where(~items.c.hidden).order_by(items.c.item_id)).mappings().all()
             hidden = connection.execute(select(items).where(items.c.hidden).order_by(items.c.item_id)).mappings().all()
             interactions = pd.read_sql(self._pairs_query(now), connection)
-        self.revision_read, self.hidden_read = int(revision), items_frame(hidden) if hidden else None
+        self.revision_read, self.hidden_read = int(revision), items_frame(hidden, typed=True) if hidden else None
         if not rows:
             raise CatalogError([Problem(SOURCE_NAME, "the catalog has no visible items")])
         interactions = interactions.astype({"user_id": str, "item_id": str, "rating": float, "timestamp": float,
                                             "weight": float})
-        return Catalog(items=items_frame(rows), interactions=interactions if len(interactions) else None,
+        return Catalog(items=items_frame(rows, typed=True), interactions=interactions if len(interactions) else None,
                        source_hash=self._source_hash(revision, high_water))
 
     def load(self) -> Catalog:

@@ -67,6 +67,30 @@ removed_items = Table(
     Column("removed_at", Float, nullable=False),
 )
 
+RULE_ID_LENGTH = 64
+CHANGED_BY_LENGTH = 200
+
+# Merchandising rules (issue 25): the rules in force, and every change to them (who, when, what), which is
+# also what a rollback restores them from when the admin asks.
+rules = Table(
+    "rules", metadata,
+    Column("rule_id", String(RULE_ID_LENGTH), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(CHANGED_BY_LENGTH), nullable=False),
+)
+
+rule_changes = Table(
+    "rule_changes", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("rule_id", String(RULE_ID_LENGTH), nullable=False),
+    Column("body", JSON, nullable=True),  # None: the rule was deleted
+    Column("changed_at", Float, nullable=False),
+    Column("changed_by", String(CHANGED_BY_LENGTH), nullable=False),
+    Index("ix_rule_changes_changed_at", "changed_at"),
+)
+
 store_state = Table(
     "store_state", metadata,
     Column("key", String(STATE_KEY_LENGTH), primary_key=True),
@@ -79,5 +103,6 @@ STATE_FILES_IMPORTED = "files_imported_at"
 STATE_FILES_IMPORTED_FROM = "files_imported_from"
 STATE_REMOVED_REVISION = "removed_revision"
 STATE_CATALOG_RELEASE = "catalog_release"  # "<version>@<catalog revision>": the version whose catalog was restored
+STATE_RULES_REVISION = "rules_revision"  # bumped on every rule change, so web processes re-read them only then
 STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM,
-              STATE_REMOVED_REVISION, STATE_CATALOG_RELEASE)
+              STATE_REMOVED_REVISION, STATE_CATALOG_RELEASE, STATE_RULES_REVISION)

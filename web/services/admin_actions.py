@@ -100,9 +100,11 @@ def kept_version(version: str) -> str:
     return version
 
 
-def request_rollback(version: str, why: str = "rollback") -> str:
-    """Serve a kept version again and pin it (`why`: rollback, or promotion after an A/B test)."""
-    return _version_job(ROLLBACK_TASK, "rollback", version, **({} if why == "rollback" else {"why": why}))
+def request_rollback(version: str, why: str = "rollback", restore_rules: bool = False) -> str:
+    """Serve a kept version again and pin it (`why`: rollback, or promotion after an A/B test); with
+    `restore_rules`, the merchandising rules go back to those in force when it was built."""
+    extra = ({} if why == "rollback" else {"why": why}) | ({"restore_rules": True} if restore_rules else {})
+    return _version_job(ROLLBACK_TASK, "rollback", version, **extra)
 
 
 def request_publish(version: str) -> str:

@@ -158,6 +158,9 @@ def _version_action(request_job, message: str):
 @admin_page
 @checked_form()
 def rollback(form):
+    if request.form.get("restore_rules"):
+        return _version_action(lambda version: admin_service.request_rollback(version, restore_rules=True),
+                               "Rolling back to {version}, with the rules in force when it was built.")
     return _version_action(admin_service.request_rollback, "Rolling back to {version}.")
 
 

@@ -78,8 +78,12 @@ def _switched(version: str, job_id: str):
 @bp.post("/index/rollback")
 @admin_api
 def rollback():
+    """{"version": "...", "restore_rules": true} also puts the rules back as they were when it was built."""
     version = version_from_body()
-    return _switched(version, admin_actions.request_rollback(version))
+    restore_rules = admin_json_object('{"version": "..."}').get("restore_rules", False)
+    if not isinstance(restore_rules, bool):
+        raise BadRequest("restore_rules must be true or false")
+    return _switched(version, admin_actions.request_rollback(version, restore_rules=restore_rules))
 
 
 @bp.post("/index/publish")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from recommender.limits import SEARCH_LIMIT
 from web.http_cache import JSON_VARY, cached_by_version
+from web.services.merchandising import search_with_rules
 from web.services.tracking import track_api_answer
-from web.views.common import check_item_id, query_arg, served_model, similar_answer, versioned
+from web.views.common import check_item_id, parse_filters, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -26,7 +26,7 @@ def similar(item_id: str):
     answer = similar_answer(item_id)
     model, results = answer.model, answer.results
     body = {"item": answer.item.as_dict(), "k": answer.k, "results": [r.as_dict() for r in results],
-            "index_version": model.version}
+            "index_version": model.version, "filtered_out": answer.filtered_out}
     if len(results) < answer.k:
         body["note"] = (f"only {len(results)} items match these filters among the most similar ones"
                         if answer.filters else f"the catalog has only {len(results)} other items")
@@ -38,7 +38,7 @@ def similar(item_id: str):
 def search():
     model = served_model()
     query = query_arg("q")
-    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    answer = search_with_rules(model, query, parse_filters(model)) if query.strip() else None
     results = answer.results if answer else []
     return jsonify({"query": query, "corrected": answer.corrected if answer else None,
                     "results": [r.as_dict() for r in results], "index_version": model.version})

@@ -21,6 +21,8 @@ from recommender.limits import (
 )
 from recommender.model import Filters, Item, SimilarItem, SimilarItemsModel
 from web.extensions import served_model, wants_fragment
+from web.services.merchandising import similar_with_rules
+from web.views.attribute_params import attribute_conditions
 from web.views.json_input import read_json
 
 DIGITS = re.compile(r"[0-9]{1,6}")
@@ -66,8 +68,10 @@ def _year(name: str) -> int | None:
     return int(raw)
 
 
-def parse_filters() -> Filters:
-    """category= (repeatable, any of), exclude= (item ids, repeatable or comma-separated), year_min=, year_max=."""
+def parse_filters(model: SimilarItemsModel | None = None) -> Filters:
+    """category= (repeatable, any of), exclude= (item ids, repeatable or comma-separated), year_min=, year_max=,
+    and attr.<name>= (repeatable, any of), min.<name>=, max.<name>= on the attributes of `model` (the served
+    one by default): web/views/attribute_params.py."""
     categories = [c.strip() for c in request.args.getlist("category") if c.strip()]
     exclude = [i.strip() for raw in request.args.getlist("exclude") for i in raw.split(",") if i.strip()]
     for name, values in (("category", categories), ("exclude", exclude)):
@@ -76,7 +80,8 @@ def parse_filters() -> Filters:
     year_min, year_max = _year("year_min"), _year("year_max")
     if year_min is not None and year_max is not None and year_min > year_max:
         raise BadRequest(f"year_min ({year_min}) is after year_max ({year_max})")
-    return Filters(frozenset(categories), frozenset(exclude), year_min, year_max)
+    return Filters(frozenset(categories), frozenset(exclude), year_min, year_max,
+                   attributes=attribute_conditions(model or served_model()))
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class SimilarAnswer:
     k: int
     filters: Filters
     results: list[SimilarItem]
+    filtered_out: int = 0  # nearer items the filters turned away to fill k
 
 
 def similar_answer(item_id: str) -> SimilarAnswer:
@@ -95,8 +101,9 @@ def similar_answer(item_id: str) -> SimilarAnswer:
     model = served_model()
     item = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
-    filters = parse_filters()
-    return SimilarAnswer(model, item, k, filters, model.get_similar_items(item.item_id, k, filters))
+    filters = parse_filters(model)
+    ranked = similar_with_rules(model, item, k, filters)  # filters, then the rules (web/services/merchandising.py)
+    return SimilarAnswer(model, item, k, filters, ranked.results, ranked.filtered_out)
 
 
 def versioned(response, model: SimilarItemsModel):

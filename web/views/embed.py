@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, make_response, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from recommender.limits import EMBED_HEADING_MAX_CHARS, SEARCH_LIMIT
+from recommender.limits import EMBED_HEADING_MAX_CHARS
 from recommender.model import Item, SimilarItemsModel, UnknownItem
 from recommender.search import Highlight
 from web.cors import add_cors_headers, is_preflight, preflight_response
@@ -20,7 +20,8 @@ from web.extensions import model_holder, settings
 from web.http_cache import cached_by_version
 from web.links import item_link, public_url_for
 from web.security import allow_framing
-from web.views.common import query_arg, served_model, similar_answer, versioned
+from web.services.merchandising import search_with_rules
+from web.views.common import parse_filters, query_arg, served_model, similar_answer, versioned
 
 bp = Blueprint("embed", __name__, url_prefix="/embed")
 EMBED_VARY = ("Origin", "HX-Request")
@@ -90,7 +91,7 @@ def similar(item_id: str):
     model = answer.model
     cards = [card(model, r.item_id, why=r.why.summary if r.why else None) for r in answer.results]
     html = render_embed("partials/embed_similar.html", item=answer.item, k=answer.k, filters=answer.filters,
-                        cards=cards, results=answer.results, heading=heading)
+                        cards=cards, results=answer.results, heading=heading, filtered_out=answer.filtered_out)
     return versioned(make_response(html), model)
 
 
@@ -99,7 +100,7 @@ def similar(item_id: str):
 def search():
     query = query_arg("q")
     model = served_model()
-    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    answer = search_with_rules(model, query, parse_filters(model)) if query.strip() else None
     cards = [card(model, hit.item.item_id, highlights=hit.highlights) for hit in (answer.results if answer else [])]
     corrected = answer.corrected if answer else None
     corrected_link = None  # inside an iframe the link stays in the frame; on a host page it opens Likewise's search

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
-from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN, SEARCH_LIMIT
+from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN
 from recommender.model import UnknownItem
 from web.http_cache import cached_by_version
+from web.services.merchandising import search_with_rules
 from web.views import panels
 from web.views.common import (
     check_item_id,
@@ -42,7 +43,7 @@ def public_home():
 def search():
     query = query_arg("q")
     model = served_model()
-    answer = model.search_answer(query, SEARCH_LIMIT) if query.strip() else None
+    answer = search_with_rules(model, query, parse_filters(model)) if query.strip() else None
     results = answer.results if answer else None
     return page_or_fragment("search.html", "partials/search_results.html", query=query, results=results,
                             corrected=answer.corrected if answer else None,
@@ -66,7 +67,8 @@ def similar_panel(item_id: str):
     model, item = answer.model, answer.item
     html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=answer.k, k_choices=K_CHOICES,
                             results=answer.results, filters=answer.filters, all_categories=model.all_categories,
-                            index_version=model.version)
+                            index_version=model.version, filtered_out=answer.filtered_out,
+                            attribute_summaries=model.attribute_columns.summaries())
     response = versioned(make_response(html), model)
     if wants_fragment() and request.headers.get("HX-Trigger") != "similar-panel":
         # The panel's own form and links push history; this keeps empty filter fields out of the address.
