@@ -109,6 +109,34 @@ def served_schema() -> dict:
                 "waited_seconds": {"type": "number"}, "error": STRING}, ["agreed"])
 
 
+def index_summary_schema() -> dict:
+    """GET /api/admin/index: served, published and kept versions, the pin, the processes and the catalog."""
+    return obj({"current": {"type": ["object", "null"], "description": "The served version's manifest; "
+                            "its evaluation.carried_forward.from_version names the version whose "
+                            "evaluation an automatic rebuild reused"},
+                "serving": {"type": ["string", "null"]},
+                "published": {"type": ["string", "null"]},
+                "versions": {"type": "array", "items": ref("KeptVersion")},
+                "pinned": nullable(ref("Pin")),
+                "processes": {"type": ["object", "null"], "description": "How many web processes "
+                              "serve which version now (null without Redis)"},
+                "waiting": {**COUNT, "description": "Automatic builds kept, not published, newer "
+                                                    "than the served version (while pinned)"},
+                "load_error": {"type": ["object", "null"]},
+                "store": {"type": "object", "description": "The store's counts and the next automatic "
+                                                          "rebuild, or an error saying why not."},
+                "catalog": {"type": ["object", "null"], "description": (
+                    "The served catalog: the served version's own (a rollback restores it into the "
+                    "store), its item count, and whether the store holds it now (store_matches: "
+                    "null when the store cannot be read)."), "properties": {
+                    "version": STRING, "item_count": {"type": ["integer", "null"]},
+                    "hidden_items": {"type": ["integer", "null"]},
+                    "built_from_revision": {"type": ["integer", "null"]},
+                    "store_revision": {"type": ["integer", "null"]},
+                    "restored_from": {"type": ["string", "null"]},
+                    "store_matches": {"type": ["boolean", "null"]}}}})
+
+
 def schemas() -> dict:
     """Bodies: what the routes answer and accept."""
     item_fields = {"item_id": STRING, "title": STRING, "description": STRING, "categories": STRINGS,
@@ -140,30 +168,7 @@ def schemas() -> dict:
                     "stage": {"type": ["string", "null"]}, "index_version": {"type": ["string", "null"]},
                     "error": {"type": ["string", "null"]}, "requested_at": {"type": ["number", "string", "null"]}},
                    ["job_id", "state"]),
-        "IndexSummary": obj({"current": {"type": ["object", "null"], "description": "The served version's manifest; "
-                                         "its evaluation.carried_forward.from_version names the version whose "
-                                         "evaluation an automatic rebuild reused"},
-                             "serving": {"type": ["string", "null"]},
-                             "published": {"type": ["string", "null"]},
-                             "versions": {"type": "array", "items": ref("KeptVersion")},
-                             "pinned": nullable(ref("Pin")),
-                             "processes": {"type": ["object", "null"], "description": "How many web processes "
-                                           "serve which version now (null without Redis)"},
-                             "waiting": {**COUNT, "description": "Automatic builds kept, not published, newer "
-                                                                 "than the served version (while pinned)"},
-                             "load_error": {"type": ["object", "null"]},
-                             "store": {"type": "object", "description": "The store's counts and the next automatic "
-                                                                       "rebuild, or an error saying why not."},
-                             "catalog": {"type": ["object", "null"], "description": (
-                                 "The served catalog: the served version's own (a rollback restores it into the "
-                                 "store), its item count, and whether the store holds it now (store_matches: "
-                                 "null when the store cannot be read)."), "properties": {
-                                 "version": STRING, "item_count": {"type": ["integer", "null"]},
-                                 "hidden_items": {"type": ["integer", "null"]},
-                                 "built_from_revision": {"type": ["integer", "null"]},
-                                 "store_revision": {"type": ["integer", "null"]},
-                                 "restored_from": {"type": ["string", "null"]},
-                                 "store_matches": {"type": ["boolean", "null"]}}}}),
+        "IndexSummary": index_summary_schema(),
         **version_schemas(),
         "CatalogProblems": obj({"errors": {"type": "array", "items": obj(
             {"file": STRING, "column": {"type": ["string", "null"]}, "rows": {"type": "array"},
@@ -514,7 +519,7 @@ def admin_paths() -> dict:
                                                    "description": "A kept index version."},
                                        "restore_rules": {"type": "boolean", "default": False, "description":
                                                          "Also put the merchandising rules back as they were "
-                                                         "when the version was built."}})))},
+                                                         "when the version was built."}}, ["version"])))},
         "/api/admin/index/restore-catalog": {"post": op(
             "Write the items a kept version was built from back into the store (replacing its catalog)",
             "restoreCatalog", admin_responses(
