@@ -239,3 +239,35 @@ def test_a_kept_for_you_fragment_is_renewed_by_the_next_event_and_by_forgetting(
     assert renewed != first and "Shining, The" in renewed
     assert client.delete(f"/api/admin/visitors/{visitor}", headers=ADMIN).status_code == 200
     assert 'data-basis="trending"' in client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+
+
+def _wait_for_answer(client, url: str, check) -> dict:
+    """The answer to `url` once `check` accepts it (rules reach every process within 2 s)."""
+    deadline = time.monotonic() + 3
+    answer = client.get(url).get_json()
+    while not check(answer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = client.get(url).get_json()
+    return answer
+
+
+def test_for_you_rules_hide_and_pin_and_say_so_until_deleted(demo_app, client):
+    visitor, viewed = new_visitor(), ids_by_title(demo_app, ANIMATED)
+    send(client, visitor, viewed)
+    url = f"/api/recommendations?visitor={visitor}&k=10"
+    before = client.get(url).get_json()["results"]
+    assert any("Animation" in r["categories"] for r in before)
+    hide = {"surface": "for-you", "where": {"category": "Animation"}, "action": "hide"}
+    assert client.put("/api/admin/rules/no-cartoons", json=hide, headers=ADMIN).status_code == 201
+    hidden = _wait_for_answer(client, url, lambda a: not any("Animation" in r["categories"] for r in a["results"]))
+    assert len(hidden["results"]) == 10 and not any("Animation" in r["categories"] for r in hidden["results"])
+    assert client.delete("/api/admin/rules/no-cartoons", headers=ADMIN).status_code == 204
+    fifth = before[4]["item_id"]
+    pin = {"surface": "for-you", "action": "pin", "item_id": fifth, "position": 1}
+    assert client.put("/api/admin/rules/fifth-first", json=pin, headers=ADMIN).status_code == 201
+    pinned = _wait_for_answer(client, url, lambda a: a["results"][0]["item_id"] == fifth)
+    assert pinned["results"][0]["item_id"] == fifth
+    assert "fifth-first" in pinned["results"][0]["why"]["summary"] and pinned["results"][0]["why"]["rules"]
+    assert client.delete("/api/admin/rules/fifth-first", headers=ADMIN).status_code == 204
+    restored = _wait_for_answer(client, url, lambda a: a["results"] == before)
+    assert restored["results"] == before, "deleting the rules gives the answer back"

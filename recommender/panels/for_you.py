@@ -10,7 +10,7 @@ model knows, is the cold answer: `cold_answer`, the one place that decides what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class PanelItem:
     score: float
     because: tuple[str, ...] = ()
     cold_why: str = COLD_WHY
+    rules: tuple[str, ...] = ()  # "Pinned by rule house-brand": the merchandising rules that moved the card
 
     @property
     def item_id(self) -> str:
@@ -45,14 +46,17 @@ class PanelItem:
     @property
     def why(self) -> str:
         """e.g. 'Because you viewed Toy Story and Up'."""
-        if not self.because:
-            return self.cold_why
-        return "Because you viewed " + " and ".join(self.because)
+        said = "Because you viewed " + " and ".join(self.because) if self.because else self.cold_why
+        return "; ".join((said, *self.rules))
+
+    def with_rule_notes(self, notes) -> "PanelItem":
+        """The card with the rules that moved it named in its why (recommender/rules/rule_engine.py)."""
+        return replace(self, rules=(*self.rules, *notes))
 
     def as_dict(self) -> dict:
         return {"item_id": self.item.item_id, "title": self.item.title, "score": round(self.score, 4),
                 "year": self.item.year, "categories": list(self.item.categories),
-                "why": {"summary": self.why, "because": list(self.because)}}
+                "why": {"summary": self.why, "because": list(self.because), "rules": list(self.rules)}}
 
 
 @dataclass(frozen=True)

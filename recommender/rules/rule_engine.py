@@ -55,7 +55,11 @@ def applicable(rules: Sequence[Rule], surface: str, page_item, catalog) -> list[
 
 def noted(entry, notes: list[str]):
     """The entry with `notes` in its why (entries without a why, such as search results, stay as they are)."""
-    if not notes or not hasattr(entry, "why"):
+    if not notes:
+        return entry
+    if hasattr(entry, "with_rule_notes"):  # a card that says its own why (for-you)
+        return entry.with_rule_notes(notes)
+    if not hasattr(entry, "why"):
         return entry
     why = entry.why or Why()
     why = replace(why, rules=(*why.rules, *notes))

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask, current_app, g, request
 from werkzeug.exceptions import BadRequest
 
-from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS, PERSONAL_CACHE_MAX_BYTES
+from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS, K_MAX, PERSONAL_CACHE_MAX_BYTES
 from recommender.panels.because_viewed import ViewedRow, because_viewed
 from recommender.panels.for_you import ForYou, recommend
 from recommender.store import StoreUnavailable
 from recommender.store.user_data import HistoryEvent, UserData
-from web.extensions import served_model, settings, store_of_record
+from web.extensions import rules_holder, served_model, settings, store_of_record
 from web.http_cache import CachedAnswer, FragmentCache, removed_revision
+from web.services.merchandising import ranked_with_rules, rules_here, rules_widen
 from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,16 @@ def history(who: Asker | None) -> list[HistoryEvent]:
 
 
 def for_you(k: int, filters, who: Asker | None) -> ForYou:
-    return recommend(served_model(), history(who), k, settings().event_weight_table, time.time(), filters,
-                     include_seen())
+    """The visitor's list with the for-you rules in force applied (more candidates ranked when they hide,
+    boost or bury)."""
+    model = served_model()
+    chosen = rules_here("for-you", None, model)
+    wide = min(2 * k, K_MAX) if rules_widen(chosen) else k
+    answer = recommend(model, history(who), wide, settings().event_weight_table, time.time(), filters,
+                       include_seen())
+    if not chosen:
+        return answer
+    return replace(answer, results=ranked_with_rules("for-you", None, answer.results, model, filters, k))
 
 
 def viewed_rows(filters, who: Asker | None) -> list[ViewedRow]:
@@ -107,7 +116,8 @@ def private(response):
 
 
 def cache_key(who: Asker | None) -> str | None:
-    """What a personal answer depends on besides the version; None when the database cannot say (no caching)."""
+    """What a personal answer depends on besides the version (the visitor's newest event, the removed items, the
+    rules, the arm); None when the database cannot say (no caching)."""
     newest = None
     if who is not None:
         try:
@@ -116,7 +126,8 @@ def cache_key(who: Asker | None) -> str | None:
             return None
     args = sorted(request.args.items(multi=True))
     headers = [request.headers.get(name, "") for name in ("HX-Request", "HX-History-Restore-Request")]
-    return repr((request.path, args, headers, who, newest, removed_revision(), g.get("arm")))
+    return repr((request.path, args, headers, who, newest, removed_revision(), rules_holder().current()[0],
+                 g.get("arm")))
 
 
 def cached_answer(key: str | None) -> bytes | None:
