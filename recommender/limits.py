@@ -62,3 +62,11 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
+# Panels (issue 24): an event's optional session_id (an order, basket or session); trending's windows and its
+# bounded read of the store; bought-together's kept list per item.
+SESSION_ID_MAX_CHARS = 128
+TRENDING_WINDOW_MIN_SECONDS = 60
+TRENDING_WINDOW_MAX_SECONDS = 90 * 86_400
+TRENDING_WINDOW_TEXT_MAX_CHARS = 12
+TRENDING_QUERY_MAX_ROWS = 200_000  # (item, time slice, type) groups read per refresh at most
+BOUGHT_TOGETHER_KEPT = 50  # partners kept per item in a version

@@ -21,6 +21,7 @@ from recommender.limits import (
     K_MAX,
     K_MIN,
     PIN_WHY_MAX_CHARS,
+    SESSION_ID_MAX_CHARS,
     VERSION_LABEL_MAX_CHARS,
     YEAR_MAX,
     YEAR_MIN,
@@ -237,7 +238,11 @@ def event_schemas() -> dict:
                                                      {"type": "string", "pattern": EVENT_MOMENT,
                                                       "description": "ISO 8601"}],
                                            "description": f"From {EVENT_TIMESTAMP_MIN_TEXT} to a day ahead; the "
-                                                          "time received when left out."})},
+                                                          "time received when left out."}),
+                    "session_id": nullable({**store_id("session id"), "maxLength": SESSION_ID_MAX_CHARS,
+                                            "description": "The order, basket or session (at most "
+                                                           f"{SESSION_ID_MAX_CHARS} characters): purchases and "
+                                                           "carts sharing one count as bought together."})},
                    ["user_id", "item_id", "type"], extra=False),
              "if": {"properties": {"type": {"const": RATING_TYPE}}},
              "then": {"required": ["value"], "properties": {"value": {"type": "number", "minimum": MIN_RATING,
