@@ -29,6 +29,7 @@ from recommender.limits import (
 from recommender.metrics.arms import ARMS
 from recommender.metrics.experiments import MAX_SHARE, MIN_SHARE
 from recommender.metrics.stats import CHALLENGER_BETTER, CONTROL_BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA
+from recommender.metrics.tokens import PANELS
 from recommender.neighbours.version_marks import LABEL_PATTERN, TRIGGERS
 from recommender.store.event_validation import EVENT_TYPES, MAX_RATING, MIN_RATING, RATING_TYPE
 from recommender.store.events import MAX_UNKNOWN_IDS_LISTED
@@ -268,8 +269,10 @@ def metrics_schemas() -> dict:
     experiment = {"experiment_id": STRING, "control": STRING, "challenger": STRING, "share": share,
                   "started_at": moment, "stopped_at": nullable(moment), "promoted": {"type": ["string", "null"]},
                   "running": {"type": "boolean"}}
+    by_panel = {"type": "object", "additionalProperties": ref("Rate"), "propertyNames": {"enum": list(PANELS)},
+                "description": "The rate of each list (panel) shown."}
     arm = obj({"arm": {"type": "string", "enum": list(ARMS)}, "version": STRING,
-               "share": {"type": "number", "minimum": 0, "maximum": 1}, **rate_fields})
+               "share": {"type": "number", "minimum": 0, "maximum": 1}, **rate_fields, "by_panel": by_panel})
     report = {**experiment, "arms": {"type": "array", "items": arm, "minItems": 2, "maxItems": 2},
               "p_value": nullable({"type": "number", "minimum": 0, "maximum": 1}),
               "verdict": {"type": "string", "enum": [NOT_ENOUGH_DATA, NO_DIFFERENCE, CHALLENGER_BETTER,
@@ -279,9 +282,13 @@ def metrics_schemas() -> dict:
         "VersionMetrics": obj({"version": STRING, **rate_fields,
                                "by_position": {"type": "array", "items": obj(
                                    {"position": {"type": "integer", "minimum": 1}, **rate_fields})},
-                               "by_surface": {"type": "object", "additionalProperties": ref("Rate")}}),
+                               "by_surface": {"type": "object", "additionalProperties": ref("Rate")},
+                               "by_panel": by_panel}),
+        "PanelMetrics": obj({"panel": {"type": "string", "enum": list(PANELS)}, **rate_fields,
+                             "by_version": {"type": "object", "additionalProperties": ref("Rate")}}),
         "MetricsAnswer": obj({"since": nullable(moment), "until": nullable(moment),
-                              "versions": {"type": "array", "items": ref("VersionMetrics")}}),
+                              "versions": {"type": "array", "items": ref("VersionMetrics")},
+                              "panels": {"type": "array", "items": ref("PanelMetrics")}}),
         "ExperimentInput": obj({"challenger": {"type": "string", "description": "A kept version other than the "
                                                "one served now (which becomes the control)."},
                                 "share": nullable({**share, "description": "Share of visitors shown the "

@@ -1,4 +1,4 @@
-"""Counting impressions and clicks per index version, position, surface, day and experiment arm.
+"""Counting impressions and clicks per index version, position, surface, panel (list), day and experiment arm.
 
 Bot clicks are stored (flagged) but never counted here.
 """
@@ -47,6 +47,7 @@ def version_metrics(connection: Connection, since: float | None = None, until: f
     by_position = _counts(connection, clicks, [clicks.c.version, clicks.c.position], clicked_at)
     shown_surface = _counts(connection, impressions, [impressions.c.version, impressions.c.surface], shown_at)
     clicked_surface = _counts(connection, clicks, [clicks.c.version, clicks.c.surface], clicked_at)
+    by_panel = _pair_rates(connection, "panel", "version", since, until)
     versions = sorted({key[0] for key in (*by_shown, *by_position)}, reverse=True)
     result = []
     for version in versions:
@@ -57,7 +58,30 @@ def version_metrics(connection: Connection, since: float | None = None, until: f
         result.append({"version": version, **total.as_dict(),
                        "by_position": _by_position(shown_counts, click_counts),
                        "by_surface": {s: Rate(clicked_surface.get((version, s), 0),
-                                              shown_surface.get((version, s), 0)).as_dict() for s in surfaces}})
+                                              shown_surface.get((version, s), 0)).as_dict() for s in surfaces},
+                       "by_panel": {p: rate.as_dict() for (p, v), rate in sorted(by_panel.items()) if v == version}})
+    return result
+
+
+def _pair_rates(connection: Connection, first: str, second: str, since: float | None, until: float | None,
+                conditions: tuple = ()) -> dict[tuple, Rate]:
+    """{(first, second): Rate} over two columns both tables have (panel, version, arm)."""
+    shown = _counts(connection, impressions, [impressions.c[first], impressions.c[second]],
+                    [*_window(impressions, since, until), *[c(impressions) for c in conditions]])
+    clicked = _counts(connection, clicks, [clicks.c[first], clicks.c[second]],
+                      [*_window(clicks, since, until), *[c(clicks) for c in conditions]])
+    return {key: Rate(clicked.get(key, 0), shown.get(key, 0)) for key in {*shown, *clicked}}
+
+
+def panel_metrics(connection: Connection, since: float | None = None, until: float | None = None) -> list[dict]:
+    """One entry per panel (list) that had impressions or clicks in the window, with its rate per version."""
+    pairs = _pair_rates(connection, "panel", "version", since, until)
+    result = []
+    for panel in sorted({p for p, _ in pairs}):
+        mine = {v: rate for (p, v), rate in pairs.items() if p == panel}
+        total = Rate(sum(r.clicks for r in mine.values()), sum(r.impressions for r in mine.values()))
+        result.append({"panel": panel, **total.as_dict(),
+                       "by_version": {v: mine[v].as_dict() for v in sorted(mine, reverse=True)}})
     return result
 
 
@@ -78,3 +102,9 @@ def arm_rates(connection: Connection, experiment_id: str) -> dict[str, Rate]:
     clicked = _counts(connection, clicks, [clicks.c.arm],
                       [clicks.c.experiment_id == experiment_id, clicks.c.bot.is_(False)])
     return {arm: Rate(clicked.get((arm,), 0), shown.get((arm,), 0)) for (arm,) in {*shown, *clicked}}
+
+
+def arm_panel_rates(connection: Connection, experiment_id: str) -> dict[tuple[str, str], Rate]:
+    """{(arm, panel): Rate} for one experiment: how each list did in each arm."""
+    return _pair_rates(connection, "arm", "panel", None, None,
+                       (lambda table: table.c.experiment_id == experiment_id,))

@@ -17,7 +17,7 @@ def day_of(at: float) -> int:
 def _panel_columns(impression: Impression, visitor: str, at: float) -> dict:
     return {"impression_id": impression.impression_id, "version": impression.version, "arm": impression.arm,
             "experiment_id": impression.experiment_id, "source_item": impression.source,
-            "surface": impression.surface, "visitor": visitor, "at": at, "day": day_of(at)}
+            "surface": impression.surface, "panel": impression.panel, "visitor": visitor, "at": at, "day": day_of(at)}
 
 
 def impression_row(impression: Impression, visitor: str, at: float) -> dict:

@@ -1,4 +1,4 @@
-"""The metrics tables: impressions, clicks and experiments (created by migration 0003).
+"""The metrics tables: impressions, clicks and experiments (created by migration 0003; `panel` by 0005).
 
 Clicks repeat their impression's version, arm and surface: an impression id is shared by every
 view of one cached panel, so counting never needs a join. `day` is whole UTC days since 1970,
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table
 
+from recommender.metrics.tokens import DEFAULT_PANEL
 from recommender.store.tables import ID_LENGTH
 
 VERSION_LENGTH = 100
 TOKEN_LENGTH = 64
 ARM_LENGTH = 20
 SURFACE_LENGTH = 10
+PANEL_LENGTH = 30
 ACTIVE = 1  # experiments.active while running; NULL once stopped (unique: one experiment at a time)
 
 metadata = MetaData()
@@ -25,12 +27,13 @@ def _row_id() -> Column:
 
 
 def _panel_columns() -> list:
-    """What impressions and clicks both record of the panel shown: which version (and arm) answered,
-    on which surface, for which item and visitor, and when."""
+    """What impressions and clicks both record of the panel shown: which list, which version (and arm)
+    answered, on which surface, for which item and visitor, and when."""
     return [Column("version", String(VERSION_LENGTH), nullable=False),
             Column("arm", String(ARM_LENGTH), nullable=True),
             Column("experiment_id", String(TOKEN_LENGTH), nullable=True),
             Column("surface", String(SURFACE_LENGTH), nullable=False),
+            Column("panel", String(PANEL_LENGTH), nullable=False, server_default=DEFAULT_PANEL),
             Column("source_item", String(ID_LENGTH), nullable=False),
             Column("visitor", String(ID_LENGTH), nullable=False),
             Column("at", Float, nullable=False),
@@ -47,6 +50,7 @@ impressions = Table(
     Column("shown_count", Integer, nullable=False),
     Index("ix_impressions_version_day", "version", "day"),
     Index("ix_impressions_experiment", "experiment_id"),
+    Index("ix_impressions_panel_version", "panel", "version"),
 )
 
 clicks = Table(
@@ -59,6 +63,7 @@ clicks = Table(
     Column("bot", Boolean, nullable=False),
     Index("ix_clicks_version_day", "version", "day"),
     Index("ix_clicks_experiment", "experiment_id"),
+    Index("ix_clicks_panel_version", "panel", "version"),
 )
 
 experiments = Table(

@@ -42,6 +42,11 @@ class MetricsStore:
             return aggregate.version_metrics(connection, since, until)
 
     @guarded
+    def panel_metrics(self, since: float | None = None, until: float | None = None) -> list[dict]:
+        with self.engine.connect() as connection:
+            return aggregate.panel_metrics(connection, since, until)
+
+    @guarded
     def daily_ctr(self, since: float | None = None, until: float | None = None) -> dict[str, list]:
         with self.engine.connect() as connection:
             return aggregate.daily_ctr(connection, since, until)
@@ -80,11 +85,13 @@ class MetricsStore:
             if found is None:
                 return None
             rates = aggregate.arm_rates(connection, experiment_id)
+            panels = aggregate.arm_panel_rates(connection, experiment_id)
         rate = {arm: rates.get(arm, Rate(0, 0)) for arm in ARMS}
         p_value, said = verdict(rate[CONTROL], rate[CHALLENGER])
         shares = {CONTROL: 1 - found.share, CHALLENGER: found.share}
         versions = {CONTROL: found.control, CHALLENGER: found.challenger}
-        arms = [{"arm": arm, "version": versions[arm], "share": shares[arm], **rate[arm].as_dict()} for arm in ARMS]
+        arms = [{"arm": arm, "version": versions[arm], "share": shares[arm], **rate[arm].as_dict(),
+                 "by_panel": {p: r.as_dict() for (a, p), r in sorted(panels.items()) if a == arm}} for arm in ARMS]
         return found.as_dict() | {"arms": arms, "p_value": p_value, "verdict": said}
 
 

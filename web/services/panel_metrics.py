@@ -54,6 +54,11 @@ def version_metrics(since: float | None, until: float | None) -> list[dict]:
     return _call(lambda m: m.version_metrics(since, until), empty=[])
 
 
+def per_panel(since: float | None, until: float | None) -> list[dict]:
+    """Impressions, clicks and CTR per list (similar, for-you, trending, ...), each also per version."""
+    return _call(lambda m: m.panel_metrics(since, until), empty=[])
+
+
 def daily_chart(since: float | None, until: float | None) -> str:
     return daily_ctr_svg(_call(lambda m: m.daily_ctr(since, until), empty={}), version_labels())
 

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from recommender.metrics.database import MetricsDatabase
 from recommender.metrics.rows import click_event, click_row, impression_row
-from recommender.metrics.tokens import Click, Impression, TokenSigner
+from recommender.metrics.tokens import DEFAULT_PANEL, Click, Impression, TokenSigner
 from recommender.store.store_of_record import MAX_EVENTS_PER_CALL
 from web.extensions import model_holder
 from web.links import public_url_for
@@ -118,15 +118,18 @@ def _set_visitor_cookie(response):
     return response
 
 
-def track_impression(source, results, k: int, surface: str = "page") -> Impression | None:
-    """The impression a panel is about to show (template global); None when tracking is off."""
+def track_impression(source, results, k: int, surface: str = "page",
+                     panel: str = DEFAULT_PANEL) -> Impression | None:
+    """The impression a panel is about to show (template global); None when tracking is off.
+
+    `source` is the item a similar panel is about, or None for lists about no item (for-you, trending)."""
     if not tracking().enabled:
         return None
     model = g.get("model") or model_holder().model
     if model is None:
         return None
-    return Impression.new(model.version, source.item_id, k, [r.item_id for r in results], surface,
-                          g.get("arm"), g.get("experiment_id"))
+    return Impression.new(model.version, source.item_id if source is not None else "", k,
+                          [r.item_id for r in results], surface, g.get("arm"), g.get("experiment_id"), panel)
 
 
 def _visitor_args() -> dict:
@@ -170,11 +173,11 @@ def wants_tracking() -> bool:
     return request.args.get(TRACK_PARAM, "") in ("1", "true", "yes")
 
 
-def track_api_answer(body: dict, source, k: int, results) -> dict:
+def track_api_answer(body: dict, source, k: int, results, panel: str = DEFAULT_PANEL) -> dict:
     """With ?track=1, count the answer as an impression and give each result its click_url."""
     if not wants_tracking() or not tracking().enabled:
         return body
-    impression = track_impression(source, results, k, surface="api")
+    impression = track_impression(source, results, k, surface="api", panel=panel)
     if impression is None:
         return body
     record_impression(impression)

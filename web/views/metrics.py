@@ -26,6 +26,7 @@ def _window() -> tuple[float | None, float | None]:
 def page():
     since, until = _window()
     return render_template("admin/metrics.html", versions=panel_metrics.version_metrics(since, until),
+                           panels=panel_metrics.per_panel(since, until),
                            chart=panel_metrics.daily_chart(since, until), action_form=ActionForm(),
                            labels=panel_metrics.version_labels(),
                            since=request.args.get("since", ""), until=request.args.get("until", ""))
@@ -82,7 +83,8 @@ def stop(form, experiment_id: str):
 @admin_api
 def metrics():
     since, until = _window()
-    return jsonify({"since": since, "until": until, "versions": panel_metrics.version_metrics(since, until)})
+    return jsonify({"since": since, "until": until, "versions": panel_metrics.version_metrics(since, until),
+                    "panels": panel_metrics.per_panel(since, until)})
 
 
 @api_bp.post("/experiments")
