@@ -18,6 +18,7 @@ from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
 from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.neighbours.lookup import METRIC, annoy_neighbours
+from recommender.panels.bought_together import BoughtTogether
 from recommender.search import Highlight, TitleSearch
 from recommender.similarity.explain import Explainer, Why
 
@@ -138,6 +139,7 @@ class SimilarItemsModel:
             raise IndexLoadError(f"{self.version}: cannot load {layout.INDEX_FILE}: {exc}") from exc
         self._check_consistency()
         self.explainer = Explainer(self.table, likes_indptr, likes_indices)
+        self.bought_together = BoughtTogether.open(self.path, self.manifest)  # issue 24
         self.all_categories = list(self.manifest.get("categories", []))
         self._items_frame = None
 
@@ -240,6 +242,10 @@ class SimilarItemsModel:
                 return year is not None and low <= year <= high
             return True
         return accept
+
+    def accepts(self, filters: Filters):
+        """The test the similar panel's filters put a row to, for the other lists (trending, bought together)."""
+        return self._filter(filters)
 
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""

@@ -20,6 +20,7 @@ from recommender.store.handle import open_store_of_record
 from web.extensions import csrf, htmx
 from web.state.model_holder import ModelHolder
 from web.state.removed_items import RemovedItems
+from web.state.trending_counts import TrendingCounts
 from worker.queue import celery_init_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     handle = open_store_of_record(app_settings.database_url, app_settings.data_dir, app_settings.catalog_dir, log)
     app.extensions["store_of_record"] = handle
     app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle))
+    app.extensions["trending_counts"] = TrendingCounts(handle, app_settings.trending_refresh_seconds)
     _blueprints(app, app_settings)
     from web import cli
 
@@ -98,13 +100,28 @@ def _templates(app: Flask, app_settings: Settings) -> None:
 def _blueprints(app: Flask, app_settings: Settings) -> None:
     from web import errors, http_cache, security
     from web.services import tracking
-    from web.views import admin, admin_api, api, docs, embed, events_api, health, items_api, metrics, pages
+    from web.views import (
+        admin,
+        admin_api,
+        api,
+        docs,
+        embed,
+        events_api,
+        health,
+        items_api,
+        metrics,
+        pages,
+        shop_lists,
+        shop_lists_api,
+        shop_lists_embed,
+    )
     from web.views import beacons as tracking_views
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
-                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp):
+                      events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, shop_lists.bp, shop_lists_api.bp,
+                      shop_lists_embed.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp):
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, shop_lists_api.bp):
         csrf.exempt(blueprint)
     tracking.init_app(app)
     if app_settings.bench_routes:

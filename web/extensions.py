@@ -15,6 +15,7 @@ from recommender.model import SimilarItemsModel
 from recommender.settings import Settings
 from recommender.store.handle import StoreHandle
 from web.state.model_holder import ModelHolder
+from web.state.trending_counts import TrendingCounts
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -42,6 +43,11 @@ def index_store() -> IndexStore:
 def store_of_record() -> StoreHandle:
     """This process's handle on the store of record (SQLite under the data dir, or DATABASE_URL)."""
     return current_app.extensions["store_of_record"]
+
+
+def trending_counts() -> TrendingCounts:
+    """This process's recent event counts for trending (issue 24)."""
+    return current_app.extensions["trending_counts"]
 
 
 def served_model() -> SimilarItemsModel:

@@ -46,6 +46,7 @@ class Catalog:
     interactions: pd.DataFrame | None = None
     source_hash: str = ""
     notes: list[str] = field(default_factory=list)
+    baskets: pd.DataFrame | None = None  # (session_id, item_id) of orders, from the store (issue 24)
 
     @property
     def attribute_columns(self) -> list[str]:

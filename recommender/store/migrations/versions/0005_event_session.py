@@ -1,15 +1,18 @@
 """events.session_id: the order, basket or session an event belongs to (issue 24), so the build can count
 the items bought together. Optional: rows stored before this have none.
 
-Revision ID: 0005
-Revises: 0004
+It follows 0005 (impressions.panel, from the fy-panels tag this branch merged), not 0004 beside it: two
+revisions on one parent would leave the store with two heads.
+
+Revision ID: 0005_event_session
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0005_event_session"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,43 @@
+"""Trending and frequently bought together as pages and htmx fragments (issue 24): a full page, or on
+HX-Request only the panel, so the home page (and any page) can load them with one include."""
+
+from __future__ import annotations
+
+from flask import Blueprint, make_response, request
+from werkzeug.exceptions import BadRequest
+
+from recommender.panels.trending import Window, parse_window
+from web.extensions import served_model, settings
+from web.http_cache import cached_by_version
+from web.services import shop_lists
+from web.views.common import check_item_id, page_or_fragment, parse_filters, parse_k, versioned
+
+bp = Blueprint("shop_lists", __name__)
+
+
+def window_arg() -> Window:
+    try:
+        return parse_window(request.args.get("window"))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def fresh_for_seconds(response, seconds: float):
+    """Trending moves with every event: shared caches may keep it only as long as this process does."""
+    response.headers["Cache-Control"] = f"public, max-age={int(seconds)}"
+    return response
+
+
+@bp.get("/trending")
+def trending():
+    answer = shop_lists.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
+    html = page_or_fragment("trending.html", "partials/trending_panel.html", answer=answer)
+    return fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
+
+
+@bp.get("/items/<item_id>/bought-together")
+@cached_by_version()
+def bought_together(item_id: str):
+    answer = shop_lists.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
+    html = page_or_fragment("bought_together.html", "partials/bought_together_panel.html", answer=answer)
+    return versioned(make_response(html), served_model())
