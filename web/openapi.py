@@ -22,6 +22,8 @@ from recommender.limits import (
     K_MIN,
     PIN_WHY_MAX_CHARS,
     SESSION_ID_MAX_CHARS,
+    TRENDING_WINDOW_MAX_SECONDS,
+    TRENDING_WINDOW_MIN_SECONDS,
     VERSION_LABEL_MAX_CHARS,
     YEAR_MAX,
     YEAR_MIN,
@@ -600,6 +602,51 @@ def event_paths() -> dict:
                       "503": error(STORE_DOWN)}}}}
 
 
+def list_schemas() -> dict:
+    """Trending and bought together (issue 24): cards with a why, and the reason a list is empty."""
+    card = obj({"item_id": STRING, "title": STRING, "year": {"type": ["integer", "null"]}, "categories": STRINGS,
+                "score": {"type": "number", "description": "Trending: the decayed event count; bought together: "
+                                                           "the lift."},
+                "why": obj({"summary": STRING}), "click_url": STRING}, ["item_id", "title", "why"])
+    reason = {**STRING, "description": "Why the list is empty (never padded with other items)."}
+    return {
+        "ListCard": card,
+        "TrendingAnswer": obj({"window": STRING, "basis": {"const": "trending"}, "k": {"type": "integer"},
+                               "results": {"type": "array", "items": ref("ListCard")}, "reason": reason,
+                               "index_version": STRING}, ["window", "k", "results", "index_version"]),
+        "BoughtTogetherAnswer": obj({"item": ref("Item"), "k": {"type": "integer"},
+                                     "results": {"type": "array", "items": ref("ListCard")}, "reason": reason,
+                                     "index_version": STRING}, ["item", "k", "results", "index_version"]),
+    }
+
+
+def list_paths() -> dict:
+    """GET /api/trending and GET /api/items/{item_id}/bought-together (issue 24)."""
+    window = {"name": "window", "in": "query", "description": "The window: a number and m, h or d (1h, 24h, "
+              f"7d; default 24h), {TRENDING_WINDOW_MIN_SECONDS // 60} minute to "
+              f"{TRENDING_WINDOW_MAX_SECONDS // 86_400} days; the half-life of the decay is half of it.",
+              "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,4}[mhd]$"}}
+    bad = error("A bad parameter (window, k, filters), named in the message.")
+    return {
+        "/api/trending": {"get": {
+            "summary": "The items with the most recent events, time-decayed", "tags": ["public"],
+            "operationId": "getTrending",
+            "parameters": [window, *params("K", "Category", "Exclude", "YearMin", "YearMax")],
+            "responses": {"200": answer("Trending items, best first, each with its why; follows new events within "
+                                        "15 s.", ref("TrendingAnswer")), "400": bad,
+                          "503": error("No index yet, or the store of record is unavailable.")}}},
+        "/api/items/{item_id}/bought-together": {"get": {
+            "summary": "Items bought in the same orders as one item", "tags": ["public"],
+            "operationId": "getBoughtTogether",
+            "parameters": params("ItemId", "K", "Category", "Exclude", "YearMin", "YearMax", "IfNoneMatch"),
+            "responses": {"200": answer("Items sharing the most orders above the support and lift thresholds (empty "
+                                        "with a reason below them), computed by the build.",
+                                        ref("BoughtTogetherAnswer"), CACHED_HEADERS),
+                          "304": {"description": "Not modified: the ETag still names this answer."},
+                          "400": bad, "404": error("No such item."), "503": error("No index has been built yet.")}}},
+    }
+
+
 def openapi_document() -> dict:
     """The whole document (a fresh dict each call: callers may change theirs)."""
     return {
@@ -607,9 +654,9 @@ def openapi_document() -> dict:
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
                                 "admin actions and ingest with Bearer tokens."},
-        "paths": {**public_paths(), **admin_paths(), **event_paths()},
+        "paths": {**public_paths(), **admin_paths(), **event_paths(), **list_paths()},
         "components": {
-            "schemas": schemas(),
+            "schemas": {**schemas(), **list_schemas()},
             "parameters": parameters(),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},

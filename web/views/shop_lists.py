@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest
 from recommender.panels.trending import Window, parse_window
 from web.extensions import served_model, settings
 from web.http_cache import cached_by_version
-from web.services import shop_lists
+from web.services import list_answers
 from web.views.common import check_item_id, page_or_fragment, parse_filters, parse_k, versioned
 
 bp = Blueprint("shop_lists", __name__)
@@ -30,7 +30,7 @@ def fresh_for_seconds(response, seconds: float):
 
 @bp.get("/trending")
 def trending():
-    answer = shop_lists.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
     html = page_or_fragment("trending.html", "partials/trending_panel.html", answer=answer)
     return fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
 
@@ -38,6 +38,6 @@ def trending():
 @bp.get("/items/<item_id>/bought-together")
 @cached_by_version()
 def bought_together(item_id: str):
-    answer = shop_lists.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
     html = page_or_fragment("bought_together.html", "partials/bought_together_panel.html", answer=answer)
     return versioned(make_response(html), served_model())

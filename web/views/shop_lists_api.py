@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from web.extensions import served_model, settings
 from web.http_cache import JSON_VARY, cached_by_version
-from web.services import shop_lists
+from web.services import list_answers
 from web.services.tracking import track_api_answer
 from web.views.common import check_item_id, parse_filters, parse_k, versioned
 from web.views.shop_lists import fresh_for_seconds, window_arg
@@ -14,7 +14,7 @@ from web.views.shop_lists import fresh_for_seconds, window_arg
 bp = Blueprint("shop_lists_api", __name__, url_prefix="/api")
 
 
-def body_of(answer: shop_lists.ListAnswer) -> dict:
+def body_of(answer: list_answers.ListAnswer) -> dict:
     body = {"k": answer.k, "results": [card.as_dict() for card in answer.cards],
             "index_version": served_model().version}
     if answer.reason:
@@ -24,9 +24,9 @@ def body_of(answer: shop_lists.ListAnswer) -> dict:
 
 @bp.get("/trending")
 def trending():
-    answer = shop_lists.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
     body = {"window": answer.window.text, "basis": "trending", **body_of(answer)}
-    body = track_api_answer(body, None, answer.k, answer.cards, panel=shop_lists.TRENDING_PANEL)
+    body = track_api_answer(body, None, answer.k, answer.cards, panel=list_answers.TRENDING_PANEL)
     return fresh_for_seconds(versioned(jsonify(body), served_model()),
                              settings().trending_refresh_seconds)
 
@@ -34,7 +34,7 @@ def trending():
 @bp.get("/items/<item_id>/bought-together")
 @cached_by_version(JSON_VARY)
 def bought_together(item_id: str):
-    answer = shop_lists.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
     body = {"item": answer.item.as_dict(), **body_of(answer)}
-    body = track_api_answer(body, answer.item, answer.k, answer.cards, panel=shop_lists.BOUGHT_TOGETHER_PANEL)
+    body = track_api_answer(body, answer.item, answer.k, answer.cards, panel=list_answers.BOUGHT_TOGETHER_PANEL)
     return versioned(jsonify(body), served_model())

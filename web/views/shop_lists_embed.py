@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from recommender.model import UnknownItem
 from web.extensions import served_model, settings
 from web.http_cache import cached_by_version
-from web.services import shop_lists
+from web.services import list_answers
 from web.views import embed
 from web.views.common import check_item_id, parse_filters, parse_k, versioned
 from web.views.shop_lists import fresh_for_seconds, window_arg
@@ -21,14 +21,14 @@ bp.register_error_handler(UnknownItem, embed.unknown_item)
 bp.register_error_handler(HTTPException, embed.http_error)
 
 
-def cards_of(answer: shop_lists.ListAnswer) -> list[embed.EmbedCard]:
+def cards_of(answer: list_answers.ListAnswer) -> list[embed.EmbedCard]:
     model = served_model()
     return [embed.card(model, card.item_id, why=card.why.summary) for card in answer.cards]
 
 
 @bp.get("/trending")
 def trending():
-    answer = shop_lists.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
     html = embed.render_embed("partials/embed_trending.html", answer=answer, cards=cards_of(answer))
     response = fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
     response.vary.update(embed.EMBED_VARY)
@@ -38,6 +38,6 @@ def trending():
 @bp.get("/items/<item_id>/bought-together")
 @cached_by_version(embed.EMBED_VARY)
 def bought_together(item_id: str):
-    answer = shop_lists.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
+    answer = list_answers.bought_together(check_item_id(item_id), parse_k(request.args.get("k")), parse_filters())
     html = embed.render_embed("partials/embed_bought_together.html", answer=answer, cards=cards_of(answer))
     return versioned(make_response(html), served_model())
