@@ -133,7 +133,8 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
     progress("evaluating", 10)
     served = options.get("served_tuning") if options.get("reuse_tuning") else None
     choice, report = evaluate_in_two(items, interactions, settings, content=content,
-                                     served_fusion=fusion_settings(served.fusion) if served else None)
+                                     served_fusion=fusion_settings(served.fusion) if served else None,
+                                     baskets=baskets_of(catalog))
     tuned = evaluated(choice, len(items), n_users)
     if tuned is not None:
         settings = replace(settings, **tuned.blend)

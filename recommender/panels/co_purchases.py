@@ -35,19 +35,21 @@ def order_matrix(item_ids: pd.Series, baskets: pd.DataFrame | None) -> sparse.cs
     return matrix
 
 
-def kept_partners(matrix: sparse.csr_matrix, kept: int = BOUGHT_TOGETHER_KEPT) -> tuple[np.ndarray, ...]:
-    """(partner rows, shared orders, each item's orders): per item, up to `kept` partners above chance."""
+def kept_partners(matrix: sparse.csr_matrix, kept: int = BOUGHT_TOGETHER_KEPT,
+                  rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """(partner rows, shared orders, each item's orders): per item, up to `kept` partners above chance
+    (only for `rows` when given, e.g. an evaluation's queries; the others keep none)."""
     n, total = matrix.shape
     own = np.asarray(matrix.sum(axis=1)).ravel().astype(np.int32)
     partners = np.full((n, kept), -1, dtype=np.int32)
     counts = np.zeros((n, kept), dtype=np.int32)
-    if total:
-        shared = (matrix @ matrix.T).tocsr()
-        shared.setdiag(0)
-        shared.eliminate_zeros()
-        for row in range(n):
-            cols = shared.indices[shared.indptr[row]:shared.indptr[row + 1]]
-            together = shared.data[shared.indptr[row]:shared.indptr[row + 1]]
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    if total and len(rows):
+        shared = (matrix[rows] @ matrix.T).tocsr()
+        for position, row in enumerate(rows.tolist()):
+            cols = shared.indices[shared.indptr[position]:shared.indptr[position + 1]]
+            together = shared.data[shared.indptr[position]:shared.indptr[position + 1]]
+            cols, together = cols[cols != row], together[cols != row]
             lift = together * total / np.maximum(1, own[row] * own[cols].astype(np.int64))
             above = lift > CHANCE_LIFT
             cols, together, lift = cols[above], together[above], lift[above]

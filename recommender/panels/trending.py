@@ -7,6 +7,11 @@ last two windows are read (one twice the window old counts 1/16). The database g
 group counts as its size at that mean time: with SLICES_PER_WINDOW slices, the decay within one slice
 moves by at most 2 ** (1 / 6), 12%, and the mean time puts the group near its events' own weight.
 The why compares the window with the one before: "42 views in the last 24 hours, up from 3".
+
+An item trends once it has at least LIKEWISE_TRENDING_MIN_EVENTS (3) events in the window; the rest of
+the list is the all-time popular items, said so in their why ("popular overall"). On sparse data (a
+dozen ratings a day) a list of items with one event each is noise, and worse than popular items
+(the per-build evaluation, recommender/evaluation/panels.py).
 """
 
 from __future__ import annotations
@@ -102,3 +107,23 @@ def trends_from_groups(groups, window: Window, now: float) -> Trends:
             trend.before += count
     ranked = sorted(by_item, key=lambda item_id: (-by_item[item_id].score, item_id))
     return Trends(window, now, by_item, tuple(ranked))
+
+
+def trending_then_popular(trends: Trends, min_events: int, popular_ids, k: int, allowed=lambda item_id: True):
+    """Up to k (item_id, trend or None): items with at least `min_events` events in the window, best first,
+    then popular ones (trend None) not already listed; `allowed` says which items may be shown."""
+    chosen: list[tuple[str, ItemTrend | None]] = []
+    for item_id in trends.ranked:
+        if len(chosen) == k:
+            return chosen
+        trend = trends.by_item[item_id]
+        if sum(trend.recent.values()) >= min_events and allowed(item_id):
+            chosen.append((item_id, trend))
+    listed = {item_id for item_id, _ in chosen}
+    for item_id in popular_ids:
+        if len(chosen) == k:
+            break
+        if item_id not in listed and allowed(item_id):
+            chosen.append((item_id, None))
+            listed.add(item_id)
+    return chosen

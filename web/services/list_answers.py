@@ -3,7 +3,8 @@ without removed or hidden ones, narrowed by the similar panel's filters, each wi
 
 Trending reads this process's recent counts (web/state/trending_counts.py); bought together reads the table
 the build kept with the served version (recommender/panels/bought_together.py), with the thresholds of the
-settings applied here, so a changed threshold needs no rebuild. Neither list is ever padded.
+settings applied here, so a changed threshold needs no rebuild. Bought together is never padded; trending is
+followed by popular items, each card saying which it is.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recommender.model import Filters, Item, UnknownItem
-from recommender.panels.trending import Window
+from recommender.panels.trending import Window, trending_then_popular
 from web.extensions import served_model, settings, trending_counts
 
 TRENDING_PANEL, BOUGHT_TOGETHER_PANEL = "trending", "bought-together"
+TRENDING_BASIS, POPULAR_BASIS = "trending", "popular"
+POPULAR_KEPT = 200  # the popular items a version keeps (recommender/builder.py)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ListCard:
     item: Item
     score: float
     why: Why
+    basis: str = ""  # trending: "trending" or "popular" (filling the list after the trending items)
 
     @property
     def item_id(self) -> str:
@@ -40,7 +44,7 @@ class ListCard:
     def as_dict(self) -> dict:
         return {"item_id": self.item.item_id, "title": self.item.title, "year": self.item.year,
                 "categories": list(self.item.categories), "score": round(self.score, 4),
-                "why": self.why.as_dict()}
+                "why": self.why.as_dict(), **({"basis": self.basis} if self.basis else {})}
 
 
 @dataclass(frozen=True)
@@ -71,21 +75,31 @@ def shown(model, filters: Filters):
 
 
 def trending(window: Window, k: int, filters: Filters) -> ListAnswer:
-    """The k items with the most decayed events in `window`, best first."""
+    """The k items with the most decayed events in `window` (at least the settings' minimum), best first,
+    then popular items, each card saying which it is."""
     model = served_model()
     trends = trending_counts().trends(window)
-    allowed, cards = shown(model, filters), []
-    for item_id in trends.ranked:
-        if len(cards) == k:
-            break
-        if allowed(item_id) >= 0:
-            trend = trends.by_item[item_id]
-            cards.append(ListCard(model.get_item(item_id), trend.score, Why(trend.why(window))))
+    allowed = shown(model, filters)
+    popular = (item.item_id for item in model.popular(POPULAR_KEPT))
+    chosen = trending_then_popular(trends, settings().trending_min_events, popular, k,
+                                   lambda item_id: allowed(item_id) >= 0)
+    cards = []
+    for item_id, trend in chosen:
+        item = model.get_item(item_id)
+        why = trend.why(window) if trend is not None else popular_why(item)
+        cards.append(ListCard(item, trend.score if trend is not None else 0.0, Why(why),
+                              TRENDING_BASIS if trend is not None else POPULAR_BASIS))
     reason = None
-    if not cards:
-        reason = (f"no events in {window.phrase} for items that match these filters" if filters
-                  else f"no events in {window.phrase}")
+    if not any(card.basis == TRENDING_BASIS for card in cards):
+        reason = (f"no item matching these filters has {settings().trending_min_events} events in {window.phrase}"
+                  if filters else f"no item has {settings().trending_min_events} events in {window.phrase}")
+        reason += ": popular items are shown" if cards else ""
     return ListAnswer(TRENDING_PANEL, k, filters, cards, reason, window=window)
+
+
+def popular_why(item: Item) -> str:
+    count = item.interaction_count
+    return f"popular overall: {count} {'interaction' if count == 1 else 'interactions'}"
 
 
 def bought_together(item_id: str, k: int, filters: Filters) -> ListAnswer:
