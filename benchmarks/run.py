@@ -17,7 +17,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import builds, fresh, http, lookup, memory, search, store, swap
+from benchmarks import builds, fresh, http, lookup, memory, panels, search, store, swap
 from benchmarks.context import Context, Plan
 from benchmarks.report import Row, items, machine_description, render
 
@@ -69,6 +69,7 @@ def run_all(ctx: Context, only: set[str] | None = None) -> list[Row]:
         "memory": ("Memory", memory_use),
         "store": ("Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds, plan.store_events,
                                                        ctx.log)),
+        "panels": ("Trending and ingest (issue 24)", lambda: panels.run(ctx)),
     }
     for key, (name, measure) in sections.items():
         if only is None or key in only or (key == "lookup" and "memory" in only):
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds, shorter runs (< 2 min)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the result file")
     parser.add_argument("--only", help="comma-separated sections to run (http, lookup, search, builds, fresh, short, "
-                        "swap, memory, store; memory runs lookup too); default: all")
+                        "swap, memory, store, panels; memory runs lookup too); default: all")
     args = parser.parse_args(argv)
 
     plan = Plan.quick() if args.quick else Plan()

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recommender.model import Filters, Item, UnknownItem
-from recommender.panels.trending import Window, trending_then_popular
+from recommender.panels.trending import Trends, Window, trending_then_popular
 from web.extensions import served_model, settings, trending_counts
 
 TRENDING_PANEL, BOUGHT_TOGETHER_PANEL = "trending", "bought-together"
 TRENDING_BASIS, POPULAR_BASIS = "trending", "popular"
-POPULAR_KEPT = 200  # the popular items a version keeps (recommender/builder.py)
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,13 @@ def shown(model, filters: Filters):
     return allowed
 
 
-def trending(window: Window, k: int, filters: Filters) -> ListAnswer:
+def trending(window: Window, k: int, filters: Filters, trends: Trends | None = None) -> ListAnswer:
     """The k items with the most decayed events in `window` (at least the settings' minimum), best first,
-    then popular items, each card saying which it is."""
+    then popular items, each card saying which it is. `trends`: the counts to use (default: this process's)."""
     model = served_model()
-    trends = trending_counts().trends(window)
+    trends = trending_counts().trends(window) if trends is None else trends
     allowed = shown(model, filters)
-    popular = (item.item_id for item in model.popular(POPULAR_KEPT))
+    popular = (model.table.value("item_id", int(row)) for row in model.popular_rows)
     chosen = trending_then_popular(trends, settings().trending_min_events, popular, k,
                                    lambda item_id: allowed(item_id) >= 0)
     cards = []

@@ -3,12 +3,12 @@ HX-Request only the panel, so the home page (and any page) can load them with on
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, request
+from flask import Blueprint, g, make_response, request
 from werkzeug.exceptions import BadRequest
 
 from recommender.panels.trending import Window, parse_window
-from web.extensions import served_model, settings
-from web.http_cache import cached_by_version
+from web.extensions import served_model, settings, trending_counts
+from web.http_cache import PAGE_VARY, cached_by_version, request_key
 from web.services import list_answers
 from web.views.common import check_item_id, page_or_fragment, parse_filters, parse_k, versioned
 
@@ -28,10 +28,23 @@ def fresh_for_seconds(response, seconds: float):
     return response
 
 
+def rendered_trending(render, vary: tuple[str, ...] = PAGE_VARY):
+    """render(answer) for this request's window, k and filters, rendered once per refresh of the window's counts
+    (per served version and request key); with ?track=1 (an impression counted) every time."""
+    window, k, filters = window_arg(), parse_k(request.args.get("k")), parse_filters()
+    held = trending_counts().held(window)
+
+    def answer_from(trends):
+        return render(list_answers.trending(window, k, filters, trends))
+    if g.get("http_cache_off"):
+        return answer_from(held.trends)
+    return held.answer((served_model().version, request_key(vary)), answer_from)
+
+
 @bp.get("/trending")
 def trending():
-    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
-    html = page_or_fragment("trending.html", "partials/trending_panel.html", answer=answer)
+    html = rendered_trending(lambda answer: page_or_fragment("trending.html", "partials/trending_panel.html",
+                                                             answer=answer))
     return fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
 
 

@@ -9,7 +9,7 @@ from web.http_cache import JSON_VARY, cached_by_version
 from web.services import list_answers
 from web.services.tracking import track_api_answer
 from web.views.common import check_item_id, parse_filters, parse_k, versioned
-from web.views.shop_lists import fresh_for_seconds, window_arg
+from web.views.shop_lists import fresh_for_seconds, rendered_trending
 
 bp = Blueprint("shop_lists_api", __name__, url_prefix="/api")
 
@@ -22,13 +22,15 @@ def body_of(answer: list_answers.ListAnswer) -> dict:
     return body
 
 
+def trending_body(answer: list_answers.ListAnswer) -> dict:
+    body = {"window": answer.window.text, "basis": "trending", **body_of(answer)}
+    return track_api_answer(body, None, answer.k, answer.cards, panel=list_answers.TRENDING_PANEL)
+
+
 @bp.get("/trending")
 def trending():
-    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
-    body = {"window": answer.window.text, "basis": "trending", **body_of(answer)}
-    body = track_api_answer(body, None, answer.k, answer.cards, panel=list_answers.TRENDING_PANEL)
-    return fresh_for_seconds(versioned(jsonify(body), served_model()),
-                             settings().trending_refresh_seconds)
+    body = rendered_trending(trending_body, JSON_VARY)
+    return fresh_for_seconds(versioned(jsonify(body), served_model()), settings().trending_refresh_seconds)
 
 
 @bp.get("/items/<item_id>/bought-together")

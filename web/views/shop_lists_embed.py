@@ -12,7 +12,7 @@ from web.http_cache import cached_by_version
 from web.services import list_answers
 from web.views import embed
 from web.views.common import check_item_id, parse_filters, parse_k, versioned
-from web.views.shop_lists import fresh_for_seconds, window_arg
+from web.views.shop_lists import fresh_for_seconds, rendered_trending
 
 bp = Blueprint("shop_lists_embed", __name__, url_prefix="/embed")
 bp.before_request(embed.answer_preflight)
@@ -28,8 +28,8 @@ def cards_of(answer: list_answers.ListAnswer) -> list[embed.EmbedCard]:
 
 @bp.get("/trending")
 def trending():
-    answer = list_answers.trending(window_arg(), parse_k(request.args.get("k")), parse_filters())
-    html = embed.render_embed("partials/embed_trending.html", answer=answer, cards=cards_of(answer))
+    html = rendered_trending(lambda answer: embed.render_embed("partials/embed_trending.html", answer=answer,
+                                                               cards=cards_of(answer)), embed.EMBED_VARY)
     response = fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
     response.vary.update(embed.EMBED_VARY)
     return response
