@@ -118,8 +118,9 @@ def _trending_top(history: pd.DataFrame, window_text: str, now: float, popular, 
     recent = history[history["timestamp"] > now - 2 * window.seconds]
     part = ((now - recent["timestamp"]) // (window.seconds / SLICES_PER_WINDOW)).astype(np.int64)
     grouped = recent.assign(part=part).groupby(["item_id", "part"])["timestamp"].agg(["count", "mean"])
-    groups = [(item, int(p), "rating", int(c), float(m)) for (item, p), (c, m) in grouped.iterrows()]
-    trends = trends_from_groups(groups, window, now)
+    groups = [(item, int(p), int(c), float(m)) for (item, p), (c, m) in grouped.iterrows()]
+    last = recent[recent["timestamp"] > now - window.seconds]["item_id"].value_counts()
+    trends = trends_from_groups(groups, window, now, [(item, "rating", int(c)) for item, c in last.items()])
     return [item_id for item_id, _ in trending_then_popular(trends, min_events, popular, K)]
 
 

@@ -3,9 +3,10 @@ above steady all-time favourites.
 
 An event `age` seconds old counts 0.5 ** (age / half-life), the half-life half the window; events of the
 last two windows are read (one twice the window old counts 1/16). The database groups events by
-(item, slice of the window, type) with their mean time (recommender/store/recent_events.py), and each
-group counts as its size at that mean time: with SLICES_PER_WINDOW slices, the decay within one slice
-moves by at most 2 ** (1 / 6), 12%, and the mean time puts the group near its events' own weight.
+(item, slice of the window) with their mean time, and counts the last window's by type
+(recommender/store/recent_events.py); each group counts as its size at that mean time: with
+SLICES_PER_WINDOW slices, the decay within one slice moves by at most 2 ** (1 / 6), 12%, and the mean
+time puts the group near its events' own weight.
 The why compares the window with the one before: "42 views in the last 24 hours, up from 3".
 
 An item trends once it has at least LIKEWISE_TRENDING_MIN_EVENTS (3) events in the window; the rest of
@@ -95,16 +96,20 @@ class Trends:
     ranked: tuple[str, ...]
 
 
-def trends_from_groups(groups, window: Window, now: float) -> Trends:
-    """Trends from (item_id, slice, type, count, mean ts) groups (slice 0 the newest)."""
+def trends_from_groups(groups, window: Window, now: float, types=()) -> Trends:
+    """Trends from (item_id, slice, count, mean ts) groups (slice 0 the newest) and the last window's
+    (item_id, type, count)."""
     by_item: dict[str, ItemTrend] = {}
-    for item_id, part, kind, count, mean_ts in groups:
-        trend = by_item.setdefault(item_id, ItemTrend())
+    for item_id, part, count, mean_ts in groups:
+        trend = by_item.get(item_id)
+        if trend is None:
+            trend = by_item[item_id] = ItemTrend()
         trend.score += count * 0.5 ** (max(0.0, now - mean_ts) / window.half_life)
-        if part < SLICES_PER_WINDOW:
-            trend.recent[kind] += count
-        else:
+        if part >= SLICES_PER_WINDOW:
             trend.before += count
+    for item_id, kind, count in types:
+        if item_id in by_item:
+            by_item[item_id].recent[kind] += count
     ranked = sorted(by_item, key=lambda item_id: (-by_item[item_id].score, item_id))
     return Trends(window, now, by_item, tuple(ranked))
 

@@ -1,7 +1,8 @@
 """Recent events counted in the database for trending (issue 24): one bounded, grouped read per refresh.
 
-Rows are (item, time slice, type) groups of the events of the last two windows, each with its count and
-mean time, so a caller can decay them without reading events one by one. The read uses the events' time
+Rows are (item, time slice) groups of the events of the last two windows, each with its count and mean
+time, so a caller can decay them without reading events one by one, and (item, type) counts of the last
+window for the why. The read uses the events' time
 index and stops at TRENDING_QUERY_MAX_ROWS groups.
 """
 
@@ -31,12 +32,16 @@ class RecentEvents:
         self.engine = store.engine
 
     @guarded
-    def grouped(self, now: float, window: float, slices: int) -> list[tuple[str, int, str, int, float]]:
-        """(item_id, slice, type, count, mean ts) of the events in (now - 2 window, now]; slice 0 is the
-        newest window / slices seconds."""
+    def grouped(self, now: float, window: float, slices: int) -> tuple[list, list]:
+        """([(item_id, slice, count, mean ts)] of the events in (now - 2 window, now], slice 0 the newest
+        window / slices seconds; [(item_id, type, count)] of the events of the last window)."""
         with self.engine.connect() as connection:
             part = _slice_of(connection, now, window / slices).label("part")
-            query = (select(events.c.item_id, part, events.c.type, func.count(), func.avg(events.c.ts))
-                     .where(events.c.ts > now - WINDOWS_READ * window, events.c.ts <= now)
-                     .group_by(events.c.item_id, part, events.c.type).limit(TRENDING_QUERY_MAX_ROWS))
-            return [(str(i), int(p), str(t), int(c), float(m)) for i, p, t, c, m in connection.execute(query)]
+            sliced = (select(events.c.item_id, part, func.count(), func.avg(events.c.ts))
+                      .where(events.c.ts > now - WINDOWS_READ * window, events.c.ts <= now)
+                      .group_by(events.c.item_id, part).limit(TRENDING_QUERY_MAX_ROWS))
+            typed = (select(events.c.item_id, events.c.type, func.count())
+                     .where(events.c.ts > now - window, events.c.ts <= now)
+                     .group_by(events.c.item_id, events.c.type).limit(TRENDING_QUERY_MAX_ROWS))
+            return ([(str(i), int(p), int(c), float(m)) for i, p, c, m in connection.execute(sliced)],
+                    [(str(i), str(t), int(c)) for i, t, c in connection.execute(typed)])
