@@ -59,7 +59,7 @@ class Settings:
     trusted_proxies: int = 0
     bought_together_min_support: int = 3  # orders a pair must share to be shown (issue 24)
     bought_together_min_lift: float = 1.5  # how much more often than chance they must share them
-    trending_refresh_seconds: float = 5.0  # how long a web process keeps trending's counts before re-reading
+    trending_refresh_seconds: float = 10.0  # how long a web process keeps trending's counts before re-reading
     trending_min_events: int = 3  # events in the window an item needs to trend (the rest: popular items)
 
     @property
@@ -264,7 +264,7 @@ def _panel_settings(environ, defaults: Settings) -> dict:
         raise ConfigError("LIKEWISE_TRENDING_MIN_EVENTS must be at least 1")
     if panels["bought_together_min_lift"] < 0:
         raise ConfigError("LIKEWISE_BOUGHT_TOGETHER_MIN_LIFT cannot be negative")
-    if not 0 < panels["trending_refresh_seconds"] <= 15:
-        raise ConfigError("LIKEWISE_TRENDING_REFRESH_SECONDS must be more than 0 and at most 15 (trending follows "
+    if not 0 < panels["trending_refresh_seconds"] <= 12:
+        raise ConfigError("LIKEWISE_TRENDING_REFRESH_SECONDS must be more than 0 and at most 12 (trending follows "
                           "events within 15 s)")
     return panels

@@ -2,7 +2,7 @@
 
 Trending must follow new events within 15 s without a rebuild. Reading the store (a grouped query over the
 events' time index, recommender/store/recent_events.py) and keeping the answer LIKEWISE_TRENDING_REFRESH_SECONDS
-(5 s) was chosen over a Redis sorted set kept at ingest: ingest stays one INSERT (its rate unchanged), uploads and
+(10 s) was chosen over a Redis sorted set kept at ingest: ingest stays one INSERT (its rate unchanged), uploads and
 rollbacks need no second copy kept in step, and a request costs a dictionary look-up (100,000 events of 10,000
 visitors: a 0.1 to 0.5 s read). A stale window is re-read by one short-lived thread while requests go on with the counts
 held (a refresh never holds a request up); at most WINDOWS_KEPT windows are held, so a caller trying many
