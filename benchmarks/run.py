@@ -17,7 +17,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import builds, fresh, http, lookup, memory, merchandising, panels, search, store, swap
+from benchmarks import builds, fresh, http, lookup, memory, merchandising, panels, search, shop_lists, store, swap
 from benchmarks.context import Context, Plan
 from benchmarks.report import Row, items, machine_description, render
 
@@ -70,6 +70,7 @@ def run_all(ctx: Context, only: set[str] | None = None) -> list[Row]:
         "store": ("Store of record", lambda: store.run(ctx.workdir / "store", plan.store_rounds, plan.store_events,
                                                        ctx.log)),
         "panels": ("Panels", lambda: panels.run(ctx)),
+        "trending": ("Trending and ingest (issue 24)", lambda: shop_lists.run(ctx)),
         "controls": ("Merchant controls", lambda: merchandising.run(ctx)),
     }
     for key, (name, measure) in sections.items():
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds, shorter runs (< 2 min)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the result file")
     parser.add_argument("--only", help="comma-separated sections to run (http, lookup, search, builds, fresh, short, "
-                        "swap, memory, store, panels, controls; memory runs lookup too); default: all")
+                        "swap, memory, store, panels, trending, controls; memory runs lookup too); default: all")
     args = parser.parse_args(argv)
 
     plan = Plan.quick() if args.quick else Plan()

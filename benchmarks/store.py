@@ -61,7 +61,8 @@ def events_per_second(store: Store) -> float:
     store.put_items([{"item_id": f"i{n}", "title": f"Item {n}"} for n in range(100)])
     now = time.time()
     batches = [[{"user_id": f"u{n % 500}", "item_id": f"i{n % 100}", "type": "view", "event_id": f"b{b}-{n}",
-                 "timestamp": now - n} for n in range(INGEST_BATCH)] for b in range(INGEST_BATCHES)]
+                 "timestamp": now - n, "session_id": f"s{b}-{n // 5}"} for n in range(INGEST_BATCH)]
+               for b in range(INGEST_BATCHES)]  # every event in a session (an order) of five, as a shop sends
     started = time.perf_counter()
     accepted = sum(store.add_events(batch)["accepted"] for batch in batches)
     seconds = time.perf_counter() - started
@@ -102,8 +103,9 @@ def ingest_rows(workdir: Path, rounds: int, log) -> list[Row]:
                 store.engine.dispose()
             rate = median(rates)
             log(f"ingest {name}: {rate:,.0f} events/s")
-            rows.append(at_least(f"Ingest {INGEST_BATCHES}×{INGEST_BATCH:,} events (Store.add_events), {name}", rate,
-                                 INGEST_TARGET_PER_S, f"{rate:,.0f} events/s", f"≥ {INGEST_TARGET_PER_S:,} events/s"))
+            what = f"Ingest {INGEST_BATCHES}×{INGEST_BATCH:,} events with session_id (Store.add_events), {name}"
+            rows.append(at_least(what, rate, INGEST_TARGET_PER_S, f"{rate:,.0f} events/s",
+                                 f"≥ {INGEST_TARGET_PER_S:,} events/s"))
     return rows
 
 

@@ -51,6 +51,8 @@ from recommender.neighbours.annoy_index import AnnSummary, build_neighbour_searc
 from recommender.neighbours.disk_space import require_space_for_index
 from recommender.neighbours.exact import RECALL_FLOOR
 from recommender.neighbours.lookup import METRIC
+from recommender.panels.bought_together import MANIFEST_KEY as BOUGHT_TOGETHER_KEY
+from recommender.panels.co_purchases import baskets_of, write_bought_together
 from recommender.search import TitleSearch
 from recommender.similarity.explain import content_words
 from recommender.similarity.fusion import FusionSettings
@@ -138,7 +140,8 @@ def tuned_settings(catalog: Catalog, items: pd.DataFrame, content: np.ndarray, s
     progress("evaluating", 10)
     served = options.get("served_tuning") if options.get("reuse_tuning") else None
     choice, report = evaluate_in_two(items, interactions, settings, content=content,
-                                     served_fusion=fusion_settings(served.fusion) if served else None)
+                                     served_fusion=fusion_settings(served.fusion) if served else None,
+                                     baskets=baskets_of(catalog))
     tuned = evaluated(choice, len(items), n_users)
     if tuned is not None:
         settings = replace(settings, **tuned.blend)
@@ -246,10 +249,12 @@ def build_index(catalog: Catalog, out_dir: str | Path, settings: BlendSettings =
         table["interaction_count"] = vectors.interaction_counts.astype(np.int64)
         table["collaborative_share"] = vectors.collaborative_share
         serving = write_serving_files(out_dir, table, liked_matrix(items, catalog.interactions))
+        together_files, together = write_bought_together(out_dir, items["item_id"], baskets_of(catalog))
         manifest = build_manifest(out_dir, catalog, table, vectors, {
             "ann": ann, "neighbour_model": neighbour_model, "evaluation": evaluation(), "settings": settings,
-            "serving": serving})
+            "serving": {**serving, **together_files}})
     manifest[TUNING_KEY] = tuning
+    manifest[BOUGHT_TOGETHER_KEY] = together
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["build_cpu_seconds"] = round(time.process_time() - cpu_started, 2)  # near idle wall time
     write_manifest(out_dir, manifest)

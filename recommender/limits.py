@@ -91,3 +91,11 @@ RULE_FACTOR_MAX = 100.0  # boost and bury multiply scores by more than 0 and at 
 RULE_CONDITIONS_MAX = 10  # attributes one condition ("when" or "where") may test
 RULES_RECHECK_SECONDS = 1.0  # every web process re-reads the rules this long after it last did (well within 2 s)
 RULE_BODY_MAX_BYTES = 16 * 2**10
+# Panels (issue 24): an event's optional session_id (an order, basket or session); trending's windows and its
+# bounded read of the store; bought-together's kept list per item.
+SESSION_ID_MAX_CHARS = 128
+TRENDING_WINDOW_MIN_SECONDS = 60
+TRENDING_WINDOW_MAX_SECONDS = 90 * 86_400
+TRENDING_WINDOW_TEXT_MAX_CHARS = 12
+TRENDING_QUERY_MAX_ROWS = 200_000  # (item, time slice, type) groups read per refresh at most
+BOUGHT_TOGETHER_KEPT = 50  # partners kept per item in a version

@@ -21,6 +21,7 @@ from recommender.index_store import read_manifest
 from recommender.item_table import ItemTable, TitleColumn
 from recommender.limits import IMAGE_ATTRIBUTES, IMAGE_SCHEMES, K_MAX, K_MIN, POPULAR_SHOWN, SEARCH_LIMIT
 from recommender.neighbours.lookup import METRIC, angular_to_cosine, annoy_neighbours
+from recommender.panels.bought_together import BoughtTogether
 from recommender.search import Highlight, TitleSearch
 from recommender.similarity.explain import Explainer, Why
 from recommender.similarity.word_weights import WordWeights
@@ -161,6 +162,7 @@ class SimilarItemsModel:
             raise IndexLoadError(f"{self.version}: cannot load {layout.INDEX_FILE}: {exc}") from exc
         self._check_consistency()
         self.explainer = Explainer(self.table, likes_indptr, likes_indices, word_weights)
+        self.bought_together = BoughtTogether.open(self.path, self.manifest)  # issue 24
         self.all_categories = list(self.manifest.get("categories", []))
         self.attribute_columns = AttributeColumns(self.table.arrays(), self.table.attribute_columns)
         self.years = self.table.numbers("year")
@@ -290,6 +292,10 @@ class SimilarItemsModel:
         """A callable `accept(row)` for `filters` (with `mask(rows)` for many rows at once)."""
         excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0} | filters.exclude_rows
         return RowFilter(filters, self.table, self.attribute_columns, self.years, excluded)
+
+    def accepts(self, filters: Filters):
+        """The test the similar panel's filters put a row to, for the other lists (trending, bought together)."""
+        return self._filter(filters)
 
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""

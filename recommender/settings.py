@@ -57,6 +57,10 @@ class Settings:
     rebuild_after_seconds: float = 5.0
     rebuild_at_most_every: float = 600.0
     trusted_proxies: int = 0
+    bought_together_min_support: int = 3  # orders a pair must share to be shown (issue 24)
+    bought_together_min_lift: float = 1.5  # how much more often than chance they must share them
+    trending_refresh_seconds: float = 10.0  # how long a web process keeps trending's counts before re-reading
+    trending_min_events: int = 3  # events in the window an item needs to trend (the rest: popular items)
 
     @property
     def embed_any_origin(self) -> bool:
@@ -229,6 +233,7 @@ def settings_from_env(environ=None) -> Settings:
         tracking=_switch(environ, "LIKEWISE_TRACKING", defaults.tracking),
         trusted_proxies=_trusted_proxies(environ, defaults.trusted_proxies),
         **_live_settings(environ, defaults),
+        **_panel_settings(environ, defaults),
     )
 
 
@@ -256,3 +261,23 @@ def _live_settings(environ, defaults: Settings) -> dict:
         if not live[field] > 0:
             raise ConfigError(f"{variable} must be more than 0, got {live[field]:g}")
     return live
+
+
+def _panel_settings(environ, defaults: Settings) -> dict:
+    """Bought together's thresholds and trending's refresh (issue 24)."""
+    panels = {"bought_together_min_support": _number(environ, "LIKEWISE_BOUGHT_TOGETHER_MIN_SUPPORT",
+                                                     defaults.bought_together_min_support),
+              "trending_min_events": _number(environ, "LIKEWISE_TRENDING_MIN_EVENTS", defaults.trending_min_events)}
+    for field, variable in (("bought_together_min_lift", "LIKEWISE_BOUGHT_TOGETHER_MIN_LIFT"),
+                            ("trending_refresh_seconds", "LIKEWISE_TRENDING_REFRESH_SECONDS")):
+        panels[field] = _number(environ, variable, getattr(defaults, field), float)
+    if panels["bought_together_min_support"] < 1:
+        raise ConfigError("LIKEWISE_BOUGHT_TOGETHER_MIN_SUPPORT must be at least 1")
+    if panels["trending_min_events"] < 1:
+        raise ConfigError("LIKEWISE_TRENDING_MIN_EVENTS must be at least 1")
+    if panels["bought_together_min_lift"] < 0:
+        raise ConfigError("LIKEWISE_BOUGHT_TOGETHER_MIN_LIFT cannot be negative")
+    if not 0 < panels["trending_refresh_seconds"] <= 12:
+        raise ConfigError("LIKEWISE_TRENDING_REFRESH_SECONDS must be more than 0 and at most 12 (trending follows "
+                          "events within 15 s)")
+    return panels

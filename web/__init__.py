@@ -23,6 +23,7 @@ from web.state.model_holder import ModelHolder
 from web.state.removed_items import RemovedItems
 from web.state.rules_holder import RulesHolder
 from web.state.serving_registry import ServingRegistry
+from web.state.trending_counts import TrendingCounts
 from worker.queue import celery_init_app, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["serving_registry"] = registry
     app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle), registry)
     app.extensions["rules_holder"] = RulesHolder(handle)
+    app.extensions["trending_counts"] = TrendingCounts(handle, app_settings.trending_refresh_seconds)
     _blueprints(app, app_settings)
     from web import cli
 
@@ -123,6 +125,9 @@ def _blueprints(app: Flask, app_settings: Settings) -> None:
         metrics,
         pages,
         rules_api,
+        shop_lists,
+        shop_lists_api,
+        shop_lists_embed,
     )
     from web.views import beacons as tracking_views
     from web.views import panels as panel_pages
@@ -131,11 +136,12 @@ def _blueprints(app: Flask, app_settings: Settings) -> None:
 
     for blueprint in (pages.bp, api.bp, docs.bp, embed.bp, health.bp, admin.bp, admin_api.bp, items_api.bp,
                       events_api.bp, tracking_views.bp, metrics.bp, metrics.api_bp, held_upload.bp, rules_api.bp,
-                      rules_api.admin_bp):
+                      rules_api.admin_bp, shop_lists.bp, shop_lists_api.bp, shop_lists_embed.bp):
         app.register_blueprint(blueprint)
     for blueprint in (panel_pages.bp, panel_api.bp, panel_embeds.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panel_api.bp, rules_api.bp):
+    for blueprint in (api.bp, admin_api.bp, items_api.bp, events_api.bp, metrics.api_bp, panel_api.bp, rules_api.bp,
+                      shop_lists_api.bp):
         csrf.exempt(blueprint)
     tracking.init_app(app)
     personal_lists.init_app(app)

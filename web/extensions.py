@@ -17,6 +17,7 @@ from recommender.store.handle import StoreHandle
 from web.state.model_holder import ModelHolder
 from web.state.rules_holder import RulesHolder
 from web.state.serving_registry import ServingRegistry
+from web.state.trending_counts import TrendingCounts
 
 htmx = HTMX()
 csrf = CSRFProtect()
@@ -52,6 +53,11 @@ def index_store() -> IndexStore:
 def store_of_record() -> StoreHandle:
     """This process's handle on the store of record (SQLite under the data dir, or DATABASE_URL)."""
     return current_app.extensions["store_of_record"]
+
+
+def trending_counts() -> TrendingCounts:
+    """This process's recent event counts for trending (issue 24)."""
+    return current_app.extensions["trending_counts"]
 
 
 def served_model() -> SimilarItemsModel:

@@ -27,6 +27,9 @@ from recommender.limits import (
     RULE_FACTOR_MAX,
     RULE_ID_MAX_CHARS,
     RULES_MAX,
+    SESSION_ID_MAX_CHARS,
+    TRENDING_WINDOW_MAX_SECONDS,
+    TRENDING_WINDOW_MIN_SECONDS,
     VERSION_LABEL_MAX_CHARS,
     YEAR_MAX,
     YEAR_MIN,
@@ -271,7 +274,11 @@ def event_schemas() -> dict:
                                                      {"type": "string", "pattern": EVENT_MOMENT,
                                                       "description": "ISO 8601"}],
                                            "description": f"From {EVENT_TIMESTAMP_MIN_TEXT} to a day ahead; the "
-                                                          "time received when left out."})},
+                                                          "time received when left out."}),
+                    "session_id": nullable({**store_id("session id"), "maxLength": SESSION_ID_MAX_CHARS,
+                                            "description": "The order, basket or session (at most "
+                                                           f"{SESSION_ID_MAX_CHARS} characters): purchases and "
+                                                           "carts sharing one count as bought together."})},
                    ["user_id", "item_id", "type"], extra=False),
              "if": {"properties": {"type": {"const": RATING_TYPE}}},
              "then": {"required": ["value"], "properties": {"value": {"type": "number", "minimum": MIN_RATING,
@@ -738,6 +745,51 @@ def panel_paths() -> dict:
     }
 
 
+def list_schemas() -> dict:
+    """Trending and bought together (issue 24): cards with a why, and the reason a list is empty."""
+    card = obj({"item_id": STRING, "title": STRING, "year": {"type": ["integer", "null"]}, "categories": STRINGS,
+                "score": {"type": "number", "description": "Trending: the decayed event count; bought together: "
+                                                           "the lift."},
+                "why": obj({"summary": STRING}), "click_url": STRING}, ["item_id", "title", "why"])
+    reason = {**STRING, "description": "Why the list is empty (never padded with other items)."}
+    return {
+        "ListCard": card,
+        "TrendingAnswer": obj({"window": STRING, "basis": {"const": "trending"}, "k": {"type": "integer"},
+                               "results": {"type": "array", "items": ref("ListCard")}, "reason": reason,
+                               "index_version": STRING}, ["window", "k", "results", "index_version"]),
+        "BoughtTogetherAnswer": obj({"item": ref("Item"), "k": {"type": "integer"},
+                                     "results": {"type": "array", "items": ref("ListCard")}, "reason": reason,
+                                     "index_version": STRING}, ["item", "k", "results", "index_version"]),
+    }
+
+
+def list_paths() -> dict:
+    """GET /api/trending and GET /api/items/{item_id}/bought-together (issue 24)."""
+    window = {"name": "window", "in": "query", "description": "The window: a number and m, h or d (1h, 24h, "
+              f"7d; default 24h), {TRENDING_WINDOW_MIN_SECONDS // 60} minute to "
+              f"{TRENDING_WINDOW_MAX_SECONDS // 86_400} days; the half-life of the decay is half of it.",
+              "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,4}[mhd]$"}}
+    bad = error("A bad parameter (window, k, filters), named in the message.")
+    return {
+        "/api/trending": {"get": {
+            "summary": "The items with the most recent events, time-decayed", "tags": ["public"],
+            "operationId": "getTrending",
+            "parameters": [window, *params("K", "Category", "Exclude", "YearMin", "YearMax")],
+            "responses": {"200": answer("Trending items, best first, each with its why; follows new events within "
+                                        "15 s.", ref("TrendingAnswer")), "400": bad,
+                          "503": error("No index yet, or the store of record is unavailable.")}}},
+        "/api/items/{item_id}/bought-together": {"get": {
+            "summary": "Items bought in the same orders as one item", "tags": ["public"],
+            "operationId": "getBoughtTogether",
+            "parameters": params("ItemId", "K", "Category", "Exclude", "YearMin", "YearMax", "IfNoneMatch"),
+            "responses": {"200": answer("Items sharing the most orders above the support and lift thresholds (empty "
+                                        "with a reason below them), computed by the build.",
+                                        ref("BoughtTogetherAnswer"), CACHED_HEADERS),
+                          "304": {"description": "Not modified: the ETag still names this answer."},
+                          "400": bad, "404": error("No such item."), "503": error("No index has been built yet.")}}},
+    }
+
+
 def openapi_document() -> dict:
     """The whole document (a fresh dict each call: callers may change theirs), with its examples."""
     return attach_examples({
@@ -745,9 +797,9 @@ def openapi_document() -> dict:
         "info": {"title": "Likewise API", "version": API_VERSION,
                  "description": "Similar items, item lookup and title search from the served index version; "
                                 "admin actions and ingest with Bearer tokens."},
-        "paths": {**public_paths(), **admin_paths(), **event_paths(), **panel_paths()},
+        "paths": {**public_paths(), **admin_paths(), **event_paths(), **panel_paths(), **list_paths()},
         "components": {
-            "schemas": {**schemas(), **panel_schemas()},
+            "schemas": {**schemas(), **panel_schemas(), **list_schemas()},
             "parameters": parameters(),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},

@@ -13,7 +13,7 @@ import unicodedata
 INVISIBLE_CATEGORIES = {"Cc": "control", "Cf": "invisible format", "Zl": "line separator",
                         "Zp": "paragraph separator", "Zs": "special space"}
 PLAIN_SPACE = " "
-ID_FIELDS = ("item_id", "user_id", "event_id")
+ID_FIELDS = ("item_id", "user_id", "event_id", "session_id")
 
 
 def normal_id(value):

@@ -28,6 +28,7 @@ from recommender.catalog.values import (
     parse_timestamps,
     present,
 )
+from recommender.limits import SESSION_ID_MAX_CHARS
 
 __all__ = ["CatalogError", "Problem", "Catalog", "load_items", "load_interactions", "load_catalog", "file_hash",
            "MAX_COLUMNS", "MAX_ROWS_LISTED", "SUPPORTED_SUFFIXES"]
@@ -35,6 +36,7 @@ __all__ = ["CatalogError", "Problem", "Catalog", "load_items", "load_interaction
 ITEM_COLUMNS = ("item_id", "title", "description", "categories", "year")
 REQUIRED_ITEM_COLUMNS = ("item_id", "title")
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id")
+SESSION_COLUMN = "session_id"
 MAX_YEAR = 3000
 
 
@@ -46,6 +48,7 @@ class Catalog:
     interactions: pd.DataFrame | None = None
     source_hash: str = ""
     notes: list[str] = field(default_factory=list)
+    baskets: pd.DataFrame | None = None  # (session_id, item_id) of orders, from the store (issue 24)
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -155,9 +158,24 @@ def load_interactions(path: str | Path, item_ids: pd.Series | None, name: str | 
             interactions[column] = parsed.to_numpy(dtype=float)
         else:
             interactions[column] = np.nan
+    if SESSION_COLUMN in frame.columns:
+        interactions[SESSION_COLUMN], session_problems = _session_ids(frame, name)
+        problems += session_problems
     if problems:
         raise CatalogError(problems)
     return interactions
+
+
+def _session_ids(frame: pd.DataFrame, name: str) -> tuple[pd.Series, list[Problem]]:
+    """The optional session_id column (an order, basket or session; empty cells: none), at most
+    SESSION_ID_MAX_CHARS characters."""
+    sessions = _text_column(frame, SESSION_COLUMN).str.normalize(ID_FORM)
+    too_long = sessions.fillna("").str.len() > SESSION_ID_MAX_CHARS
+    problems = [Problem(name, f"session_id longer than {SESSION_ID_MAX_CHARS} characters", column=SESSION_COLUMN,
+                        rows=row_numbers(too_long))] if too_long.any() else []
+    kept = present(sessions).fillna(False).to_numpy(dtype=bool)
+    return pd.Series([value if keep else None for value, keep in zip(sessions.tolist(), kept)], dtype=object,
+                     index=frame.index), problems
 
 
 def file_hash(*paths: str | Path | None) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 from recommender.evaluation.evaluator import METHODS, PEERS, SERVED, Evaluator
 from recommender.evaluation.for_you_rows import for_you_rows, format_for_you
 from recommender.evaluation.fusion_tuning import tune_served
+from recommender.evaluation.panels import format_panel_rows, panel_evaluation
 from recommender.evaluation.protocol import K, Split, leave_last_out
 from recommender.similarity.fusion import WEIGHTED_SOURCES, FusionSettings
 from recommender.similarity.itemitem import ease_fits, rated_matrix
@@ -54,7 +55,8 @@ def evaluate(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSet
 
 def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: BlendSettings = BlendSettings(),
                     content: np.ndarray | None = None,
-                    served_fusion: FusionSettings | None = None) -> tuple[dict, Callable[[], dict]]:
+                    served_fusion: FusionSettings | None = None,
+                    baskets: pd.DataFrame | None = None) -> tuple[dict, Callable[[], dict]]:
     """(what the validation split chose: the report without its test split, a function that ranks every
     method on the test split and returns the whole report). A build needs only the choice to go on, so
     it ranks the test split while it builds the index (a third of the evaluation at demo size).
@@ -93,6 +95,7 @@ def evaluate_in_two(items: pd.DataFrame, interactions: pd.DataFrame, settings: B
             test[SERVED]["vs_served_now"] = evaluator.against_fusion(test_split, served_fusion)
         for_you = for_you_rows(evaluator, test_split)
         return {**choice, "test": test, "test_users": len(test_split), "for_you": for_you,
+                "panels": panel_evaluation(items, interactions, baskets),  # issue 24: trending, bought together
                 "seconds": round(time.perf_counter() - started, 2)}
     return choice, report
 
@@ -170,4 +173,5 @@ def format_table(report: dict) -> str:
         lines.append(report["ease"]["skipped"])
     if "for_you" in report:
         lines += format_for_you(report["for_you"])
+    lines += format_panel_rows(report.get("panels"))
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import math
 import time
 from datetime import datetime, timezone
 
-from recommender.limits import EVENT_TIMESTAMP_MIN, EVENT_TIMESTAMP_MIN_TEXT
+from recommender.limits import EVENT_TIMESTAMP_MIN, EVENT_TIMESTAMP_MIN_TEXT, SESSION_ID_MAX_CHARS
 from recommender.store.tables import API_ORIGIN
 from recommender.store.validation import id_problem
 
@@ -14,7 +14,7 @@ EVENT_TYPES = ("view", "click", "like", "add_to_cart", "purchase", "rating")
 RATING_TYPE = "rating"
 MIN_RATING, MAX_RATING = 0.5, 5.0
 MAX_FUTURE_S = 86_400
-EVENT_FIELDS = ("event_id", "user_id", "item_id", "type", "value", "timestamp")
+EVENT_FIELDS = ("event_id", "user_id", "item_id", "type", "value", "timestamp", "session_id")
 
 
 def _error(index, field: str, message: str) -> dict:
@@ -69,6 +69,13 @@ def _value_problem(event: dict) -> str | None:
     return None
 
 
+def session_problem(value) -> str | None:
+    """Why `value` cannot be a session_id (an order, basket or session), None when it can."""
+    if isinstance(value, str) and len(value) > SESSION_ID_MAX_CHARS:
+        return f"session_id must be 1 to {SESSION_ID_MAX_CHARS} characters, got {len(value)}"
+    return id_problem(value, "session_id")
+
+
 def _event_errors(index: int, event, now: float) -> list[dict]:
     if not isinstance(event, dict):
         return [_error(index, "", "an event must be a JSON object")]
@@ -80,6 +87,8 @@ def _event_errors(index: int, event, now: float) -> list[dict]:
             errors.append(_error(index, field, problem))
     if event.get("event_id") is not None and (problem := id_problem(event["event_id"], "event_id")):
         errors.append(_error(index, "event_id", problem))
+    if event.get("session_id") is not None and (problem := session_problem(event["session_id"])):
+        errors.append(_error(index, "session_id", problem))
     if event.get("type") not in EVENT_TYPES:
         errors.append(_error(index, "type", "type must be one of " + ", ".join(EVENT_TYPES)))
     if problem := _value_problem(event):
@@ -106,4 +115,5 @@ def event_row(event: dict, now: float) -> dict:
     value = event.get("value")
     return {"event_id": event.get("event_id"), "user_id": event["user_id"], "item_id": event["item_id"],
             "type": event["type"], "value": None if value is None else float(value),
-            "ts": now if timestamp is None else parse_timestamp(timestamp), "received_at": now, "origin": API_ORIGIN}
+            "ts": now if timestamp is None else parse_timestamp(timestamp), "received_at": now, "origin": API_ORIGIN,
+            "session_id": event.get("session_id")}

@@ -27,12 +27,12 @@ def drop_repeated_ids(rows: list[dict]) -> list[dict]:
     return kept
 
 
-EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "value", "ts", "received_at", "origin")
+EVENT_COLUMNS = ("event_id", "user_id", "item_id", "type", "value", "ts", "received_at", "origin", "session_id")
 POSTGRES_INSERT = (
-    "INSERT INTO events (event_id, user_id, item_id, type, value, ts, received_at, origin) "
+    "INSERT INTO events (event_id, user_id, item_id, type, value, ts, received_at, origin, session_id) "
     "SELECT * FROM unnest(%(event_id)s::varchar[], %(user_id)s::varchar[], %(item_id)s::varchar[], "
     "%(type)s::varchar[], %(value)s::float8[], %(ts)s::float8[], %(received_at)s::float8[], "
-    "%(origin)s::varchar[]) "
+    "%(origin)s::varchar[], %(session_id)s::varchar[]) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING id")
 POSTGRES_KNOWN_ITEMS = "SELECT item_id FROM items WHERE item_id = ANY(%(ids)s::varchar[])"
 

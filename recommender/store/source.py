@@ -30,13 +30,14 @@ from recommender.store.event_validation import RATING_TYPE
 from recommender.store.items import items_frame
 from recommender.store.state import read_state
 from recommender.store.store_of_record import Store, guarded
-from recommender.store.tables import STATE_REVISION, events, items
+from recommender.store.tables import STATE_REVISION, UPLOAD_ORIGIN, events, items
 
 DEFAULT_HORIZON_DAYS = 365.0
 HALF_LIFE_SHARE_OF_HORIZON = 0.25
 RATING_CAP = 5.0
 DAY_S = 86_400.0
 SOURCE_NAME = "store"
+BASKET_TYPES = ("purchase", "add_to_cart")
 HASH_CHARS = 16
 
 
@@ -85,6 +86,16 @@ class DatabaseCatalogSource:
                                                           latest.c.item_id == pairs.c.item_id)))
                 .order_by(pairs.c.user_id, pairs.c.item_id))
 
+    def _baskets_query(self, now: float):
+        """(session_id, item_id) of the orders within the horizon: purchases and adds to cart sent with a
+        session_id, and uploaded interactions rows that carry one (a file of orders), on visible items."""
+        ordered = or_(events.c.type.in_(BASKET_TYPES), events.c.origin == UPLOAD_ORIGIN)
+        in_window = [events.c.ts >= now - self.horizon_days * DAY_S] if self.horizon_days is not None else []
+        visible = events.join(items, and_(items.c.item_id == events.c.item_id, ~items.c.hidden))
+        return (select(events.c.session_id, events.c.item_id).select_from(visible)
+                .where(events.c.session_id.is_not(None), ordered, *in_window)
+                .group_by(events.c.session_id, events.c.item_id))
+
     def _source_hash(self, revision: str, high_water: int | None) -> str:
         key = json.dumps([revision, high_water, sorted(self.weights.items()), self.horizon_days])
         return hashlib.sha256(key.encode()).hexdigest()[:HASH_CHARS]
@@ -98,13 +109,15 @@ class DatabaseCatalogSource:
             rows = connection.execute(select(items).where(~items.c.hidden).order_by(items.c.item_id)).mappings().all()
             hidden = connection.execute(select(items).where(items.c.hidden).order_by(items.c.item_id)).mappings().all()
             interactions = pd.read_sql(self._pairs_query(now), connection)
+            baskets = pd.read_sql(self._baskets_query(now), connection)
         self.revision_read, self.hidden_read = int(revision), items_frame(hidden, typed=True) if hidden else None
         if not rows:
             raise CatalogError([Problem(SOURCE_NAME, "the catalog has no visible items")])
         interactions = interactions.astype({"user_id": str, "item_id": str, "rating": float, "timestamp": float,
                                             "weight": float})
         return Catalog(items=items_frame(rows, typed=True), interactions=interactions if len(interactions) else None,
-                       source_hash=self._source_hash(revision, high_water))
+                       source_hash=self._source_hash(revision, high_water),
+                       baskets=baskets.astype(str) if len(baskets) else None)
 
     def load(self) -> Catalog:
         return self._read(time.time() if self.now is None else self.now)

@@ -25,6 +25,7 @@ ID_LENGTH = 200
 TYPE_LENGTH = 20
 STATE_KEY_LENGTH = 64
 ORIGIN_LENGTH = 10
+SESSION_LENGTH = 128  # recommender.limits.SESSION_ID_MAX_CHARS
 UPLOAD_ORIGIN, API_ORIGIN = "upload", "api"  # from an uploaded interactions file, or sent (events API, clicks)
 
 metadata = MetaData()
@@ -55,6 +56,7 @@ events = Table(
     Column("ts", Float, nullable=False),
     Column("received_at", Float, nullable=False),
     Column("origin", String(ORIGIN_LENGTH), nullable=False, server_default=API_ORIGIN),
+    Column("session_id", String(SESSION_LENGTH), nullable=True),  # an order, basket or session (issue 24)
     UniqueConstraint("event_id", name="uq_events_event_id"),
     Index("ix_events_ts", "ts"),
     Index("ix_events_origin", "origin"),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog.attribute_types import json_value
-from recommender.catalog.load import ITEM_COLUMNS
+from recommender.catalog.load import ITEM_COLUMNS, SESSION_COLUMN
 from recommender.store.tables import UPLOAD_ORIGIN
 
 IMPORTED_RATED_TYPE = "rating"
@@ -49,8 +49,11 @@ def item_rows(frame: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _import_event_id(user_id: str, item_id: str, timestamp, rating) -> str:
-    key = f"{user_id}\x1f{item_id}\x1f{timestamp!r}\x1f{rating!r}".encode()
+def _import_event_id(user_id: str, item_id: str, timestamp, rating, session=None) -> str:
+    """Stable per row content; a row's session is part of it only when it has one (ids of files without
+    sessions stay as they were)."""
+    key = f"{user_id}\x1f{item_id}\x1f{timestamp!r}\x1f{rating!r}"
+    key = (key if not session else f"{key}\x1f{session}").encode()
     return IMPORT_EVENT_PREFIX + hashlib.sha1(key).hexdigest()[:IMPORT_EVENT_HASH_CHARS]
 
 
@@ -66,8 +69,11 @@ def event_rows(frame: pd.DataFrame, now: float) -> list[dict]:
     """Events rows from an interactions frame (user_id, item_id, rating, timestamp). Column-wise, not
     row by row through pandas: 100,000 demo ratings took 1.3 s that way, in every upload's critical path."""
     users, items = frame["user_id"].astype(str).tolist(), frame["item_id"].astype(str).tolist()
-    return [{"event_id": _import_event_id(user_id, item_id, stamp, rating), "user_id": user_id, "item_id": item_id,
+    sessions = frame[SESSION_COLUMN].tolist() if SESSION_COLUMN in frame else [None] * len(frame)
+    return [{"event_id": _import_event_id(user_id, item_id, stamp, rating, session), "user_id": user_id,
+             "item_id": item_id,
              "type": IMPORTED_UNRATED_TYPE if rating is None else IMPORTED_RATED_TYPE, "value": rating,
-             "ts": now if stamp is None else stamp, "received_at": now, "origin": UPLOAD_ORIGIN}
-            for user_id, item_id, rating, stamp in zip(users, items, _floats(frame, "rating"),
-                                                       _floats(frame, "timestamp"))]
+             "ts": now if stamp is None else stamp, "received_at": now, "origin": UPLOAD_ORIGIN,
+             "session_id": session if isinstance(session, str) and session else None}
+            for user_id, item_id, rating, stamp, session in zip(users, items, _floats(frame, "rating"),
+                                                                _floats(frame, "timestamp"), sessions)]

@@ -35,7 +35,8 @@ TRACK_PARAM = "track"
 # "bot" or "facebookexternalhit"; command-line and library clients are counted as bots too.
 BOT_MARKERS = ("bot", "crawler", "spider", "slurp", "preview", "facebookexternalhit", "embedly", "curl/", "wget/",
                "python-requests", "python-urllib", "httpx", "go-http-client", "libwww", "scrapy")
-ARM_BLUEPRINTS = ("pages", "api", "embed", "panels", "panels_api", "panels_embed")
+ARM_BLUEPRINTS = ("pages", "api", "embed", "panels", "panels_api", "panels_embed", "shop_lists", "shop_lists_api",
+                  "shop_lists_embed")
 COOKIE_BLUEPRINTS = ("pages", "tracking")
 ARM_CACHE_CONTROL = "private, no-cache"  # revalidated every time (a 304 while the arm's version answers)
 EXTENSION = "tracking"

@@ -2,14 +2,14 @@
 when; the rules_revision state key that web processes poll.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0005_event_session
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0005_event_session"
 branch_labels = None
 depends_on = None
 
