@@ -62,3 +62,4 @@ PIN_WHY_MAX_CHARS = 200  # the optional "why" of POST /api/admin/index/pin
 # after EXPERIMENT_RETRY_SECONDS (meanwhile the process keeps the experiment it knew).
 EXPERIMENT_RECHECK_SECONDS = 0.25
 EXPERIMENT_RETRY_SECONDS = 1.0
+WORDING_VERSIONS_KEPT = 8  # index versions whose catalog examples (web/services/catalog_wording.py) a process keeps
