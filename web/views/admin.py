@@ -85,12 +85,12 @@ def dashboard():
 @bp.get("/admin/index-card")
 @admin_page
 def index_card():
-    """The served index card; once this process serves the published version, it tells the cards that
-    depend on the served version (embed snippet, A/B test, store) to refresh too ("served-changed")."""
+    """The served index card. When the version it serves is not the one the card showed (?shown=), it tells
+    the cards that depend on the served version (embed snippet, A/B test, store) to refresh ("served-changed")."""
     summary = admin_service.index_summary()
     response = make_response(render_template("partials/admin_index_card.html", summary=summary,
                                              action_form=ActionForm()))
-    if summary["published"] == summary["serving"] or summary["load_error"]:
+    if "shown" in request.args and request.args["shown"] != (summary["serving"] or ""):
         response.headers["HX-Trigger"] = "served-changed"
     return response
 
