@@ -41,5 +41,7 @@ def test_every_legend_entry_has_its_own_row_inside_the_chart():
 def test_one_day_of_data_is_a_table():
     chart = daily_ctr_svg({"v1": [(DAY, Rate(3, 40))], "v2": [(DAY, Rate(1, 9))]})
     assert "<svg" not in chart and "<table" in chart
-    assert re.search(r"<td class=\"num\">40</td><td class=\"num\">3</td><td class=\"num\">7.50%</td>", chart)
+    cells = re.search(r"v1</code></th>(.*?)</tr>", chart).group(1)
+    assert re.findall(r'data-label="(\w+)">([^<]+)<', cells)[1:] == [("Impressions", "40"), ("Clicks", "3"),
+                                                                    ("CTR", "7.50%")]
     assert daily_ctr_svg({}) == ""

@@ -88,13 +88,16 @@ def _totals(points: list) -> tuple[int, int]:
 
 def _table(series: dict[str, list], labels: dict[str, str] | None) -> str:
     """One day (or none to join): the figures as a table, which says more than a column of dots."""
-    rows = "".join(f'<tr><td>{_day_label(day)}</td><td><code>{escape(_named(version, labels))}</code></td>'
-                   f'<td class="num">{rate.impressions}</td><td class="num">{rate.clicks}</td>'
-                   f'<td class="num">{rate.ctr:.2%}</td></tr>'
+    rows = "".join(f'<tr><th scope="row"><code>{escape(_named(version, labels))}</code></th>'
+                   f'<td data-label="Day">{_day_label(day)}</td>'
+                   f'<td class="num" data-label="Impressions">{rate.impressions}</td>'
+                   f'<td class="num" data-label="Clicks">{rate.clicks}</td>'
+                   f'<td class="num" data-label="CTR">{rate.ctr:.2%}</td></tr>'
                    for version, points in sorted(series.items()) for day, rate in points)
-    return ('<div class="table-wrap"><table class="plain numbers ctr-chart ctr-days"><caption>Daily click-through '
-            'rate per index version (one day so far: a line needs two)</caption><thead><tr><th scope="col">Day</th>'
-            '<th scope="col">Version</th><th scope="col" class="num">Impressions</th><th scope="col" class="num">'
+    return ('<div class="table-wrap"><table class="plain numbers stack ctr-chart ctr-days"><caption>Daily '
+            'click-through rate per index version (one day so far: a line needs two)</caption><thead><tr>'
+            '<th scope="col">Version</th><th scope="col">Day</th><th scope="col" class="num">Impressions</th>'
+            '<th scope="col" class="num">'
             f'Clicks</th><th scope="col" class="num">CTR</th></tr></thead><tbody>{rows}</tbody></table></div>')
 
 
