@@ -99,3 +99,4 @@ TRENDING_WINDOW_MAX_SECONDS = 90 * 86_400
 TRENDING_WINDOW_TEXT_MAX_CHARS = 12
 TRENDING_QUERY_MAX_ROWS = 200_000  # (item, time slice, type) groups read per refresh at most
 BOUGHT_TOGETHER_KEPT = 50  # partners kept per item in a version
+WORDING_VERSIONS_KEPT = 8  # index versions whose catalog examples (web/services/catalog_wording.py) a process keeps

@@ -387,10 +387,10 @@ def test_any_origin_must_stand_alone(tmp_path):
 
 # -- the admin's snippet ---------------------------------------------------------------------------------
 
-def admin_snippet(client, embed_app, textarea: str = "embed-snippet") -> str:
+def admin_snippet(client, embed_app, box: str = "embed-snippet") -> str:
     token = embed_app.extensions["settings"].admin_token
     body = client.get("/admin", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
-    match = re.search(rf'<textarea id="{textarea}"[^>]*>(.*?)</textarea>', body, re.S)
+    match = re.search(rf'<pre id="{box}"[^>]*>(.*?)</pre>', body, re.S)
     assert match, "no embed snippet on /admin"
     return html.unescape(match.group(1))
 
@@ -434,3 +434,15 @@ def test_admin_says_when_no_origin_may_embed(embed_data_dir):
     token = app.extensions["settings"].admin_token
     body = app.test_client().get("/admin", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
     assert "No origin may embed yet" in body
+
+
+def test_admin_snippets_are_code_blocks_sized_by_their_content_and_selected_in_one_click(client, embed_app):
+    """Issue 27 item 7: no default 20-column textarea; a <pre> that CSS selects whole on a click."""
+    token = embed_app.extensions["settings"].admin_token
+    body = client.get("/admin", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
+    assert "<textarea" not in body
+    for box in ("embed-snippet", "embed-frame-snippet"):
+        assert re.search(rf'<pre id="{box}" class="snippet" tabindex="0" aria-labelledby="{box}-label">', body)
+    css = client.get("/static/likewise.css").get_data(as_text=True)
+    rule = re.search(r"\.snippet \{([^}]*)\}", css).group(1)
+    assert "user-select: all" in rule and "white-space: pre-wrap" in rule

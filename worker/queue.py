@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import redis
 from celery import Celery, Task
@@ -73,6 +74,8 @@ class JobStatus:
     requested_at: float | None = None
     details: dict = field(default_factory=dict)
     outcome: dict = field(default_factory=dict)  # a finished build's published/unchanged/held_back/message
+    finished_at: float | None = None  # when the worker stored its result (Unix seconds)
+    reason: str | None = None  # what started a finished rebuild: manual, periodic, store changed
 
     @property
     def finished(self) -> bool:
@@ -359,10 +362,25 @@ class JobQueue:
             status.stage, status.progress = "done", 100
             status.index_version = info.get("index_version")
             status.outcome = {key: info[key] for key in OUTCOME_KEYS if key in info}
+            status.reason = info.get("reason")
         else:
             status.stage = "failed"
             status.error = str(result.info) if result.info else "the job failed"
+        if status.state in FINISHED:
+            status.finished_at = _seconds(result.date_done)
         return status
+
+
+def _seconds(moment) -> float | None:
+    """A result's date_done (a datetime, naive meaning UTC, or its ISO text) as Unix seconds."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    if not isinstance(moment, datetime):
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 class BuildLock:

@@ -107,8 +107,8 @@ def snippets(browser, likewise) -> tuple[str, str]:
     page = open_checked(browser, problems, base_url=likewise)
     try:
         sign_in(page)
-        snippet = page.locator("#embed-snippet").input_value()
-        frame_snippet = page.locator("#embed-frame-snippet").input_value()
+        snippet = page.locator("#embed-snippet").text_content()
+        frame_snippet = page.locator("#embed-frame-snippet").text_content()
     finally:
         page.context.close()
     assert not problems.unexpected(), problems.unexpected()

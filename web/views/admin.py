@@ -19,9 +19,11 @@ from web.client_address import client_address
 from web.extensions import settings, wants_fragment
 from web.services import admin_actions as admin_service
 from web.services import held_uploads, store_writes
+from web.services.job_wording import job_words
 from web.views.forms import ActionForm, LoginForm, UploadForm
 
 bp = Blueprint("admin", __name__)
+bp.add_app_template_global(job_words, "job_words")
 FORM_EXPIRED = "The form expired: reload the page and try again."
 
 
@@ -83,8 +85,26 @@ def dashboard():
 @bp.get("/admin/index-card")
 @admin_page
 def index_card():
-    return render_template("partials/admin_index_card.html", summary=admin_service.index_summary(),
-                           action_form=ActionForm())
+    """The served index card. When the version it serves is not the one the card showed (?shown=), it tells
+    the cards that depend on the served version (embed snippet, A/B test, store) to refresh ("served-changed")."""
+    summary = admin_service.index_summary()
+    response = make_response(render_template("partials/admin_index_card.html", summary=summary,
+                                             action_form=ActionForm()))
+    if "shown" in request.args and request.args["shown"] != (summary["serving"] or ""):
+        response.headers["HX-Trigger"] = "served-changed"
+    return response
+
+
+@bp.get("/admin/store-card")
+@admin_page
+def store_card():
+    return render_template("partials/admin_store_card.html", summary={"store": admin_service.store_state()})
+
+
+@bp.get("/admin/embed-snippet")
+@admin_page
+def embed_snippet():
+    return render_template("partials/admin_embed_snippet.html")
 
 
 @bp.get("/admin/jobs")
@@ -96,18 +116,25 @@ def jobs_list():
 @bp.get("/admin/jobs/<job_id>")
 @admin_page
 def job_row(job_id: str):
+    """The job's row (it polls while the job runs; ?part=notice: the notice of the action that queued it,
+    which becomes the job's outcome once it ends, 204 while it runs)."""
     job = admin_service.job(job_id)
+    if request.args.get("part") == "notice":
+        if not job.finished:
+            return "", 204
+        return render_template("partials/admin_job_notice.html", job=job)
     response = make_response(render_template("partials/admin_job.html", job=job))
     if job.finished:
         response.headers["HX-Trigger"] = "index-changed"
     return response
 
 
-def _after_action(message: str):
-    """htmx gets the fresh job list; a plain form post goes back to the dashboard."""
+def _after_action(message: str, job_id: str | None = None):
+    """htmx gets the fresh job list (its notice turns into the job's outcome when the job ends); a plain
+    form post goes back to the dashboard."""
     if wants_fragment():
         return make_response(render_template("partials/admin_jobs.html", jobs=admin_service.recent_jobs(),
-                                             queue_error=None, notice=message))
+                                             queue_error=None, notice=message, notice_job=job_id))
     flash(message)
     return redirect(url_for("admin.dashboard"))
 
@@ -119,7 +146,7 @@ def rebuild(form):
     job_id, joined = admin_service.request_rebuild()
     message = ("A rebuild was already waiting; your request joined it." if joined
                else "Rebuild queued.") + f" Job {job_id[:8]}."
-    return _after_action(message)
+    return _after_action(message, job_id)
 
 
 def upload_problems(form: UploadForm, problems, held=None, mapping=None):
@@ -144,14 +171,14 @@ def upload_catalog(form):
     except CatalogError as exc:
         return upload_problems(form, exc.problems, held_uploads.hold(request.files.get("items"),
                                                                      request.files.get("interactions")))
-    return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.")
+    return _after_action(f"Catalog accepted; building it now. Job {job_id[:8]}.", job_id)
 
 
 def _version_action(request_job, message: str):
     """A button about one kept version: queue its job, then say so in `message` (with {version})."""
     version = request.form.get("version", "")
     job_id = request_job(version)
-    return _after_action(f"{message.format(version=version)} Job {job_id[:8]}.")
+    return _after_action(f"{message.format(version=version)} Job {job_id[:8]}.", job_id)
 
 
 @bp.post("/admin/rollback")

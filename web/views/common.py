@@ -29,6 +29,14 @@ DIGITS = re.compile(r"[0-9]{1,6}")
 YEAR_DIGITS = re.compile(r"[0-9]{1,4}")
 
 
+class FilterError(BadRequest):
+    """A filter parameter that cannot be used; `field` names it, so a form can mark that field."""
+
+    def __init__(self, field: str, description: str):
+        super().__init__(description)
+        self.field = field
+
+
 
 
 
@@ -64,7 +72,7 @@ def _year(name: str) -> int | None:
     if not raw:
         return None
     if not YEAR_DIGITS.fullmatch(raw) or not YEAR_MIN <= int(raw) <= YEAR_MAX:
-        raise BadRequest(f"{name} must be a year between {YEAR_MIN} and {YEAR_MAX}, got {raw[:20]!r}")
+        raise FilterError(name, f"{name} must be a year between {YEAR_MIN} and {YEAR_MAX}, got {raw[:20]!r}")
     return int(raw)
 
 
@@ -76,10 +84,11 @@ def parse_filters(model: SimilarItemsModel | None = None) -> Filters:
     exclude = [i.strip() for raw in request.args.getlist("exclude") for i in raw.split(",") if i.strip()]
     for name, values in (("category", categories), ("exclude", exclude)):
         if len(values) > FILTER_VALUES_MAX or any(len(v) > ITEM_ID_MAX_CHARS for v in values):
-            raise BadRequest(f"{name}: at most {FILTER_VALUES_MAX} values of at most {ITEM_ID_MAX_CHARS} characters")
+            raise FilterError(name, f"{name}: at most {FILTER_VALUES_MAX} values of at most {ITEM_ID_MAX_CHARS} "
+                                    "characters")
     year_min, year_max = _year("year_min"), _year("year_max")
     if year_min is not None and year_max is not None and year_min > year_max:
-        raise BadRequest(f"year_min ({year_min}) is after year_max ({year_max})")
+        raise FilterError("year_max", f"year_min ({year_min}) is after year_max ({year_max})")
     return Filters(frozenset(categories), frozenset(exclude), year_min, year_max,
                    attributes=attribute_conditions(model or served_model()))
 

@@ -149,7 +149,7 @@ def http_error(error: HTTPException):
 
 def snippet_urls() -> dict | None:
     """The absolute addresses the admin's copy-paste snippet needs, for the most popular item; None without an index."""
-    model = model_holder().model
+    model = model_holder().served()  # without the items removed since the build: the snippet shows one that exists
     if model is None or not len(model):
         return None
     popular = model.popular(1)

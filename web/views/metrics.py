@@ -40,7 +40,8 @@ def panel_state() -> dict:
 @bp.get("/admin/experiment-card")
 @admin_page
 def experiment_card():
-    return render_template("partials/admin_experiment.html", action_form=ActionForm())
+    back = "dashboard" if request.args.get("back") == "dashboard" else ""
+    return render_template("partials/admin_experiment.html", action_form=ActionForm(), back=back)
 
 
 def _after(message: str):

@@ -7,9 +7,11 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from recommender.limits import K_CHOICES, K_DEFAULT, POPULAR_SHOWN
 from recommender.model import UnknownItem
 from web.http_cache import cached_by_version
+from web.services.catalog_wording import catalog_wording
 from web.services.merchandising import search_with_rules
 from web.views import panels
 from web.views.common import (
+    FilterError,
     check_item_id,
     page_or_fragment,
     parse_filters,
@@ -23,6 +25,12 @@ from web.views.common import (
 from web.views.forms import SimilarItemForm
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.app_template_global("catalog_wording")
+def served_catalog_wording():
+    """Examples and labels from the served catalog (web/services/catalog_wording.py), for the templates."""
+    return catalog_wording(served_model())
 
 
 @bp.get("/")
@@ -56,14 +64,21 @@ def item_page(item_id: str):
     model = served_model()
     item = model.get_item(check_item_id(item_id))
     k = parse_k(request.args.get("k"))
-    return render_template("item.html", item=item, k=k, k_choices=K_CHOICES, filters=parse_filters(),
+    try:
+        filters = parse_filters()
+    except FilterError:
+        filters = None  # the panel, loaded next, says what is wrong beside the field
+    return render_template("item.html", item=item, k=k, k_choices=K_CHOICES, filters=filters,
                            index_version=model.version)
 
 
 @bp.get("/items/<item_id>/similar")
 @cached_by_version()
 def similar_panel(item_id: str):
-    answer = similar_answer(item_id)
+    try:
+        answer = similar_answer(item_id)
+    except FilterError as exc:
+        return _panel_with_filter_error(item_id, exc)
     model, item = answer.model, answer.item
     html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=answer.k, k_choices=K_CHOICES,
                             results=answer.results, filters=answer.filters, all_categories=model.all_categories,
@@ -76,6 +91,18 @@ def similar_panel(item_id: str):
         response.headers["HX-Push-Url"] = url_for("pages.similar_panel", item_id=item.item_id,
                                                   **{name: values for name, values in asked.items() if values})
     return response
+
+
+def _panel_with_filter_error(item_id: str, error: FilterError):
+    """A filter that cannot be used: the panel with its form kept as sent and the field marked (400; the
+    htmx-config in base.html swaps 4xx answers in, so the fragment replaces the panel like any other)."""
+    model = served_model()
+    item = model.get_item(check_item_id(item_id))
+    k = parse_k(request.args.get("k"))
+    html = page_or_fragment("item.html", "partials/similar_panel.html", item=item, k=k, k_choices=K_CHOICES,
+                            results=[], filters=None, filter_error=error, asked=request.args,
+                            all_categories=model.all_categories, index_version=model.version)
+    return versioned(make_response(html, 400), model)
 
 
 @bp.route("/items/similar", methods=["GET", "POST"])
