@@ -293,10 +293,6 @@ class SimilarItemsModel:
         excluded = {r for r in (self.table.row_of(i) for i in filters.exclude) if r >= 0} | filters.exclude_rows
         return RowFilter(filters, self.table, self.attribute_columns, self.years, excluded)
 
-    def accepts(self, filters: Filters):
-        """The test the similar panel's filters put a row to, for the other lists (trending, bought together)."""
-        return self._filter(filters)
-
     def nearest_by_annoy(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A wider search straight from the Annoy index, for questions the table cannot answer."""
         search_k = max(int(self.manifest["search_k"]), (k + 1) * int(self.manifest["trees"]))

@@ -8,7 +8,7 @@ import pandas as pd
 
 from recommender.catalog.demo import movielens_frames
 from recommender.catalog.load import load_catalog
-from recommender.evaluation.panels import format_panel_rows, panel_evaluation
+from recommender.evaluation.list_rows import format_panel_rows, panel_evaluation
 from tests.helpers.catalogs import make_catalog
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from recommender.evaluation.evaluator import METHODS, PEERS, SERVED, Evaluator
 from recommender.evaluation.for_you_rows import for_you_rows, format_for_you
 from recommender.evaluation.fusion_tuning import tune_served
-from recommender.evaluation.panels import format_panel_rows, panel_evaluation
+from recommender.evaluation.list_rows import format_panel_rows, panel_evaluation
 from recommender.evaluation.protocol import K, Split, leave_last_out
 from recommender.similarity.fusion import WEIGHTED_SOURCES, FusionSettings
 from recommender.similarity.itemitem import ease_fits, rated_matrix

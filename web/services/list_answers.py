@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recommender.limits import K_MAX
 from recommender.model import Filters, Item, UnknownItem
 from recommender.panels.trending import Trends, Window, trending_then_popular
 from web.extensions import served_model, settings, trending_counts
+from web.services.merchandising import ranked_with_rules, rules_here, rules_widen
 
 TRENDING_PANEL, BOUGHT_TOGETHER_PANEL = "trending", "bought-together"
 TRENDING_BASIS, POPULAR_BASIS = "trending", "popular"
@@ -65,7 +67,7 @@ class ListAnswer:
 
 def shown(model, filters: Filters):
     """The rows a list may show: in the served index, not removed since, and through the filters."""
-    accept = model.accepts(filters)
+    accept = model.accepting(filters)
 
     def allowed(item_id: str) -> int:
         row = model.table.row_of(item_id)
@@ -80,7 +82,9 @@ def trending(window: Window, k: int, filters: Filters, trends: Trends | None = N
     trends = trending_counts().trends(window) if trends is None else trends
     allowed = shown(model, filters)
     popular = (model.table.value("item_id", int(row)) for row in model.popular_rows)
-    chosen = trending_then_popular(trends, settings().trending_min_events, popular, k,
+    rules = rules_here(TRENDING_PANEL, None, model)
+    wide = min(2 * k, K_MAX) if rules_widen(rules) else k
+    chosen = trending_then_popular(trends, settings().trending_min_events, popular, wide,
                                    lambda item_id: allowed(item_id) >= 0)
     cards = []
     for item_id, trend in chosen:
@@ -88,6 +92,7 @@ def trending(window: Window, k: int, filters: Filters, trends: Trends | None = N
         why = trend.why(window) if trend is not None else popular_why(item)
         cards.append(ListCard(item, trend.score if trend is not None else 0.0, Why(why),
                               TRENDING_BASIS if trend is not None else POPULAR_BASIS))
+    cards = ranked_with_rules(TRENDING_PANEL, None, cards, model, filters, k) if rules else cards
     reason = None
     if not any(card.basis == TRENDING_BASIS for card in cards):
         reason = (f"no item matching these filters has {settings().trending_min_events} events in {window.phrase}"
@@ -111,13 +116,17 @@ def bought_together(item_id: str, k: int, filters: Filters) -> ListAnswer:
     table = model.bought_together
     partners, reason = table.partners(model.table.row_of(item.item_id), app_settings.bought_together_min_support,
                                       app_settings.bought_together_min_lift)
+    rules = rules_here(BOUGHT_TOGETHER_PANEL, item, model)
+    wide = min(2 * k, K_MAX) if rules_widen(rules) else k
     allowed, cards = shown(model, filters), []
     for partner in partners:
-        if len(cards) == k:
+        if len(cards) == wide:
             break
         partner_id = model.table.value("item_id", partner.row)
         if partner.row != model.table.row_of(item.item_id) and allowed(partner_id) >= 0:
             cards.append(ListCard(model.get_item(partner_id), partner.lift, Why(partner.why)))
+    if rules:  # a pin moves a partner that is listed; it never adds an item not bought with this one
+        cards = ranked_with_rules(BOUGHT_TOGETHER_PANEL, item, cards, model, filters, k, make_entry=lambda _: None)
     if not cards and reason is None:
         reason = "no item bought together with this one matches these filters"
     return ListAnswer(BOUGHT_TOGETHER_PANEL, k, filters, cards, reason, item=item)

@@ -20,11 +20,13 @@ from werkzeug.exceptions import BadRequest
 
 from recommender.limits import FOR_YOU_EVENTS_READ, ITEM_ID_MAX_CHARS, K_MAX, PERSONAL_CACHE_MAX_BYTES
 from recommender.panels.because_viewed import ViewedRow, because_viewed
-from recommender.panels.for_you import ForYou, recommend
+from recommender.panels.for_you import TRENDING, ForYou, PanelItem, recommend
+from recommender.panels.trending import parse_window
 from recommender.store import StoreUnavailable
 from recommender.store.user_data import HistoryEvent, UserData
 from web.extensions import rules_holder, served_model, settings, store_of_record
 from web.http_cache import CachedAnswer, FragmentCache, removed_revision
+from web.services import list_answers
 from web.services.merchandising import ranked_with_rules, rules_here, rules_widen
 from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
 
@@ -98,9 +100,21 @@ def for_you(k: int, filters, who: Asker | None) -> ForYou:
     wide = min(2 * k, K_MAX) if rules_widen(chosen) else k
     answer = recommend(model, history(who), wide, settings().event_weight_table, time.time(), filters,
                        include_seen())
+    if answer.basis == TRENDING:
+        answer = trending_answer(k, filters, who) or answer
     if not chosen:
         return answer
     return replace(answer, results=ranked_with_rules("for-you", None, answer.results, model, filters, k))
+
+
+def trending_answer(k: int, filters, who: Asker | None) -> ForYou | None:
+    """The cold answer: the trending list (its default window, popular items after the trending ones), the
+    visitor's own items left out unless include_seen; None when it has nothing."""
+    seen = set() if include_seen() else {event.item_id for event in history(who)}
+    listed = list_answers.trending(parse_window(None), min(k + len(seen), K_MAX), filters)
+    cards = [PanelItem(card.item, card.score, cold_why=card.why.summary) for card in listed.cards
+             if card.item_id not in seen][:k]
+    return ForYou(cards, TRENDING) if cards else None
 
 
 def viewed_rows(filters, who: Asker | None) -> list[ViewedRow]:
