@@ -111,3 +111,30 @@ def test_windows_are_read_and_refused_as_documented():
             continue
         with pytest.raises(ValueError, match="window"):
             parse_window(bad)
+
+
+def _trending_once(api, check, **args) -> list[dict]:
+    """Trending's results once `check` accepts them (rules reach every process within 2 s)."""
+    deadline = time.monotonic() + 3
+    results = api.get("/api/trending", query_string=args).get_json()["results"]
+    while not check(results) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        results = api.get("/api/trending", query_string=args).get_json()["results"]
+    return results
+
+
+def test_trending_rules_hide_a_category_and_pin_an_item_saying_so(api, live_app):
+    model = live_app.extensions["model_holder"].served()
+    favourites = steady_favourites(api, model)
+    category = model.get_item(favourites[0]).categories[0]
+    hide = {"surface": "trending", "where": {"category": category}, "action": "hide"}
+    assert api.put("/api/admin/rules/hide-one", json=hide, headers=ADMIN_HEADERS).status_code == 201
+    hidden = _trending_once(api, lambda rs: not any(category in r["categories"] for r in rs), k=10)
+    assert len(hidden) == 10 and not any(category in r["categories"] for r in hidden)
+    assert api.delete("/api/admin/rules/hide-one", headers=ADMIN_HEADERS).status_code == 204
+    before = trending_ids(api, k=10)
+    pin = {"surface": "trending", "action": "pin", "item_id": before[6], "position": 1}
+    assert api.put("/api/admin/rules/seventh-first", json=pin, headers=ADMIN_HEADERS).status_code == 201
+    pinned = _trending_once(api, lambda rs: rs[0]["item_id"] == before[6], k=10)
+    assert pinned[0]["item_id"] == before[6] and "seventh-first" in pinned[0]["why"]["summary"]
+    assert api.delete("/api/admin/rules/seventh-first", headers=ADMIN_HEADERS).status_code == 204

@@ -750,7 +750,8 @@ def list_schemas() -> dict:
     card = obj({"item_id": STRING, "title": STRING, "year": {"type": ["integer", "null"]}, "categories": STRINGS,
                 "score": {"type": "number", "description": "Trending: the decayed event count; bought together: "
                                                            "the lift."},
-                "why": obj({"summary": STRING}), "click_url": STRING}, ["item_id", "title", "why"])
+                "why": obj({"summary": STRING, "rules": STRINGS}, ["summary"]), "click_url": STRING},
+               ["item_id", "title", "why"])
     reason = {**STRING, "description": "Why the list is empty (never padded with other items)."}
     return {
         "ListCard": card,

@@ -9,7 +9,7 @@ followed by popular items, each card saying which it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from recommender.limits import K_MAX
 from recommender.model import Filters, Item, UnknownItem
@@ -26,9 +26,10 @@ class Why:
     """A card's reason, shaped like the similar panel's (its `summary` is what a card shows)."""
 
     summary: str
+    rules: tuple[str, ...] = ()  # what merchandising rules did to the card, also said in the summary
 
     def as_dict(self) -> dict:
-        return {"summary": self.summary}
+        return {"summary": self.summary, "rules": list(self.rules)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class ListCard:
     @property
     def item_id(self) -> str:
         return self.item.item_id
+
+    def with_rule_notes(self, notes) -> "ListCard":
+        """The card with the rules that moved it named in its why (recommender/rules/rule_engine.py)."""
+        why = Why("; ".join((self.why.summary, *notes)), (*self.why.rules, *notes))
+        return replace(self, why=why)
 
     def as_dict(self) -> dict:
         return {"item_id": self.item.item_id, "title": self.item.title, "year": self.item.year,
