@@ -44,12 +44,15 @@ def test_a_session_id_over_the_limit_is_a_422_naming_the_field_and_stores_nothin
     assert response.status_code == 422
     assert [(e["index"], e["field"]) for e in response.get_json()["errors"]] == [(1, "session_id")]
     assert str(SESSION_ID_MAX_CHARS) in response.get_json()["errors"][0]["message"]
-    for bad in (5, "", "tab\tinside"):
+    for bad in ("", "tab\tinside", 5.5, ["s1"]):
         response = api.post("/api/events", json={"events": [{**good, "session_id": bad}]}, headers=INGEST_HEADERS)
         assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "session_id"
     assert stored_sessions(live_app) == {}
     assert api.post("/api/events", json={"events": [good]}, headers=INGEST_HEADERS).status_code == 202
     assert stored_sessions(live_app) == {"ok": "s" * 128}
+    whole = {**good, "event_id": "whole", "session_id": 5}  # a whole number is its decimal text, as ids are
+    assert api.post("/api/events", json={"events": [whole]}, headers=INGEST_HEADERS).status_code == 202
+    assert stored_sessions(live_app) == {"ok": "s" * 128, "whole": "5"}
 
 
 def test_an_uploaded_interactions_file_keeps_its_session_column(api, live_app, tmp_path):

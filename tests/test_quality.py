@@ -440,7 +440,7 @@ def test_api_similar_carries_why(client, model):
     expected = model.get_similar_items(item_id, body["k"])
     assert [r["item_id"] for r in body["results"]] == [r.item_id for r in expected]
     for result, truth in zip(body["results"], expected):
-        assert set(result["why"]) == {"categories", "words", "liked_both", "same_series", "summary"}
+        assert set(result["why"]) == {"categories", "words", "liked_both", "same_series", "rules", "summary"}
         assert result["why"] == truth.why.as_dict() | {"summary": truth.why.summary}
 
 

@@ -130,7 +130,7 @@ def test_items_frame_has_the_load_items_layout_without_hidden_items(store):
     assert list(items.columns) == ["item_id", "title", "description", "categories", "year", "image_url", "url",
                                    "studio", "runtime", "restored"], "attributes in the order they were sent"
     assert str(items["year"].dtype) == "Int64" and list(items["item_id"]) == ["a", "b"]
-    assert items.iloc[0][["categories", "runtime", "restored", "url"]].tolist() == ["X|Y", "90", "true",
+    assert items.iloc[0][["categories", "runtime", "restored", "url"]].tolist() == ["X|Y", 90, True,
                                                                                    "https://e.org/a"]
     assert items.iloc[1][["studio", "url"]].tolist() == ["", ""] and pd.isna(items.iloc[1]["year"])
     assert catalog.interactions is None

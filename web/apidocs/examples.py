@@ -86,6 +86,8 @@ REQUESTS = {
     "forgetUser": {"path": {"user_id": "1"}, "status": "200"},
     "forgetVisitor": {"path": {"visitor": "v-7Jq2"}, "status": "200",
                       "needs": ("a visitor id (the likewise_visitor cookie) with events", "404")},
+    "getTrending": {"query": {"window": "24h", "k": 5}, "status": "200"},
+    "getBoughtTogether": {"path": {"item_id": "1"}, "query": {"k": 5}, "status": "200"},
     "listRules": {"status": "200"},
     "getRule": {"path": {"rule_id": "animation-up"}, "status": "200",
                 "needs": ("a rule id stored by PUT /api/admin/rules/<rule_id>", "404")},
