@@ -70,8 +70,7 @@ class WithoutRemoved:
         return self.model._filter(replace(filters, exclude_rows=filters.exclude_rows | self.removed_rows))
 
     def accepting(self, filters: Filters | None):
-        filters = filters or Filters()
-        return self.model.accepting(replace(filters, exclude_rows=filters.exclude_rows | self.removed_rows))
+        return self._filter(filters or Filters())
 
     def _extra(self) -> int:
         return min(len(self.removed_rows), MAX_EXTRA_ASKED)
