@@ -98,5 +98,7 @@ TRENDING_WINDOW_MIN_SECONDS = 60
 TRENDING_WINDOW_MAX_SECONDS = 90 * 86_400
 TRENDING_WINDOW_TEXT_MAX_CHARS = 12
 TRENDING_QUERY_MAX_ROWS = 200_000  # (item, time slice, type) groups read per refresh at most
+TRENDING_STALE_GRACE_SECONDS = 3.0  # counts this much past their refresh are re-read on the request, not served
+TRENDING_READ_WAIT_SECONDS = 5.0  # a request waits this long at most for another's re-read of the same window
 BOUGHT_TOGETHER_KEPT = 50  # partners kept per item in a version
 WORDING_VERSIONS_KEPT = 8  # index versions whose catalog examples (web/services/catalog_wording.py) a process keeps

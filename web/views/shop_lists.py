@@ -7,7 +7,7 @@ from flask import Blueprint, g, make_response, request
 from werkzeug.exceptions import BadRequest
 
 from recommender.panels.trending import Window, parse_window
-from web.extensions import served_model, settings, trending_counts
+from web.extensions import served_model, trending_counts
 from web.http_cache import PAGE_VARY, cached_by_version, request_key
 from web.services import list_answers
 from web.views.common import check_item_id, page_or_fragment, parse_filters, parse_k, versioned
@@ -23,29 +23,32 @@ def window_arg() -> Window:
 
 
 def fresh_for_seconds(response, seconds: float):
-    """Trending moves with every event: shared caches may keep it only as long as this process does."""
+    """Trending moves with every event: a client or shared cache may keep it only until the counts it was
+    rendered from are due to be re-read (so what it shows stays within trending's 15 s)."""
     response.headers["Cache-Control"] = f"public, max-age={int(seconds)}"
     return response
 
 
 def rendered_trending(render, vary: tuple[str, ...] = PAGE_VARY):
-    """render(answer) for this request's window, k and filters, rendered once per refresh of the window's counts
-    (per served version and request key); with ?track=1 (an impression counted) every time."""
+    """(render(answer), seconds it may be kept) for this request's window, k and filters, rendered once per
+    refresh of the window's counts (per served version and request key); with ?track=1 (an impression counted)
+    every time."""
     window, k, filters = window_arg(), parse_k(request.args.get("k")), parse_filters()
-    held = trending_counts().held(window)
+    counts = trending_counts()
+    held = counts.held(window)
 
     def answer_from(trends):
         return render(list_answers.trending(window, k, filters, trends))
     if g.get("http_cache_off"):
-        return answer_from(held.trends)
-    return held.answer((served_model().version, request_key(vary)), answer_from)
+        return answer_from(held.trends), counts.fresh_for(held)
+    return held.answer((served_model().version, request_key(vary)), answer_from), counts.fresh_for(held)
 
 
 @bp.get("/trending")
 def trending():
-    html = rendered_trending(lambda answer: page_or_fragment("trending.html", "partials/trending_panel.html",
-                                                             answer=answer))
-    return fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
+    html, keep_seconds = rendered_trending(
+        lambda answer: page_or_fragment("trending.html", "partials/trending_panel.html", answer=answer))
+    return fresh_for_seconds(make_response(html), keep_seconds)
 
 
 @bp.get("/items/<item_id>/bought-together")

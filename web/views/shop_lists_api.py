@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from web.extensions import served_model, settings
+from web.extensions import served_model
 from web.http_cache import JSON_VARY, cached_by_version
 from web.services import list_answers
 from web.services.tracking import track_api_answer
@@ -29,8 +29,8 @@ def trending_body(answer: list_answers.ListAnswer) -> dict:
 
 @bp.get("/trending")
 def trending():
-    body = rendered_trending(trending_body, JSON_VARY)
-    return fresh_for_seconds(versioned(jsonify(body), served_model()), settings().trending_refresh_seconds)
+    body, keep_seconds = rendered_trending(trending_body, JSON_VARY)
+    return fresh_for_seconds(versioned(jsonify(body), served_model()), keep_seconds)
 
 
 @bp.get("/items/<item_id>/bought-together")

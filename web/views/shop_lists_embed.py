@@ -7,7 +7,7 @@ from flask import Blueprint, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from recommender.model import UnknownItem
-from web.extensions import served_model, settings
+from web.extensions import served_model
 from web.http_cache import cached_by_version
 from web.services import list_answers
 from web.views import embed
@@ -28,9 +28,9 @@ def cards_of(answer: list_answers.ListAnswer) -> list[embed.EmbedCard]:
 
 @bp.get("/trending")
 def trending():
-    html = rendered_trending(lambda answer: embed.render_embed("partials/embed_trending.html", answer=answer,
-                                                               cards=cards_of(answer)), embed.EMBED_VARY)
-    response = fresh_for_seconds(make_response(html), settings().trending_refresh_seconds)
+    html, keep_seconds = rendered_trending(lambda answer: embed.render_embed(
+        "partials/embed_trending.html", answer=answer, cards=cards_of(answer)), embed.EMBED_VARY)
+    response = fresh_for_seconds(make_response(html), keep_seconds)
     response.vary.update(embed.EMBED_VARY)
     return response
 
