@@ -82,6 +82,7 @@ BECAUSE_VIEWED_ITEMS = 3
 BECAUSE_VIEWED_SHOWN = 4
 FOR_YOU_HALF_LIFE_DAYS = 14.0  # an event this old counts half as much in for-you as one sent now
 PERSONAL_CACHE_MAX_BYTES = 16 * 2**20  # rendered for-you answers per web process, keyed on the visitor's newest event
+EVENTS_WATERMARK_RECHECK_SECONDS = 0.5  # how stale a process's "did any event change" may be (for-you's freshness)
 # Merchant controls (issue 25): attribute filters (attr.<name>=, min.<name>=, max.<name>=) and rules.
 ATTRIBUTE_FILTERS_MAX = 20  # distinct attributes one request may filter on
 FEW_VALUES_MAX = 12  # a text attribute with at most this many values gets checkboxes in the filter form

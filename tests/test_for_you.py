@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from recommender.catalog.demo import prepare_demo_catalog
 from recommender.catalog.sources import CatalogFiles
 from recommender.index_store import IndexStore
-from recommender.limits import FOR_YOU_EVENTS_READ
+from recommender.limits import EVENTS_WATERMARK_RECHECK_SECONDS, FOR_YOU_EVENTS_READ
 from recommender.pipeline import build_and_publish
 from recommender.store.tables import events
+from recommender.store.user_data import forget_user
 from tests.helpers.apps import make_app
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -271,3 +272,50 @@ def test_for_you_rules_hide_and_pin_and_say_so_until_deleted(demo_app, client):
     assert client.delete("/api/admin/rules/fifth-first", headers=ADMIN).status_code == 204
     restored = _wait_for_answer(client, url, lambda a: a["results"] == before)
     assert restored["results"] == before, "deleting the rules gives the answer back"
+
+
+def store_of(app):
+    return app.extensions["store_of_record"].get()
+
+
+def fragment_until(client, fragment: str, check, seconds: float = 3.0) -> str:
+    """The fragment once `check` accepts it, asked every 50 ms for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    text = client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    while not check(text) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    return text
+
+
+def test_events_another_process_stored_renew_a_kept_answer_within_the_recheck(demo_app, client):
+    """Events written past this process (another web process, the worker's tracking flush) reach its kept
+    for-you answer once its events watermark is re-read (EVENTS_WATERMARK_RECHECK_SECONDS)."""
+    visitor = new_visitor()
+    send(client, visitor, ids_by_title(demo_app, ANIMATED[:1]))
+    fragment = f"/for-you?visitor={visitor}&k=10"
+    first = client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    store_of(demo_app).add_events([{"user_id": visitor, "item_id": item_id, "type": "purchase",
+                                    "timestamp": time.time()} for item_id in ids_by_title(demo_app, ["Alien"])])
+    started = time.monotonic()
+    renewed = fragment_until(client, fragment, lambda text: "Alien" in text)
+    assert "Alien" in renewed and renewed != first
+    assert time.monotonic() - started < EVENTS_WATERMARK_RECHECK_SECONDS + 1.0
+
+
+def test_events_another_process_deleted_renew_every_kept_answer(demo_app, client):
+    visitor = new_visitor()
+    send(client, visitor, ids_by_title(demo_app, ANIMATED))
+    fragment = f"/for-you?visitor={visitor}&k=10"
+    assert 'data-basis="history"' in client.get(fragment, headers=BROWSER | {"HX-Request": "true"}).text
+    with store_of(demo_app).engine.begin() as connection:  # as another process's forget does
+        assert forget_user(connection, visitor)["events"] == len(ANIMATED)
+    assert 'data-basis="trending"' in fragment_until(client, fragment, lambda text: 'data-basis="trending"' in text)
+
+
+def test_a_cold_answer_is_not_kept_past_trending(demo_app, client):
+    """A visitor without history gets trending's list, which moves with everyone's events: never kept here."""
+    before = len(demo_app.extensions["personal_cache"])
+    visitor = new_visitor()
+    assert 'data-basis="trending"' in client.get(f"/for-you?visitor={visitor}", headers=BROWSER).text
+    assert len(demo_app.extensions["personal_cache"]) == before

@@ -19,6 +19,7 @@ from recommender.index_store import IndexStore
 from recommender.settings import ConfigError, Settings, settings_from_env
 from recommender.store.handle import open_store_of_record
 from web.extensions import csrf, htmx
+from web.state.events_watermark import EventsWatermark
 from web.state.model_holder import ModelHolder
 from web.state.removed_items import RemovedItems
 from web.state.rules_holder import RulesHolder
@@ -85,6 +86,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["model_holder"] = ModelHolder(store, app_settings.reload_seconds, RemovedItems(handle), registry)
     app.extensions["rules_holder"] = RulesHolder(handle)
     app.extensions["trending_counts"] = TrendingCounts(handle, app_settings.trending_refresh_seconds)
+    app.extensions["events_watermark"] = EventsWatermark(handle, limits.EVENTS_WATERMARK_RECHECK_SECONDS)
     _blueprints(app, app_settings)
     from web import cli
 

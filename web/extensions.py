@@ -14,6 +14,7 @@ from recommender.index_store import IndexStore
 from recommender.model import SimilarItemsModel
 from recommender.settings import Settings
 from recommender.store.handle import StoreHandle
+from web.state.events_watermark import EventsWatermark
 from web.state.model_holder import ModelHolder
 from web.state.rules_holder import RulesHolder
 from web.state.serving_registry import ServingRegistry
@@ -58,6 +59,11 @@ def store_of_record() -> StoreHandle:
 def trending_counts() -> TrendingCounts:
     """This process's recent event counts for trending (issue 24)."""
     return current_app.extensions["trending_counts"]
+
+
+def events_watermark() -> EventsWatermark:
+    """Whether any stored event changed, as this process last read it (its kept for-you answers depend on it)."""
+    return current_app.extensions["events_watermark"]
 
 
 def served_model() -> SimilarItemsModel:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from recommender.store.tables import events, items
+from recommender.store.state import bump_counter
+from recommender.store.tables import STATE_EVENTS_DELETED, events, items, store_state
 from recommender.store.upsert import chunks, dialect_insert
 
 INSERT_CHUNK_ROWS = 1000
@@ -58,7 +59,17 @@ def insert_events(connection: Connection, rows: list[dict]) -> int:
 def delete_events(connection: Connection, origin: str | None) -> int:
     """Remove the events of one origin (None: every event); returns how many."""
     statement = events.delete() if origin is None else events.delete().where(events.c.origin == origin)
-    return connection.execute(statement).rowcount
+    deleted = connection.execute(statement).rowcount
+    if deleted:
+        bump_counter(connection, STATE_EVENTS_DELETED)
+    return deleted
+
+
+def events_watermark(connection: Connection) -> tuple[int | None, str | None]:
+    """(the newest event id, how often events were deleted): while both stay the same, no stored event was
+    added or deleted, so nobody's history changed."""
+    deleted = select(store_state.c.value).where(store_state.c.key == STATE_EVENTS_DELETED).scalar_subquery()
+    return tuple(connection.execute(select(func.max(events.c.id), deleted)).one())
 
 
 def unknown_item_ids(connection: Connection, item_ids: set[str]) -> set[str]:

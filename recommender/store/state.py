@@ -1,4 +1,5 @@
-"""The store_state counters: a catalog revision bumped on every catalog change, and when it changed."""
+"""The store_state counters: a catalog revision bumped on every catalog change, and when it changed; how often
+events were deleted."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from sqlalchemy.engine import Connection
 from recommender.store.tables import STATE_LAST_CHANGE, STATE_REVISION, store_state
 
 
-def bump_revision(connection: Connection, now: float) -> None:
-    """Count one more catalog change, inside the caller's transaction (a row lock on PostgreSQL)."""
-    connection.execute(update(store_state).where(store_state.c.key == STATE_REVISION)
+def bump_counter(connection: Connection, key: str) -> None:
+    """Add one to the counter `key`, inside the caller's transaction (a row lock on PostgreSQL)."""
+    connection.execute(update(store_state).where(store_state.c.key == key)
                        .values(value=cast(cast(store_state.c.value, Integer) + 1, Text)))
+
+
+def bump_revision(connection: Connection, now: float) -> None:
+    """Count one more catalog change."""
+    bump_counter(connection, STATE_REVISION)
     set_state(connection, STATE_LAST_CHANGE, repr(now))
 
 

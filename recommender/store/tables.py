@@ -106,5 +106,6 @@ STATE_FILES_IMPORTED_FROM = "files_imported_from"
 STATE_REMOVED_REVISION = "removed_revision"
 STATE_CATALOG_RELEASE = "catalog_release"  # "<version>@<catalog revision>": the version whose catalog was restored
 STATE_RULES_REVISION = "rules_revision"  # bumped on every rule change, so web processes re-read them only then
+STATE_EVENTS_DELETED = "events_deleted"  # bumped whenever events are deleted (inserts raise the newest event id)
 STATE_KEYS = (STATE_REVISION, STATE_LAST_CHANGE, STATE_FILES_IMPORTED, STATE_FILES_IMPORTED_FROM,
-              STATE_REMOVED_REVISION, STATE_CATALOG_RELEASE, STATE_RULES_REVISION)
+              STATE_REMOVED_REVISION, STATE_CATALOG_RELEASE, STATE_RULES_REVISION, STATE_EVENTS_DELETED)

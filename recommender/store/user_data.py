@@ -15,8 +15,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from recommender.metrics.schema import clicks, impressions
 from recommender.store.engine import writer
+from recommender.store.events import events_watermark
+from recommender.store.state import bump_counter
 from recommender.store.store_of_record import guarded
-from recommender.store.tables import events
+from recommender.store.tables import STATE_EVENTS_DELETED, events
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ def forget_user(connection: Connection, user_id: str) -> dict[str, int]:
 
     Returns how many rows of each were touched; all zero means Likewise held nothing about them."""
     removed = connection.execute(delete(events).where(events.c.user_id == user_id)).rowcount
+    if removed:
+        bump_counter(connection, STATE_EVENTS_DELETED)
     counted = {}
     for name, table in (("impressions", impressions), ("clicks", clicks)):
         counted[name] = connection.execute(select(func.count()).where(table.c.visitor == user_id)).scalar_one()
@@ -57,7 +61,7 @@ def forget_user(connection: Connection, user_id: str) -> dict[str, int]:
 
 
 class UserData:
-    """The two calls above on the store's engine, each one transaction; StoreUnavailable when it is down."""
+    """The calls above on the store's engine, each one transaction; StoreUnavailable when it is down."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -72,6 +76,11 @@ class UserData:
     def newest(self, user_id: str) -> int | None:
         with self.engine.connect() as connection:
             return newest_event_id(connection, user_id)
+
+    @guarded
+    def watermark(self) -> tuple[int | None, str | None]:
+        with self.engine.connect() as connection:
+            return events_watermark(connection)
 
     @guarded
     def forget(self, user_id: str) -> dict[str, int]:

@@ -5,8 +5,11 @@ so a new event changes the next answer without a rebuild), and the lists scored 
 A visitor nobody knows, or a database that cannot be read, gets the cold answer, never an error.
 
 Rendered for-you answers are kept per process (bounded in bytes, emptied on a version swap), keyed on the request,
-the version, the removed items' revision and the id of the visitor's newest event: one indexed query tells
-whether anything of theirs changed, so a new (or forgotten) event still changes the very next answer.
+the version, the removed items' revision and the rules, and stamped with the store's events watermark and the id
+of the visitor's newest event. While the watermark (re-read at most every EVENTS_WATERMARK_RECHECK_SECONDS for all
+visitors at once, web/state/events_watermark.py) has not moved, the kept answer is served without a query; when
+events were added, one indexed query asks whether any of them is the visitor's; when events were deleted, every
+kept answer is rendered again. A new (or forgotten) event thus changes the answer within half a second.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from recommender.panels.for_you import TRENDING, ForYou, PanelItem, recommend
 from recommender.panels.trending import parse_window
 from recommender.store import StoreUnavailable
 from recommender.store.user_data import HistoryEvent, UserData
-from web.extensions import rules_holder, served_model, settings, store_of_record
-from web.http_cache import CachedAnswer, FragmentCache, removed_revision
+from web.extensions import events_watermark, rules_holder, served_model, settings, store_of_record
+from web.http_cache import ENTRY_OVERHEAD_BYTES, FragmentCache, removed_revision
 from web.services import list_answers
 from web.services.merchandising import ranked_with_rules, rules_here, rules_widen
 from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
+from web.state.events_watermark import Watermark
 
 log = logging.getLogger(__name__)
 
@@ -129,31 +133,67 @@ def private(response):
     return response
 
 
-def cache_key(who: Asker | None) -> str | None:
-    """What a personal answer depends on besides the version (the visitor's newest event, the removed items, the
-    rules, the arm); None when the database cannot say (no caching)."""
-    newest = None
-    if who is not None:
-        try:
-            newest = UserData(store_of_record().get().engine).newest(who.id)
-        except StoreUnavailable:
-            return None
+@dataclass(frozen=True)
+class KeptAnswer:
+    """A rendered personal answer, the watermark it was last known good at and the visitor's newest event id."""
+
+    body: bytes
+    watermark: Watermark
+    newest: int | None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + ENTRY_OVERHEAD_BYTES
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What keeping an answer of this request needs; `body` is the kept answer when it is still good."""
+
+    key: str
+    watermark: Watermark
+    newest: int | None
+    body: bytes | None = None
+
+
+def request_key(who: Asker | None) -> str:
+    """What a personal answer depends on besides the version and the visitor's events."""
     args = sorted(request.args.items(multi=True))
     headers = [request.headers.get(name, "") for name in ("HX-Request", "HX-History-Restore-Request")]
-    return repr((request.path, args, headers, who, newest, removed_revision(), rules_holder().current()[0],
-                 g.get("arm")))
+    return repr((request.path, args, headers, who, removed_revision(), rules_holder().current()[0], g.get("arm")))
 
 
-def cached_answer(key: str | None) -> bytes | None:
-    if key is None:
+def newest_event(who: Asker | None) -> int | None:
+    return None if who is None else UserData(store_of_record().get().engine).newest(who.id)
+
+
+def look_up(who: Asker | None) -> Lookup | None:
+    """The kept answer for this request if no event of the visitor's changed since it was rendered; None when
+    the store cannot say (nothing is then served from or kept in the cache)."""
+    watermark = events_watermark().current()
+    if watermark is None:
         return None
-    hit = current_app.extensions[CACHE].get(served_model().version, key)
-    return hit.body if hit is not None else None
+    key, cache = request_key(who), current_app.extensions[CACHE]
+    version = served_model().version
+    kept = cache.get(version, key)
+    if kept is not None and kept.watermark == watermark:
+        return Lookup(key, watermark, kept.newest, kept.body)
+    try:
+        newest = newest_event(who)
+    except StoreUnavailable:
+        return None
+    if kept is not None and kept.watermark[1] == watermark[1] and kept.newest == newest:
+        cache.put(version, key, replace(kept, watermark=watermark))  # events came, none of theirs
+        return Lookup(key, watermark, newest, kept.body)
+    return Lookup(key, watermark, newest)
 
 
-def keep_answer(key: str | None, body: bytes) -> None:
-    if key is not None:
-        current_app.extensions[CACHE].put(served_model().version, key, CachedAnswer(200, (), body))
+def keep_answer(lookup: Lookup | None, answer: ForYou, body: bytes) -> None:
+    """Keep a history-based answer; the cold one is trending's list, which moves with everyone's events (and is
+    kept per refresh of its counts by trending itself)."""
+    if lookup is not None and answer.basis != TRENDING:
+        current_app.extensions[CACHE].put(served_model().version, lookup.key,
+                                          KeptAnswer(body, lookup.watermark, lookup.newest))
 
 
 def init_app(app: Flask) -> None:

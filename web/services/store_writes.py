@@ -14,7 +14,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from recommender.store import Store, StoreUnavailable
 from recommender.store.file_guard import StoreFileGone
-from web.extensions import model_holder, settings, store_of_record
+from web.extensions import events_watermark, model_holder, settings, store_of_record
 from worker.queue import EVENTS_CHANGED, ITEMS_CHANGED, JobQueueUnavailable, job_queue_for
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def get_item(item_id: str) -> dict | None:
 def add_events(events) -> dict:
     result = stored(lambda s: s.add_events(events))
     if result["accepted"]:
+        events_watermark().expire()  # this process's next for-you answers see them at once
         schedule_rebuild(EVENTS_CHANGED)
     return result
 

@@ -25,13 +25,12 @@ def for_you():
     k = parse_k(request.args.get("k"))
     filters = parse_filters()
     who = personal_lists.asker()
-    key = personal_lists.cache_key(who)
-    kept = personal_lists.cached_answer(key)
-    if kept is not None:
-        return personal_lists.private(versioned(make_response(kept), served_model()))
+    lookup = personal_lists.look_up(who)
+    if lookup is not None and lookup.body is not None:
+        return personal_lists.private(versioned(make_response(lookup.body), served_model()))
     answer = personal_lists.for_you(k, filters, who)
     response = _answer("for_you.html", "partials/for_you_panel.html", answer=answer, k=k, who=who)
-    personal_lists.keep_answer(key, response.get_data())
+    personal_lists.keep_answer(lookup, answer, response.get_data())
     return response
 
 

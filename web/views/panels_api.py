@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from recommender.store.user_data import UserData
 from web.auth import admin_api
-from web.extensions import served_model
+from web.extensions import events_watermark, served_model
 from web.services import personal_lists
 from web.services.store_writes import schedule_rebuild, stored
 from web.services.tracking import VISITOR_PARAM, track_api_answer
@@ -36,6 +36,7 @@ def recommendations():
 
 def _forget(kind: str, user_id: str):
     removed = stored(lambda store: UserData(store.engine).forget(user_id))
+    events_watermark().expire()  # this process's next for-you answers see them at once
     if not any(removed.values()):
         raise NotFound(f"Likewise holds no events or impressions of {kind} {user_id!r}")
     job_id = schedule_rebuild(EVENTS_CHANGED) if removed["events"] else None
