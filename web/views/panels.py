@@ -22,12 +22,12 @@ def _answer(page: str, fragment: str, **context):
 
 @bp.get("/for-you")
 def for_you():
-    k = parse_k(request.args.get("k"))
-    filters = parse_filters()
     who = personal_lists.asker()
     lookup = personal_lists.look_up(who)
-    if lookup is not None and lookup.body is not None:
+    if lookup is not None and lookup.body is not None:  # kept only after these very arguments were accepted
         return personal_lists.private(versioned(make_response(lookup.body), served_model()))
+    k = parse_k(request.args.get("k"))
+    filters = parse_filters()
     answer = personal_lists.for_you(k, filters, who)
     response = _answer("for_you.html", "partials/for_you_panel.html", answer=answer, k=k, who=who)
     personal_lists.keep_answer(lookup, answer, response.get_data())
