@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
@@ -56,20 +58,31 @@ def insert_events(connection: Connection, rows: list[dict]) -> int:
     return accepted
 
 
-def delete_events(connection: Connection, origin: str | None) -> int:
-    """Remove the events of one origin (None: every event); returns how many."""
-    statement = events.delete() if origin is None else events.delete().where(events.c.origin == origin)
+class Watermark(NamedTuple):
+    """While both stay the same, no stored event was added or deleted, so nobody's history changed."""
+
+    newest_id: int | None
+    deletions: str | None
+
+
+def delete_events_where(connection: Connection, condition=None) -> int:
+    """Remove the events matching `condition` (None: every event), counting the deletion in the watermark;
+    returns how many. Every deletion of events goes through here."""
+    statement = events.delete() if condition is None else events.delete().where(condition)
     deleted = connection.execute(statement).rowcount
     if deleted:
         bump_counter(connection, STATE_EVENTS_DELETED)
-    return deleted
+    return int(deleted or 0)
 
 
-def events_watermark(connection: Connection) -> tuple[int | None, str | None]:
-    """(the newest event id, how often events were deleted): while both stay the same, no stored event was
-    added or deleted, so nobody's history changed."""
+def delete_events(connection: Connection, origin: str | None) -> int:
+    """Remove the events of one origin (None: every event); returns how many."""
+    return delete_events_where(connection, None if origin is None else events.c.origin == origin)
+
+
+def events_watermark(connection: Connection) -> Watermark:
     deleted = select(store_state.c.value).where(store_state.c.key == STATE_EVENTS_DELETED).scalar_subquery()
-    return tuple(connection.execute(select(func.max(events.c.id), deleted)).one())
+    return Watermark(*connection.execute(select(func.max(events.c.id), deleted)).one())
 
 
 def unknown_item_ids(connection: Connection, item_ids: set[str]) -> set[str]:

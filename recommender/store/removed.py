@@ -7,18 +7,15 @@ visible again. `removed_revision` counts the changes, so a reader re-reads the l
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, Text, cast, delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from recommender.store.state import bump_counter
 from recommender.store.tables import STATE_REMOVED_REVISION, removed_items, store_state
 from recommender.store.upsert import chunks, dialect_insert
 
 CHUNK_IDS = 500
 
-
-def _bump(connection: Connection) -> None:
-    connection.execute(update(store_state).where(store_state.c.key == STATE_REMOVED_REVISION)
-                       .values(value=cast(cast(store_state.c.value, Integer) + 1, Text)))
 
 
 def mark_removed(connection: Connection, item_ids: list[str], now: float) -> None:
@@ -29,7 +26,7 @@ def mark_removed(connection: Connection, item_ids: list[str], now: float) -> Non
         index_elements=[removed_items.c.item_id])
     for chunk in chunks(item_ids, CHUNK_IDS):
         connection.execute(statement, [{"item_id": item_id, "removed_at": now} for item_id in chunk])
-    _bump(connection)
+    bump_counter(connection, STATE_REMOVED_REVISION)
 
 
 def mark_present(connection: Connection, item_ids: list[str]) -> None:
@@ -40,7 +37,7 @@ def mark_present(connection: Connection, item_ids: list[str]) -> None:
     for chunk in chunks(item_ids, CHUNK_IDS):
         gone += connection.execute(delete(removed_items).where(removed_items.c.item_id.in_(chunk))).rowcount
     if gone:
-        _bump(connection)
+        bump_counter(connection, STATE_REMOVED_REVISION)
 
 
 def removed_revision(connection: Connection) -> int:

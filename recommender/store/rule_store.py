@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Integer, Text, cast, delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from recommender.limits import RULES_MAX
+from recommender.store.state import bump_counter
 from recommender.store.store_of_record import Store, guarded
 from recommender.store.tables import CHANGED_BY_LENGTH, STATE_RULES_REVISION, rule_changes, rules, store_state
 from recommender.store.upsert import dialect_insert
@@ -22,10 +23,6 @@ from recommender.store.upsert import dialect_insert
 class TooManyRules(ValueError):
     """Storing this rule would make more than RULES_MAX."""
 
-
-def _bump(connection: Connection) -> None:
-    connection.execute(update(store_state).where(store_state.c.key == STATE_RULES_REVISION)
-                       .values(value=cast(cast(store_state.c.value, Integer) + 1, Text)))
 
 
 def _revision(connection: Connection) -> int:
@@ -70,7 +67,7 @@ class RuleBook:
         """Create or replace a rule (already validated); "created" or "updated". TooManyRules past RULES_MAX."""
         now = time.time()
         with self.writer.begin() as connection:
-            _bump(connection)
+            bump_counter(connection, STATE_RULES_REVISION)
             exists = connection.execute(select(rules.c.rule_id).where(rules.c.rule_id == rule_id)).first()
             if exists is None and connection.execute(select(func.count()).select_from(rules)).scalar() >= RULES_MAX:
                 raise TooManyRules(f"at most {RULES_MAX} rules: delete one first")
@@ -81,7 +78,7 @@ class RuleBook:
     def delete(self, rule_id: str, by: str) -> bool:
         now = time.time()
         with self.writer.begin() as connection:
-            _bump(connection)
+            bump_counter(connection, STATE_RULES_REVISION)
             gone = connection.execute(delete(rules).where(rules.c.rule_id == rule_id)).rowcount > 0
             if gone:
                 _log(connection, rule_id, None, by, now)
@@ -100,7 +97,7 @@ class RuleBook:
         returns how many rules are in force afterwards."""
         now = time.time()
         with self.writer.begin() as connection:
-            _bump(connection)
+            bump_counter(connection, STATE_RULES_REVISION)
             then: dict[str, dict | None] = {}
             for change in connection.execute(select(rule_changes).where(rule_changes.c.changed_at <= moment)
                                              .order_by(rule_changes.c.id)).mappings():

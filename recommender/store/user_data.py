@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from recommender.metrics.schema import clicks, impressions
 from recommender.store.engine import writer
-from recommender.store.events import events_watermark
-from recommender.store.state import bump_counter
+from recommender.store.events import Watermark, delete_events_where, events_watermark
 from recommender.store.store_of_record import guarded
-from recommender.store.tables import STATE_EVENTS_DELETED, events
+from recommender.store.tables import events
 
 
 @dataclass(frozen=True)
@@ -48,15 +47,13 @@ def forget_user(connection: Connection, user_id: str) -> dict[str, int]:
     """Delete the user's events and wipe their id from impressions and clicks (the counts stay, anonymous).
 
     Returns how many rows of each were touched; all zero means Likewise held nothing about them."""
-    removed = connection.execute(delete(events).where(events.c.user_id == user_id)).rowcount
-    if removed:
-        bump_counter(connection, STATE_EVENTS_DELETED)
+    removed = delete_events_where(connection, events.c.user_id == user_id)
     counted = {}
     for name, table in (("impressions", impressions), ("clicks", clicks)):
         counted[name] = connection.execute(select(func.count()).where(table.c.visitor == user_id)).scalar_one()
         if counted[name]:
             connection.execute(update(table).where(table.c.visitor == user_id).values(visitor=""))
-    return {"events": int(removed or 0), "impressions_anonymised": int(counted["impressions"]),
+    return {"events": removed, "impressions_anonymised": int(counted["impressions"]),
             "clicks_anonymised": int(counted["clicks"])}
 
 
@@ -78,7 +75,7 @@ class UserData:
             return newest_event_id(connection, user_id)
 
     @guarded
-    def watermark(self) -> tuple[int | None, str | None]:
+    def watermark(self) -> Watermark:
         with self.engine.connect() as connection:
             return events_watermark(connection)
 

@@ -26,13 +26,13 @@ from recommender.panels.because_viewed import ViewedRow, because_viewed
 from recommender.panels.for_you import TRENDING, ForYou, PanelItem, recommend
 from recommender.panels.trending import parse_window
 from recommender.store import StoreUnavailable
+from recommender.store.events import Watermark
 from recommender.store.user_data import HistoryEvent, UserData
 from web.extensions import events_watermark, rules_holder, served_model, settings, store_of_record
 from web.http_cache import ENTRY_OVERHEAD_BYTES, FragmentCache, removed_revision
 from web.services import list_answers
 from web.services.merchandising import ranked_with_rules, rules_here, rules_widen
 from web.services.tracking import VISITOR_COOKIE, VISITOR_PARAM, VISITOR_PATTERN
-from web.state.events_watermark import Watermark
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def look_up(who: Asker | None) -> Lookup | None:
         newest = newest_event(who)
     except StoreUnavailable:
         return None
-    if kept is not None and kept.watermark[1] == watermark[1] and kept.newest == newest:
+    if kept is not None and kept.watermark.deletions == watermark.deletions and kept.newest == newest:
         cache.put(version, key, replace(kept, watermark=watermark))  # events came, none of theirs
         return Lookup(key, watermark, newest, kept.body)
     return Lookup(key, watermark, newest)

@@ -13,10 +13,9 @@ import threading
 import time
 
 from recommender.store import StoreUnavailable
+from recommender.store.events import Watermark
 from recommender.store.handle import StoreHandle
 from recommender.store.user_data import UserData
-
-Watermark = tuple  # (newest event id, deletions counted)
 
 
 class EventsWatermark:

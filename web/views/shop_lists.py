@@ -40,8 +40,10 @@ def rendered_trending(render, vary: tuple[str, ...] = PAGE_VARY):
     def answer_from(trends):
         return render(list_answers.trending(window, k, filters, trends))
     if g.get("http_cache_off"):
-        return answer_from(held.trends), counts.fresh_for(held)
-    return held.answer((served_model().version, request_key(vary)), answer_from), counts.fresh_for(held)
+        body = answer_from(held.trends)
+    else:
+        body = held.answer((served_model().version, request_key(vary)), answer_from)
+    return body, counts.fresh_for(held)
 
 
 @bp.get("/trending")
