@@ -230,6 +230,7 @@ def test_a_killed_worker_is_started_again_and_jobs_survive_a_restart(tmp_path):
 REDIS_BACK_SECONDS = 30
 AOF_FSYNC_SECONDS = 1.5  # appendfsync everysec: what was written this long ago is on disk
 MARKER_KEY = "launch-test:marker"
+LOCK_WAIT_STAGE = "waiting for the build lock"
 
 
 def embedded_redis_url(log_path) -> str:
@@ -259,6 +260,12 @@ def job_state(base: str, token: str, job_id: str) -> str:
     return body.get("state", "") if status == 200 else ""
 
 
+def building(base: str, token: str, job_id: str) -> bool:
+    """The job holds the build lock: past "waiting for the build lock", a new request can no longer join it."""
+    status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
+    return status == 200 and body.get("state") == "PROGRESS" and body.get("stage") != LOCK_WAIT_STAGE
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(E2E_TIMEOUT_SECONDS)
 def test_a_killed_embedded_redis_comes_back_with_its_keys_and_the_waiting_rebuild_runs(tmp_path):
@@ -266,8 +273,10 @@ def test_a_killed_embedded_redis_comes_back_with_its_keys_and_the_waiting_rebuil
         client = redis.Redis.from_url(embedded_redis_url(log_path), socket_connect_timeout=1, socket_timeout=5)
         client.set(MARKER_KEY, "kept")
         running = rebuild(base, token)
-        wait_for(lambda: job_state(base, token, running) in ("STARTED", "PROGRESS"), JOB_SECONDS, "the first rebuild")
-        waiting = rebuild(base, token)
+        wait_for(lambda: building(base, token, running), JOB_SECONDS, "the first rebuild, holding the build lock")
+        status, body = admin_json(base, token, "/api/admin/rebuild", {})
+        assert status == 202 and not body["coalesced"], body
+        waiting = body["job_id"]
         assert job_state(base, token, waiting) == "PENDING"
         time.sleep(AOF_FSYNC_SECONDS)
         [killed] = redis_pids(launcher)
