@@ -255,3 +255,10 @@ def test_an_item_edit_reaches_both_arms_when_its_rebuild_is_published(tmp_path):
         assert old_title not in [r["title"] for r in found["results"]]
         page = client.get("/items/1003", headers={**BROWSER, "Cookie": f"{VISITOR_COOKIE}={visitor}"})
         assert "Renamed During The Test" in page.get_data(as_text=True)
+        viewed = client.post("/api/events", headers=ADMIN, json={"events": [
+            {"user_id": visitor, "item_id": "1003", "type": "view", "timestamp": time.time() - 5}]})
+        assert viewed.status_code in (200, 202), viewed.get_json()
+        for_you = client.get("/api/recommendations", query_string={"visitor": visitor, "k": 5}).get_json()
+        assert for_you["for"] == {"visitor": visitor} and for_you["basis"] == "history" and for_you["results"], for_you
+        assert {tuple(r["why"]["because"]) for r in for_you["results"]} == {("Renamed During The Test",)}, \
+            "the seed's title as the cards show it, not the arm's old one"

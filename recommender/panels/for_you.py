@@ -10,6 +10,7 @@ model knows, is the cold answer: `cold_answer`, the one place that decides what 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -112,11 +113,20 @@ def _score(model, seeds: dict[int, float]) -> tuple[np.ndarray, np.ndarray, np.n
     return candidates[order], totals[order], rows, gains
 
 
-def _because(model, seed_rows: list[int], rows: np.ndarray, gains: np.ndarray, candidate: int) -> tuple[str, ...]:
-    """The titles of the seeds that gave `candidate` the most."""
+def _because(seed_title, rows: np.ndarray, gains: np.ndarray, candidate: int) -> tuple[str, ...]:
+    """The titles of the seeds that gave `candidate` the most (`seed_title(i)`: the title of seed i)."""
     given = np.where(rows == candidate, gains, 0.0).sum(axis=1)
     best = [i for i in np.argsort(-given, kind="stable")[:FOR_YOU_WHY_TITLES] if given[i] > 0]
-    return tuple(model.table.title(seed_rows[i]) for i in best)
+    return tuple(seed_title(i) for i in best)
+
+
+def seed_titles(model, seed_rows: list[int]):
+    """Seed i's title as the cards show titles (model.get_item: in an experiment, the served version's title of
+    the arm's item, not the arm's own), looked up once per seed."""
+    @functools.cache
+    def title(i: int) -> str:
+        return model.get_item(model.table.value("item_id", seed_rows[i])).title
+    return title
 
 
 def recommend(model, history: list[HistoryEvent], k: int, weights: dict[str, float], now: float,
@@ -126,14 +136,14 @@ def recommend(model, history: list[HistoryEvent], k: int, weights: dict[str, flo
     candidates, totals, rows, gains = _score(model, seeds)
     touched = {model.table.row_of(e.item_id) for e in history}
     accept = model.accepting(filters)
-    seed_rows = list(seeds)
+    seed_title = seed_titles(model, list(seeds))
     chosen = []
     for row, score in zip(candidates.tolist(), totals.tolist()):
         if len(chosen) == k:
             break
         if (include_seen or row not in touched) and accept(row):
             chosen.append(PanelItem(model.get_item(model.table.value("item_id", row)), score,
-                                    _because(model, seed_rows, rows, gains, row)))
+                                    _because(seed_title, rows, gains, row)))
     if not chosen:
         return cold_answer(model, k, filters, exclude=set() if include_seen else touched)
     return ForYou(chosen, HISTORY, tuple(model.table.value("item_id", row) for row in seeds))
