@@ -25,6 +25,8 @@ class Problems:
 
     seen: list[str] = field(default_factory=list)
     allowed: list[re.Pattern] = field(default_factory=list)
+    navigations: int = 0  # main-frame navigations started so far
+    issued_at: dict = field(default_factory=dict)  # request -> navigations when it was issued
 
     def allow(self, pattern: str) -> None:
         """A test that provokes an error on purpose (a 404, say) names it here."""
@@ -40,9 +42,24 @@ class Problems:
         page.on("console", lambda m: m.type == "error" and self.add(
             f"console error: {m.text} (at {m.location.get('url', '?')})"))
         page.on("pageerror", lambda exc: self.add(f"uncaught exception: {exc}"))
-        page.on("requestfailed", lambda r: self.add(f"request failed: {r.method} {r.url}: {r.failure}"))
+        page.on("request", lambda r: self._issued(page, r))
+        page.on("requestfailed", lambda r: self._failed(r))
         page.on("response", lambda r: r.status >= 500 and self.add(
             f"server error: {r.status} {r.request.method} {r.url}"))
+
+
+    def _issued(self, page: Page, request) -> None:
+        if request.is_navigation_request() and request.frame == page.main_frame:
+            self.navigations += 1
+        self.issued_at[request] = self.navigations
+
+    def _failed(self, request) -> None:
+        """A failed request, unless the browser dropped it because the page it belonged to was left (a form
+        submitted or a link followed while its stylesheet was still loading): that is the test moving on."""
+        left = self.navigations > self.issued_at.get(request, self.navigations)
+        if left and "ERR_ABORTED" in (request.failure or "") and not request.is_navigation_request():
+            return
+        self.add(f"request failed: {request.method} {request.url}: {request.failure}")
 
 
 def screenshot(page: Page, name: str) -> Path:
