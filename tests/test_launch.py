@@ -21,6 +21,7 @@ import redis
 from tests.helpers.processes import ROOT, free_port, wait_for
 from web import create_app
 from worker.queue import REBUILD_TASK
+from worker.tasks import LOCK_WAIT_STAGE
 
 START_SECONDS = 180
 STOP_SECONDS = 40
@@ -230,7 +231,6 @@ def test_a_killed_worker_is_started_again_and_jobs_survive_a_restart(tmp_path):
 REDIS_BACK_SECONDS = 30
 AOF_FSYNC_SECONDS = 1.5  # appendfsync everysec: what was written this long ago is on disk
 MARKER_KEY = "launch-test:marker"
-LOCK_WAIT_STAGE = "waiting for the build lock"
 
 
 def embedded_redis_url(log_path) -> str:
@@ -255,15 +255,19 @@ def answers(client: redis.Redis) -> bool:
         return False
 
 
-def job_state(base: str, token: str, job_id: str) -> str:
+def job_status(base: str, token: str, job_id: str) -> dict:
     status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
-    return body.get("state", "") if status == 200 else ""
+    return body if status == 200 else {}
+
+
+def job_state(base: str, token: str, job_id: str) -> str:
+    return job_status(base, token, job_id).get("state", "")
 
 
 def building(base: str, token: str, job_id: str) -> bool:
-    """The job holds the build lock: past "waiting for the build lock", a new request can no longer join it."""
-    status, body = admin_json(base, token, f"/api/admin/jobs/{job_id}")
-    return status == 200 and body.get("state") == "PROGRESS" and body.get("stage") != LOCK_WAIT_STAGE
+    """The job holds the build lock: past LOCK_WAIT_STAGE, a new request can no longer join it."""
+    body = job_status(base, token, job_id)
+    return body.get("state") == "PROGRESS" and body.get("stage") != LOCK_WAIT_STAGE
 
 
 @pytest.mark.integration

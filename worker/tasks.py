@@ -38,6 +38,7 @@ from worker.queue import (
     job_queue_for,
 )
 
+LOCK_WAIT_STAGE = "waiting for the build lock"  # a job in this stage can still be joined
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 AUTOMATIC_TRIGGERS = ("items", "events", "schedule")  # builds the pin and the quality gate may keep unpublished
 DISK_NEARLY_FULL_BYTES = 16 * 2**20
@@ -179,7 +180,7 @@ def rebuild_index(self, upload_id: str | None = None, reason: str = "manual", mo
     def progress(stage: str, percent: int) -> None:
         self.update_state(state="PROGRESS", meta={"stage": stage, "progress": percent})
 
-    progress("waiting for the build lock", 1)
+    progress(LOCK_WAIT_STAGE, 1)
     with build_lock(queue, job_id=self.request.id):
         queue.stop_waiting(self.request.id)
         if existing := store.find_build(self.request.id):

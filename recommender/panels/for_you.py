@@ -120,12 +120,12 @@ def _because(seed_title, rows: np.ndarray, gains: np.ndarray, candidate: int) ->
     return tuple(seed_title(i) for i in best)
 
 
-def seed_titles(model, seed_rows: list[int]):
+def seed_titles(model, seed_ids: list[str]):
     """Seed i's title as the cards show titles (model.get_item: in an experiment, the served version's title of
     the arm's item, not the arm's own), looked up once per seed."""
     @functools.cache
     def title(i: int) -> str:
-        return model.get_item(model.table.value("item_id", seed_rows[i])).title
+        return model.get_item(seed_ids[i]).title
     return title
 
 
@@ -136,7 +136,8 @@ def recommend(model, history: list[HistoryEvent], k: int, weights: dict[str, flo
     candidates, totals, rows, gains = _score(model, seeds)
     touched = {model.table.row_of(e.item_id) for e in history}
     accept = model.accepting(filters)
-    seed_title = seed_titles(model, list(seeds))
+    seed_ids = [model.table.value("item_id", row) for row in seeds]
+    seed_title = seed_titles(model, seed_ids)
     chosen = []
     for row, score in zip(candidates.tolist(), totals.tolist()):
         if len(chosen) == k:
@@ -146,7 +147,7 @@ def recommend(model, history: list[HistoryEvent], k: int, weights: dict[str, flo
                                     _because(seed_title, rows, gains, row)))
     if not chosen:
         return cold_answer(model, k, filters, exclude=set() if include_seen else touched)
-    return ForYou(chosen, HISTORY, tuple(model.table.value("item_id", row) for row in seeds))
+    return ForYou(chosen, HISTORY, tuple(seed_ids))
 
 
 def cold_answer(model, k: int, filters: Filters | None = None, exclude: set[int] | frozenset[int] = frozenset()

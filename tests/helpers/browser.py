@@ -47,7 +47,6 @@ class Problems:
         page.on("response", lambda r: r.status >= 500 and self.add(
             f"server error: {r.status} {r.request.method} {r.url}"))
 
-
     def _issued(self, page: Page, request) -> None:
         if request.is_navigation_request() and request.frame == page.main_frame:
             self.navigations += 1
